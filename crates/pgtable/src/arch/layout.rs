@@ -1,0 +1,78 @@
+//! Where an architecture puts each kernel region (its memory map).
+
+use core::ops::Range;
+
+/// The kernel regions the library and the simulator know by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegionKind {
+    /// Direct mapping of all physical memory (`PAGE_OFFSET`).
+    DirectMap,
+    /// vmalloc and ioremap space.
+    Vmalloc,
+    /// The `struct page` array (`VMEMMAP_START`).
+    Vmemmap,
+    /// KASAN shadow memory.
+    KasanShadow,
+    /// Per-CPU entry area (and first-chunk percpu on some setups).
+    CpuEntryArea,
+    /// Kernel text mapping.
+    KernelText,
+    /// Loadable modules.
+    Modules,
+    /// Fixed mappings.
+    Fixmap,
+}
+
+/// One region of the kernel memory map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// What the region holds.
+    pub kind: RegionKind,
+    /// The name ptdump prints as a section header.
+    pub name: &'static str,
+    /// First address.
+    pub start: u64,
+    /// Last address (inclusive, so a region can end at the top of memory).
+    pub last: u64,
+}
+
+impl Region {
+    /// The region as a half-open range; `end` is 0 when it reaches the top.
+    #[must_use]
+    pub const fn range(&self) -> Range<u64> {
+        self.start..self.last.wrapping_add(1)
+    }
+
+    /// Size in bytes.
+    #[must_use]
+    pub const fn size(&self) -> u64 {
+        self.last - self.start + 1
+    }
+
+    /// Whether `va` falls inside.
+    #[must_use]
+    pub const fn contains(&self, va: u64) -> bool {
+        va >= self.start && va <= self.last
+    }
+}
+
+/// An architecture's kernel memory map, in address order.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelLayout {
+    /// The regions, sorted by start address.
+    pub regions: &'static [Region],
+}
+
+impl KernelLayout {
+    /// The region of a kind, if this layout has one.
+    #[must_use]
+    pub fn get(&self, kind: RegionKind) -> Option<&'static Region> {
+        self.regions.iter().find(|r| r.kind == kind)
+    }
+
+    /// The region holding `va`, if any.
+    #[must_use]
+    pub fn region_of(&self, va: u64) -> Option<&'static Region> {
+        self.regions.iter().find(|r| r.contains(va))
+    }
+}

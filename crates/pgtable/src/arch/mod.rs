@@ -1,0 +1,132 @@
+//! Paging modes: what an architecture tells the rest of the library.
+//!
+//! Linux spreads this over `arch/*/include/asm/pgtable*.h`; here one value of
+//! a type implementing [`Arch`] answers every question the walks, the
+//! populate helpers and the sync ask. The value (not just the type) carries
+//! the mode, so x86-64 can pick 4- or 5-level paging at run time as Linux
+//! does with `pgtable_l5_enabled()`.
+
+mod layout;
+mod level;
+pub mod x86_64;
+
+pub use layout::{KernelLayout, Region, RegionKind};
+pub use level::Level;
+
+use crate::addr::{PhysAddr, VirtAddr};
+use crate::mask::SyncMask;
+use crate::prot::Prot;
+use core::ops::Range;
+
+/// What an entry holds, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// Not present.
+    None,
+    /// Points at the table of the next real level.
+    Table(PhysAddr),
+    /// Maps a page (or block) at this level.
+    Leaf(PhysAddr, Prot),
+}
+
+/// How a kernel mapping change reaches the other address spaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMethod {
+    /// Kernel and user halves live in different roots (arm64's TTBR1/TTBR0):
+    /// nothing to copy.
+    None,
+    /// Copy the kernel entries of this (real) level, found by walking each
+    /// root, from the kernel's tables into every registered root (x86's
+    /// `sync_global_pgds()`, `arch_sync_kernel_mappings()`).
+    CopyEntries(Level),
+}
+
+/// A paging mode.
+///
+/// Levels are the five logical [`Level`]s; a level whose
+/// [`level_bits`](Arch::level_bits) is 0 is folded into its parent. The entry
+/// that a chain of folded levels shares *belongs* to the lowest level of the
+/// chain: with x86-64 4-level paging the top-level hardware entry is the
+/// P4D entry and the PGD level is a pass-through (`pgd_none()` is always
+/// false), exactly as `pgtable-nop4d.h` arranges it.
+pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
+    /// A short name for tables and logs ("x86_64/4-level").
+    fn name(&self) -> &'static str;
+    /// Number of index bits of a level; 0 when folded.
+    fn level_bits(&self, level: Level) -> u32;
+    /// The lowest address bit that selects an entry at this level. A folded
+    /// level reports its parent's shift, so `*_addr_end()` spans the parent.
+    fn level_shift(&self, level: Level) -> u32;
+    /// Bytes per entry (8, or 4 for 32-bit formats).
+    fn entry_size(&self) -> u64 {
+        8
+    }
+    /// Width of a virtual address in bits.
+    fn va_bits(&self) -> u32;
+    /// Width of a physical address in bits.
+    fn phys_bits(&self) -> u32;
+    /// Whether `va` is canonical (sign-extended where the mode requires it).
+    fn is_canonical(&self, va: VirtAddr) -> bool;
+    /// User addresses: `0..user_end`.
+    fn user_end(&self) -> u64;
+    /// First kernel address.
+    fn kernel_start(&self) -> u64;
+    /// The top-level slots that belong to the kernel and are copied into a
+    /// new root (`KERNEL_PGD_BOUNDARY..PTRS_PER_PGD`).
+    fn kernel_top_slots(&self) -> Range<usize>;
+    /// Whether a leaf may be written at this real level.
+    fn leaf_allowed(&self, level: Level) -> bool;
+    /// `ARCH_PAGE_TABLE_SYNC_MASK`: the levels whose modification obliges a
+    /// sync.
+    fn sync_mask(&self) -> SyncMask;
+    /// How the sync is done (`arch_sync_kernel_mappings()`).
+    fn sync_method(&self) -> SyncMethod;
+    /// Encode a table entry at real level `level` pointing at `table`.
+    /// `user` says the table belongs to a user address space.
+    fn encode_table(&self, level: Level, table: PhysAddr, user: bool) -> u64;
+    /// Encode a leaf at real level `level`. The caller has checked
+    /// [`leaf_allowed`](Arch::leaf_allowed) and alignment.
+    fn encode_leaf(&self, level: Level, pa: PhysAddr, prot: Prot) -> u64;
+    /// Decode an entry of real level `level`.
+    fn decode(&self, level: Level, raw: u64) -> Decoded;
+    /// The kernel memory map of this mode.
+    fn layout(&self) -> KernelLayout;
+
+    /// Whether `level` is folded into its parent.
+    fn is_folded(&self, level: Level) -> bool {
+        self.level_bits(level) == 0
+    }
+    /// Whether `level` only passes through to a folded child: its "entry" is
+    /// the child's, so it is never none and populating it does nothing.
+    fn is_passthrough(&self, level: Level) -> bool {
+        match level.next() {
+            Some(child) => self.is_folded(child),
+            None => false,
+        }
+    }
+    /// Bytes one entry of `level` maps (`PGDIR_SIZE` … `PAGE_SIZE`).
+    fn level_size(&self, level: Level) -> u64 {
+        1u64 << self.level_shift(level)
+    }
+    /// Index of `va` in a table of `level` (0 for a folded level).
+    fn index(&self, level: Level, va: u64) -> u64 {
+        (va >> self.level_shift(level)) & ((1u64 << self.level_bits(level)) - 1)
+    }
+    /// Number of real (not folded) levels.
+    fn levels(&self) -> usize {
+        Level::ALL.iter().filter(|l| !self.is_folded(**l)).count()
+    }
+    /// The largest physical address + 1.
+    fn phys_limit(&self) -> u64 {
+        1u64 << self.phys_bits()
+    }
+    /// The real level of the root table (the first level that is not a
+    /// pass-through).
+    fn top_level(&self) -> Level {
+        let mut l = Level::Pgd;
+        while self.is_passthrough(l) {
+            l = l.next().unwrap_or(Level::Pte);
+        }
+        l
+    }
+}

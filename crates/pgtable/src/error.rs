@@ -1,0 +1,69 @@
+//! The one error type of the library.
+
+use crate::addr::{PhysAddr, VirtAddr};
+use core::fmt;
+
+/// Why a page-table operation was refused or stopped.
+///
+/// Every public operation returns one of these instead of panicking. An
+/// operation that fails part-way undoes the leaves it wrote, keeps the tables
+/// it linked in (they stay reachable and accounted for) and still runs the
+/// sync for what it populated, so no root is left half-synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// An address or size is not a multiple of the page size (or of the leaf
+    /// size asked for).
+    Misaligned(u64),
+    /// A size of zero.
+    EmptyRange,
+    /// The range `start..start+size` passes the top of the address space.
+    Wraps,
+    /// The virtual address is not canonical for the paging mode.
+    NonCanonical(VirtAddr),
+    /// A user-half address given to a kernel mapping call.
+    NotKernelAddress(VirtAddr),
+    /// A kernel-half address given to a user mapping call.
+    NotUserAddress(VirtAddr),
+    /// A kernel mapping asked for user access, or a user mapping for global.
+    BadProtection,
+    /// The physical address is past what the architecture can encode.
+    PhysTooLarge(PhysAddr),
+    /// Something is already mapped at this address.
+    AlreadyMapped(VirtAddr),
+    /// Nothing is mapped at this address (unmap of a hole).
+    NotMapped(VirtAddr),
+    /// The range cuts through a huge leaf at this address.
+    SplitsLeaf(VirtAddr),
+    /// The table allocator has no frame left (`-ENOMEM`).
+    OutOfMemory,
+    /// No free virtual range of that size in the vmalloc area.
+    NoVirtualSpace,
+    /// The address space is still loaded somewhere or otherwise in use.
+    Busy,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Misaligned(v) => write!(f, "{v:#x} is not page-aligned"),
+            Error::EmptyRange => f.write_str("empty range"),
+            Error::Wraps => f.write_str("range wraps past the top of the address space"),
+            Error::NonCanonical(va) => write!(f, "{va} is not canonical"),
+            Error::NotKernelAddress(va) => write!(f, "{va} is not a kernel address"),
+            Error::NotUserAddress(va) => write!(f, "{va} is not a user address"),
+            Error::BadProtection => f.write_str("protection not allowed for this half"),
+            Error::PhysTooLarge(pa) => write!(f, "{pa} is beyond the physical address limit"),
+            Error::AlreadyMapped(va) => write!(f, "{va} is already mapped"),
+            Error::NotMapped(va) => write!(f, "{va} is not mapped"),
+            Error::SplitsLeaf(va) => write!(f, "range splits the huge leaf at {va}"),
+            Error::OutOfMemory => f.write_str("out of page-table memory"),
+            Error::NoVirtualSpace => f.write_str("no free virtual range"),
+            Error::Busy => f.write_str("address space in use"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = core::result::Result<T, Error>;

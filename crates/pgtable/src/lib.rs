@@ -1,0 +1,38 @@
+#![no_std]
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+pub mod addr;
+pub mod arch;
+mod error;
+mod mask;
+pub mod memory;
+mod pgalloc;
+mod prot;
+mod space;
+mod tables;
+mod vmalloc;
+mod walk;
+
+pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
+pub use error::{Error, Result};
+pub use mask::SyncMask;
+pub use memory::{FaultInjector, OffsetMemory, SparseMemory, TableMemory};
+pub use pgalloc::{PteTable, UserPteTable};
+pub use prot::{Access, CacheMode, Prot};
+pub use space::{
+    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, SyncPolicy, SyncReport,
+    SyncStats, UserSpace,
+};
+pub use tables::EntryPtr;
+pub use vmalloc::VmapAreas;
+pub use walk::Mapping;
+
+/// The example of the workspace README, compiled and run as a doctest.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;

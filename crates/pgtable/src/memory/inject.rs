@@ -1,0 +1,92 @@
+//! Allocation-failure injection.
+
+use super::TableMemory;
+use crate::addr::PhysAddr;
+use crate::error::{Error, Result};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Wraps a backend and makes chosen table allocations fail, to test that an
+/// operation stopping on `-ENOMEM` at any point leaves everything consistent.
+#[derive(Debug)]
+pub struct FaultInjector<M> {
+    inner: M,
+    /// Allocations attempted so far.
+    attempts: AtomicUsize,
+    /// The attempt number (0-based) from which allocations fail; `usize::MAX`
+    /// for never.
+    fail_from: AtomicUsize,
+    /// How many attempts fail once failing started; `usize::MAX` for all.
+    fail_count: AtomicUsize,
+}
+
+impl<M: TableMemory> FaultInjector<M> {
+    /// Wrap `inner`; nothing fails until [`fail_at`](Self::fail_at).
+    pub fn new(inner: M) -> Self {
+        FaultInjector {
+            inner,
+            attempts: AtomicUsize::new(0),
+            fail_from: AtomicUsize::new(usize::MAX),
+            fail_count: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// Make the `n`-th allocation from now (0-based) and every later one
+    /// fail.
+    pub fn fail_from(&self, n: usize) {
+        self.fail_count.store(usize::MAX, Ordering::SeqCst);
+        self.fail_from
+            .store(self.attempts.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+    }
+
+    /// Make only the `n`-th allocation from now (0-based) fail.
+    pub fn fail_once_at(&self, n: usize) {
+        self.fail_count.store(1, Ordering::SeqCst);
+        self.fail_from
+            .store(self.attempts.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+    }
+
+    /// Stop injecting failures.
+    pub fn heal(&self) {
+        self.fail_from.store(usize::MAX, Ordering::SeqCst);
+    }
+
+    /// Allocation attempts so far, failed ones included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+}
+
+impl<M: TableMemory> TableMemory for FaultInjector<M> {
+    fn alloc_table(&self) -> Result<PhysAddr> {
+        let n = self.attempts.fetch_add(1, Ordering::SeqCst);
+        let from = self.fail_from.load(Ordering::SeqCst);
+        let count = self.fail_count.load(Ordering::SeqCst);
+        if n >= from && n - from < count {
+            return Err(Error::OutOfMemory);
+        }
+        self.inner.alloc_table()
+    }
+    fn free_table(&self, table: PhysAddr) {
+        self.inner.free_table(table)
+    }
+    fn read_u64(&self, pa: PhysAddr) -> u64 {
+        self.inner.read_u64(pa)
+    }
+    fn write_u64(&self, pa: PhysAddr, value: u64) {
+        self.inner.write_u64(pa, value)
+    }
+    fn read_u32(&self, pa: PhysAddr) -> u32 {
+        self.inner.read_u32(pa)
+    }
+    fn write_u32(&self, pa: PhysAddr, value: u32) {
+        self.inner.write_u32(pa, value)
+    }
+    fn tables_in_use(&self) -> usize {
+        self.inner.tables_in_use()
+    }
+}

@@ -1,0 +1,63 @@
+//! Page-table memory: where table frames come from and how entries are read
+//! and written.
+//!
+//! Linux reaches a table through the direct map (`phys_to_virt`) and gets a
+//! frame from `pagetable_alloc()`. A [`TableMemory`] does both. Methods take
+//! `&self`: entries are read and written with single atomic accesses (as
+//! `READ_ONCE`/`WRITE_ONCE` do), so several address spaces can be edited from
+//! several threads while the kernel space is being populated.
+
+mod inject;
+mod offset;
+mod sparse;
+
+pub use inject::FaultInjector;
+pub use offset::OffsetMemory;
+pub use sparse::SparseMemory;
+
+use crate::addr::PhysAddr;
+use crate::error::Result;
+
+/// Memory that holds page tables.
+pub trait TableMemory: Send + Sync {
+    /// Allocate one zeroed, page-aligned table frame.
+    ///
+    /// Returns [`crate::Error::OutOfMemory`] when none is left.
+    fn alloc_table(&self) -> Result<PhysAddr>;
+    /// Give back a table frame that no entry points at any more.
+    fn free_table(&self, table: PhysAddr);
+    /// Read the 8-byte word at `pa`.
+    fn read_u64(&self, pa: PhysAddr) -> u64;
+    /// Write the 8-byte word at `pa`.
+    fn write_u64(&self, pa: PhysAddr, value: u64);
+    /// Read the 4-byte word at `pa` (32-bit entry formats).
+    fn read_u32(&self, pa: PhysAddr) -> u32;
+    /// Write the 4-byte word at `pa`.
+    fn write_u32(&self, pa: PhysAddr, value: u32);
+    /// Table frames allocated and not yet freed.
+    fn tables_in_use(&self) -> usize;
+}
+
+impl<M: TableMemory + ?Sized> TableMemory for &M {
+    fn alloc_table(&self) -> Result<PhysAddr> {
+        (**self).alloc_table()
+    }
+    fn free_table(&self, table: PhysAddr) {
+        (**self).free_table(table)
+    }
+    fn read_u64(&self, pa: PhysAddr) -> u64 {
+        (**self).read_u64(pa)
+    }
+    fn write_u64(&self, pa: PhysAddr, value: u64) {
+        (**self).write_u64(pa, value)
+    }
+    fn read_u32(&self, pa: PhysAddr) -> u32 {
+        (**self).read_u32(pa)
+    }
+    fn write_u32(&self, pa: PhysAddr, value: u32) {
+        (**self).write_u32(pa, value)
+    }
+    fn tables_in_use(&self) -> usize {
+        (**self).tables_in_use()
+    }
+}

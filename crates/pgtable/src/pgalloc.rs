@@ -1,0 +1,129 @@
+//! The populate helpers of `include/linux/pgalloc.h` and the
+//! `*_alloc_track()` helpers of `mm/vmalloc.c`.
+//!
+//! Only this module writes non-leaf entries. The plain variants
+//! (`pgd_populate` …) serve user address spaces and the `unsafe` legacy
+//! path; the `_kernel` variants also record the level they changed in the
+//! edit's [`SyncMask`], which is what makes the sync impossible to forget.
+
+use crate::addr::{PhysAddr, VirtAddr};
+use crate::arch::{Arch, Decoded, Level};
+use crate::error::{Error, Result};
+use crate::mask::SyncMask;
+use crate::memory::TableMemory;
+use crate::tables::{EntryPtr, Tables};
+
+/// A kernel PTE table (Linux's `pte_t *` given to `pmd_populate_kernel()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteTable(pub PhysAddr);
+
+/// A user PTE table (Linux's `pgtable_t`, given to `pmd_populate()`). A
+/// distinct type because user PTE tables have their own life (they may be
+/// freed with the address space, and on some architectures live outside the
+/// direct map); a kernel PTE table cannot be passed where one is expected.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserPteTable(pub(crate) PhysAddr);
+
+impl UserPteTable {
+    /// The frame holding the table.
+    #[must_use]
+    pub fn frame(&self) -> PhysAddr {
+        self.0
+    }
+}
+
+/// Which variant of the populate helpers a walk uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// `*_populate_kernel()`: record the level in the mask.
+    Kernel,
+    /// Plain `*_populate(&init_mm, …)`: the pre-6.17 kernel code.
+    LegacyKernel,
+    /// Plain `*_populate(mm, …)` on a user address space.
+    User,
+}
+
+/// The mask and touched range an edit collects (`pgtbl_mod_mask` plus the
+/// `start`/`end` handed to `arch_sync_kernel_mappings()`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Tracker {
+    pub mask: SyncMask,
+    pub start: u64,
+    pub last: u64,
+}
+
+impl Tracker {
+    /// Note that an entry of `level` covering `addr` changed.
+    pub fn record(&mut self, level: Level, addr: u64) {
+        if self.mask.is_empty() {
+            self.start = addr;
+            self.last = addr;
+        } else {
+            self.start = self.start.min(addr);
+            self.last = self.last.max(addr);
+        }
+        self.mask |= SyncMask::of(level);
+    }
+
+    /// The range to sync, if the mask meets `sync`.
+    pub fn needs_sync(&self, sync: SyncMask) -> Option<(VirtAddr, VirtAddr)> {
+        self.mask
+            .intersects(sync)
+            .then_some((VirtAddr(self.start), VirtAddr(self.last)))
+    }
+}
+
+/// A walk's populate state: the tables, which variant, and the mask.
+pub(crate) struct Populate<'a, A, M: ?Sized> {
+    pub t: Tables<'a, A, M>,
+    pub side: Side,
+    pub tracker: Tracker,
+}
+
+impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
+    /// `pgd_populate()` … `pmd_populate_kernel()`: make the entry `e` of
+    /// `level` point at `table`. A pass-through level has no entry of its
+    /// own: populating it does nothing, as `pgd_populate()` does when the P4D
+    /// is folded. The kernel variant records `level` in the mask.
+    pub fn populate(&mut self, level: Level, addr: u64, e: EntryPtr, table: PhysAddr) {
+        if self.t.arch.is_passthrough(level) {
+            return;
+        }
+        let raw = self
+            .t
+            .arch
+            .encode_table(level, table, self.side == Side::User);
+        self.t.write(e, raw);
+        if self.side == Side::Kernel {
+            self.tracker.record(level, addr);
+        }
+    }
+
+    /// Record a leaf or clear at `level` (`PGTBL_PTE_MODIFIED` and friends).
+    pub fn note(&mut self, level: Level, addr: u64) {
+        if self.side == Side::Kernel {
+            self.tracker.record(level, addr);
+        }
+    }
+
+    /// `p4d_alloc_track()` … `pte_alloc_kernel_track()`: the entry of the
+    /// level below `level` for `addr`, allocating and populating its table
+    /// if `e` is none.
+    pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: u64) -> Result<EntryPtr> {
+        let child = level.next().ok_or(Error::AlreadyMapped(VirtAddr(addr)))?;
+        if self.t.arch.is_folded(child) {
+            return Ok(e);
+        }
+        match self.t.decode(level, e) {
+            Decoded::None => {
+                let table = self.t.mem.alloc_table()?;
+                self.populate(level, addr, e, table);
+            }
+            Decoded::Leaf(..) => return Err(Error::AlreadyMapped(VirtAddr(addr))),
+            Decoded::Table(_) => {}
+        }
+        self.t
+            .offset(child, e, addr)
+            .ok_or(Error::AlreadyMapped(VirtAddr(addr)))
+    }
+}

@@ -1,0 +1,253 @@
+//! Address spaces: the kernel's (init_mm) and the users', the registry of
+//! their roots, and the sync that keeps the kernel half of every root equal
+//! to the kernel's.
+
+mod args;
+mod edit;
+mod kernel;
+mod registry;
+mod user;
+
+pub use edit::{KernelEdit, LegacyEdit, SyncReport};
+pub use kernel::KernelSpace;
+pub use registry::SyncStats;
+pub use user::{AddressSpace, UserSpace};
+
+use crate::addr::{PhysAddr, VirtAddr};
+use crate::arch::{Arch, RegionKind};
+use crate::error::Result;
+use crate::memory::TableMemory;
+use crate::tables::{EntryPtr, Tables};
+use crate::vmalloc::VmapAreas;
+use crate::walk::{Mapping, Visit};
+use alloc::vec::Vec;
+use core::ops::ControlFlow;
+use core::sync::atomic::{AtomicU64, Ordering};
+use registry::Registry;
+
+/// When kernel entries reach the other roots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// At the end of every kernel edit whose mask meets the architecture's
+    /// sync mask (Linux 6.17).
+    #[default]
+    Eager,
+    /// Never by the edit; a root gets a missing top-level kernel entry when
+    /// an access through it faults ([`PageTables::sync_on_fault`], x86's
+    /// `vmalloc_fault()` before Linux 5.8). A baseline for comparison only.
+    Lazy,
+}
+
+#[derive(Default)]
+struct Counters {
+    syncs: AtomicU64,
+    entries_copied: AtomicU64,
+    lazy_fixes: AtomicU64,
+}
+
+/// Kernel-side state behind init_mm's lock.
+pub(crate) struct KernelState {
+    pub vmalloc: VmapAreas,
+}
+
+/// All the page tables of one machine: the kernel space, every user address
+/// space, and the memory they live in.
+///
+/// `PageTables` is `Sync`: address spaces may be created, edited and
+/// destroyed from several threads while one thread at a time holds the
+/// [`KernelSpace`].
+pub struct PageTables<A: Arch, M: TableMemory> {
+    arch: A,
+    mem: M,
+    kernel_root: PhysAddr,
+    policy: SyncPolicy,
+    /// init_mm's `page_table_lock` and the vmalloc state.
+    kernel: spin::Mutex<KernelState>,
+    /// `pgd_lock` and `pgd_list`.
+    roots: spin::Mutex<Registry>,
+    stats: Counters,
+}
+
+impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PageTables")
+            .field("arch", &self.arch.name())
+            .field("kernel_root", &self.kernel_root)
+            .field("spaces", &self.space_count())
+            .finish()
+    }
+}
+
+impl<A: Arch, M: TableMemory> PageTables<A, M> {
+    /// Page tables with an empty kernel root, syncing eagerly.
+    pub fn new(arch: A, mem: M) -> Result<Self> {
+        Self::with_policy(arch, mem, SyncPolicy::Eager)
+    }
+
+    /// Page tables with a chosen [`SyncPolicy`].
+    pub fn with_policy(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
+        let kernel_root = mem.alloc_table()?;
+        let vm = arch.layout().get(RegionKind::Vmalloc).map(|r| r.range());
+        let vmalloc = vm.map_or_else(VmapAreas::default, |r| VmapAreas::new(r.start, r.end));
+        Ok(PageTables {
+            arch,
+            mem,
+            kernel_root,
+            policy,
+            kernel: spin::Mutex::new(KernelState { vmalloc }),
+            roots: spin::Mutex::new(Registry::default()),
+            stats: Counters::default(),
+        })
+    }
+
+    pub(crate) fn tables(&self) -> Tables<'_, A, M> {
+        Tables {
+            arch: &self.arch,
+            mem: &self.mem,
+        }
+    }
+
+    /// The paging mode.
+    pub fn arch(&self) -> &A {
+        &self.arch
+    }
+
+    /// The table memory.
+    pub fn mem(&self) -> &M {
+        &self.mem
+    }
+
+    /// The sync policy.
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
+    }
+
+    /// The kernel's root (`init_mm.pgd`, `swapper_pg_dir`).
+    pub fn kernel_root(&self) -> PhysAddr {
+        self.kernel_root
+    }
+
+    /// Lock and return the kernel space (init_mm). Spins while another
+    /// thread holds it.
+    pub fn kernel(&self) -> KernelSpace<'_, A, M> {
+        KernelSpace::new(self, self.kernel.lock())
+    }
+
+    /// `pgd_alloc()`: a new address space whose kernel half equals the
+    /// kernel's, registered so that every later sync reaches it.
+    pub fn create_space(&self) -> Result<AddressSpace> {
+        let root = self.mem.alloc_table()?;
+        let mut roots = self.roots.lock();
+        self.clone_kernel_half(root);
+        roots.insert(root);
+        Ok(AddressSpace::new(root))
+    }
+
+    /// `pgd_free()`: unregister `space`, free its user tables and its root.
+    /// Kernel tables are shared and never freed here. The user frames it
+    /// mapped are the caller's.
+    pub fn destroy_space(&self, space: AddressSpace) {
+        let root = space.root();
+        self.roots.lock().remove(root);
+        user::free_user_half(self, root);
+        self.mem.free_table(root);
+    }
+
+    /// Edit the user half of `space`.
+    pub fn user<'s>(&'s self, space: &'s mut AddressSpace) -> UserSpace<'s, A, M> {
+        UserSpace::new(self, space)
+    }
+
+    /// The roots of every registered address space (not the kernel's).
+    pub fn roots(&self) -> Vec<PhysAddr> {
+        self.roots.lock().list.clone()
+    }
+
+    /// Number of registered address spaces.
+    pub fn space_count(&self) -> usize {
+        self.roots.lock().list.len()
+    }
+
+    /// The leaf mapping `va` through `root`, as the library reads the
+    /// tables.
+    pub fn translate(&self, root: PhysAddr, va: VirtAddr) -> Option<Mapping> {
+        if !self.arch.is_canonical(va) {
+            return None;
+        }
+        self.tables().translate(root, va.0)
+    }
+
+    /// Counters of the sync machinery.
+    pub fn stats(&self) -> SyncStats {
+        SyncStats {
+            syncs: self.stats.syncs.load(Ordering::Relaxed),
+            entries_copied: self.stats.entries_copied.load(Ordering::Relaxed),
+            lazy_fixes: self.stats.lazy_fixes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The first registered root whose kernel top-level slot differs from
+    /// the kernel's, with the slot.
+    pub fn first_out_of_sync(&self) -> Option<(PhysAddr, usize)> {
+        let t = self.tables();
+        let size = self.arch.entry_size();
+        let roots = self.roots.lock();
+        for &root in &roots.list {
+            for slot in self.arch.kernel_top_slots() {
+                let off = slot as u64 * size;
+                let want = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
+                if t.read(EntryPtr(PhysAddr(root.0 + off))) != want {
+                    return Some((root, slot));
+                }
+            }
+        }
+        None
+    }
+
+    /// Under [`SyncPolicy::Lazy`]: copy the kernel's top-level entry for
+    /// `va` into `root` if it is missing there (x86 `vmalloc_fault()`).
+    /// Returns whether an entry was copied, i.e. whether the faulting access
+    /// may be retried.
+    pub fn sync_on_fault(&self, root: PhysAddr, va: VirtAddr) -> bool {
+        if va.0 < self.arch.kernel_start() || !self.arch.is_canonical(va) {
+            return false;
+        }
+        let t = self.tables();
+        let (want, have) = (
+            t.pgd_offset(self.kernel_root, va.0),
+            t.pgd_offset(root, va.0),
+        );
+        let raw = t.read(want);
+        let _roots = self.roots.lock();
+        if raw == 0 || t.read(have) == raw {
+            return false;
+        }
+        t.write(have, raw);
+        self.stats.lazy_fixes.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Page-table frames reachable from the kernel root and every registered
+    /// root, each counted once (roots included). Equals
+    /// [`TableMemory::tables_in_use`] when nothing leaked.
+    pub fn reachable_tables(&self) -> usize {
+        let mut seen = hashbrown::HashSet::new();
+        let t = self.tables();
+        let mut roots = self.roots();
+        roots.push(self.kernel_root);
+        let user_end = self.arch.user_end();
+        let kernel_start = self.arch.kernel_start();
+        for root in roots {
+            seen.insert(root.0);
+            for (s, e) in [(0, user_end), (kernel_start, 0)] {
+                let _ = t.visit(root, s, e, &mut |v| {
+                    if let Visit::Table(table) = v {
+                        seen.insert(table.0);
+                    }
+                    ControlFlow::Continue(())
+                });
+            }
+        }
+        seen.len()
+    }
+}

@@ -1,0 +1,178 @@
+//! User address spaces.
+
+use super::args::{check_mapped, check_phys, check_prot, check_range, Half};
+use super::PageTables;
+use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::arch::{Arch, Level};
+use crate::error::{Error, Result};
+use crate::memory::TableMemory;
+use crate::pgalloc::{Populate, Side, Tracker, UserPteTable};
+use crate::prot::Prot;
+use crate::tables::EntryPtr;
+use crate::vmalloc::map::{map_range, MapCtx, Source};
+use crate::vmalloc::unmap::clear_range;
+use crate::walk::Mapping;
+
+/// A user address space (an `mm_struct`): owns its root and its user-half
+/// tables. Not `Clone`: [`PageTables::destroy_space`] consumes it, so a
+/// destroyed root cannot be used again.
+#[derive(Debug, PartialEq, Eq, Hash)]
+#[must_use = "an address space that is dropped without destroy_space leaks its tables"]
+pub struct AddressSpace {
+    root: PhysAddr,
+}
+
+impl AddressSpace {
+    pub(crate) fn new(root: PhysAddr) -> Self {
+        AddressSpace { root }
+    }
+
+    /// The root (`mm->pgd`), what a CPU loads to run in this space.
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+}
+
+/// Edits of one address space's user half (`mm->page_table_lock` held, as
+/// the `&mut AddressSpace` guarantees).
+pub struct UserSpace<'s, A: Arch, M: TableMemory> {
+    pt: &'s PageTables<A, M>,
+    space: &'s mut AddressSpace,
+}
+
+impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
+    pub(crate) fn new(pt: &'s PageTables<A, M>, space: &'s mut AddressSpace) -> Self {
+        UserSpace { pt, space }
+    }
+
+    fn populate(&self) -> Populate<'s, A, M> {
+        Populate {
+            t: self.pt.tables(),
+            side: Side::User,
+            tracker: Tracker::default(),
+        }
+    }
+
+    fn map(
+        &mut self,
+        va: VirtAddr,
+        end: u64,
+        src: Source<'_>,
+        prot: Prot,
+        max_shift: u32,
+    ) -> Result<()> {
+        check_prot(Half::User, prot)?;
+        let mut cx = MapCtx {
+            pop: self.populate(),
+            prot,
+            max_shift,
+            start: va.0,
+            src,
+            done: va.0,
+        };
+        map_range(&mut cx, self.space.root, end, None)
+    }
+
+    /// Map `va..va+size` to the contiguous physical range at `pa`, with
+    /// leaves up to `1 << max_page_shift` bytes.
+    pub fn map_range(
+        &mut self,
+        va: VirtAddr,
+        pa: PhysAddr,
+        size: u64,
+        prot: Prot,
+        max_page_shift: u32,
+    ) -> Result<()> {
+        let end = check_range(self.pt.arch(), Half::User, va, size)?;
+        check_phys(self.pt.arch(), pa, size)?;
+        self.map(va, end, Source::Contiguous(pa), prot, max_page_shift)
+    }
+
+    /// Map one frame per base page from `va`.
+    pub fn map_pages(&mut self, va: VirtAddr, frames: &[PhysAddr], prot: Prot) -> Result<()> {
+        let size = (frames.len() as u64)
+            .checked_mul(PAGE_SIZE)
+            .ok_or(Error::Wraps)?;
+        let end = check_range(self.pt.arch(), Half::User, va, size)?;
+        for &f in frames {
+            check_phys(self.pt.arch(), f, PAGE_SIZE)?;
+        }
+        self.map(va, end, Source::Pages(frames), prot, 12)
+    }
+
+    /// Unmap `va..va+size`, which must be mapped in full; empty tables are
+    /// freed.
+    pub fn unmap(&mut self, va: VirtAddr, size: u64) -> Result<()> {
+        let end = check_range(self.pt.arch(), Half::User, va, size)?;
+        check_mapped(self.pt.tables(), self.space.root, va.0, end)?;
+        clear_range(&mut self.populate(), self.space.root, va.0, end, None);
+        Ok(())
+    }
+
+    /// The leaf mapping `va` in this space (user or kernel half).
+    pub fn translate(&self, va: VirtAddr) -> Option<Mapping> {
+        self.pt.translate(self.space.root, va)
+    }
+
+    /// `pte_alloc_one()`: a user PTE table (`pgtable_t`).
+    pub fn pte_alloc_one(&mut self) -> Result<UserPteTable> {
+        self.pt.mem().alloc_table().map(UserPteTable)
+    }
+
+    /// `pte_free()`: give back a user PTE table that was never populated.
+    pub fn pte_free(&mut self, pte: UserPteTable) {
+        self.pt.mem().free_table(pte.0);
+    }
+
+    /// `pgd_offset()`: this space's root entry for a user address.
+    pub fn pgd_offset(&self, va: VirtAddr) -> Result<EntryPtr> {
+        check_range(
+            self.pt.arch(),
+            Half::User,
+            VirtAddr(va.0 & !(PAGE_SIZE - 1)),
+            PAGE_SIZE,
+        )?;
+        Ok(self.pt.tables().pgd_offset(self.space.root, va.0))
+    }
+
+    /// `p4d_offset()` … `pte_offset_map()`: the entry of `level` below
+    /// `parent`; `None` if `parent` holds no table.
+    pub fn offset(&self, level: Level, parent: EntryPtr, va: VirtAddr) -> Option<EntryPtr> {
+        self.pt.tables().offset(level, parent, va.0)
+    }
+
+    fn populate_at(&mut self, level: Level, e: EntryPtr, table: PhysAddr) {
+        self.populate().populate(level, 0, e, table);
+    }
+
+    /// `pgd_populate(mm, pgd, p4d)`.
+    pub fn pgd_populate(&mut self, pgd: EntryPtr, p4d: PhysAddr) {
+        self.populate_at(Level::Pgd, pgd, p4d)
+    }
+
+    /// `p4d_populate(mm, p4d, pud)`.
+    pub fn p4d_populate(&mut self, p4d: EntryPtr, pud: PhysAddr) {
+        self.populate_at(Level::P4d, p4d, pud)
+    }
+
+    /// `pud_populate(mm, pud, pmd)`.
+    pub fn pud_populate(&mut self, pud: EntryPtr, pmd: PhysAddr) {
+        self.populate_at(Level::Pud, pud, pmd)
+    }
+
+    /// `pmd_populate(mm, pmd, pte)`: takes the user PTE table by value, so
+    /// it is linked in exactly once.
+    pub fn pmd_populate(&mut self, pmd: EntryPtr, pte: UserPteTable) {
+        self.populate_at(Level::Pmd, pmd, pte.0)
+    }
+}
+
+/// Free every user table of `root` (leaves are the caller's frames).
+pub(crate) fn free_user_half<A: Arch, M: TableMemory>(pt: &PageTables<A, M>, root: PhysAddr) {
+    let mut pop = Populate {
+        t: pt.tables(),
+        side: Side::User,
+        tracker: Tracker::default(),
+    };
+    clear_range(&mut pop, root, 0, pt.arch().user_end(), None);
+}

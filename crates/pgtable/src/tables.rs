@@ -1,0 +1,138 @@
+//! Typed access to entries: `pgd_offset()` … `pte_offset_kernel()`, the
+//! `*_none()` tests and `*_addr_end()`, with folding.
+
+use crate::addr::PhysAddr;
+use crate::arch::{Arch, Decoded, Level};
+use crate::memory::TableMemory;
+
+/// The physical address of one entry in some table.
+///
+/// Which level it is read at is the caller's knowledge, as with Linux's
+/// `pgd_t *` and `p4d_t *`; with folding, the same address is the entry of
+/// several logical levels (`p4d_offset()` of a folded P4D returns the PGD
+/// entry itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryPtr(pub PhysAddr);
+
+/// An architecture and the memory its tables live in: everything a walk
+/// needs to read and write entries.
+pub(crate) struct Tables<'a, A, M: ?Sized> {
+    pub arch: &'a A,
+    pub mem: &'a M,
+}
+
+impl<A, M: ?Sized> Clone for Tables<'_, A, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A, M: ?Sized> Copy for Tables<'_, A, M> {}
+
+impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
+    pub fn read(&self, e: EntryPtr) -> u64 {
+        if self.arch.entry_size() == 8 {
+            self.mem.read_u64(e.0)
+        } else {
+            u64::from(self.mem.read_u32(e.0))
+        }
+    }
+
+    pub fn write(&self, e: EntryPtr, raw: u64) {
+        if self.arch.entry_size() == 8 {
+            self.mem.write_u64(e.0, raw)
+        } else {
+            self.mem.write_u32(e.0, raw as u32)
+        }
+    }
+
+    /// `pgd_offset_pgd()`: the top-level entry of `root` for `va`.
+    pub fn pgd_offset(&self, root: PhysAddr, va: u64) -> EntryPtr {
+        EntryPtr(PhysAddr(
+            root.0 + self.arch.index(Level::Pgd, va) * self.arch.entry_size(),
+        ))
+    }
+
+    /// `p4d_offset()` … `pte_offset_kernel()`: the entry of `level` for `va`
+    /// below `parent`, the entry of the level above. A folded level returns
+    /// `parent` itself; `None` if `parent` is not a table entry.
+    pub fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr> {
+        if self.arch.is_folded(level) {
+            return Some(parent);
+        }
+        let up = Level::ALL[level as usize - 1];
+        match self.decode(up, parent) {
+            Decoded::Table(t) => Some(EntryPtr(PhysAddr(
+                t.0 + self.arch.index(level, va) * self.arch.entry_size(),
+            ))),
+            _ => None,
+        }
+    }
+
+    /// The entry after `e` in the same table.
+    pub fn next_entry(&self, e: EntryPtr) -> EntryPtr {
+        EntryPtr(PhysAddr(e.0 .0 + self.arch.entry_size()))
+    }
+
+    /// `pXd_none()`: a pass-through level is never none.
+    pub fn none(&self, level: Level, e: EntryPtr) -> bool {
+        !self.arch.is_passthrough(level) && self.read(e) == 0
+    }
+
+    /// Decode `e` as an entry of `level` (which must not be a pass-through).
+    pub fn decode(&self, level: Level, e: EntryPtr) -> Decoded {
+        self.arch.decode(level, self.read(e))
+    }
+
+    /// `pXd_addr_end()`: the end of `level`'s entry holding `addr`, or `end`
+    /// if sooner. `end == 0` stands for the top of the address space.
+    pub fn addr_end(&self, level: Level, addr: u64, end: u64) -> u64 {
+        let size = self.arch.level_size(level);
+        let boundary = (addr.wrapping_add(size)) & !(size - 1);
+        if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
+            boundary
+        } else {
+            end
+        }
+    }
+
+    /// Walk from `root` to the entry of `level` for `va`, if every table on
+    /// the way exists.
+    pub fn entry_at(&self, root: PhysAddr, level: Level, va: u64) -> Option<EntryPtr> {
+        let mut e = self.pgd_offset(root, va);
+        for l in Level::ALL[1..=level as usize].iter() {
+            e = self.offset(*l, e, va)?;
+        }
+        Some(e)
+    }
+
+    /// Whether every entry of the table `table` (of real level `level`) is
+    /// empty.
+    pub fn table_is_empty(&self, level: Level, table: PhysAddr) -> bool {
+        let n = 1u64 << self.arch.level_bits(level);
+        (0..n).all(|i| self.read(EntryPtr(PhysAddr(table.0 + i * self.arch.entry_size()))) == 0)
+    }
+}
+
+/// Run `f` on each entry of `level` covering `addr..end`, starting with the
+/// entry `first` (the loop body of every per-level walk function in
+/// `mm/vmalloc.c`). A folded level spans its parent, so `f` runs once.
+pub(crate) fn for_each_entry<A: Arch, M: TableMemory + ?Sized, C>(
+    t: Tables<'_, A, M>,
+    cx: &mut C,
+    level: Level,
+    first: EntryPtr,
+    mut addr: u64,
+    end: u64,
+    mut f: impl FnMut(&mut C, EntryPtr, u64, u64) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let mut e = first;
+    loop {
+        let next = t.addr_end(level, addr, end);
+        f(cx, e, addr, next)?;
+        addr = next;
+        if addr == end {
+            return Ok(());
+        }
+        e = t.next_entry(e);
+    }
+}
