@@ -458,6 +458,43 @@ impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
         self.0.offset(level, parent, va)
     }
 
+    /// As [`KernelEdit::alloc_track`], without recording.
+    pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
+        self.0.alloc_track(level, e, addr)
+    }
+
+    /// As [`KernelEdit::set_leaf`], without recording.
+    pub fn set_leaf(
+        &mut self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        pa: PhysAddr,
+        prot: Prot,
+    ) -> Result<()> {
+        self.0.set_leaf(level, addr, e, pa, prot)
+    }
+
+    /// As [`KernelEdit::vmap`], without recording or syncing.
+    pub fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> Result<VirtAddr> {
+        self.0.vmap(frames, prot)
+    }
+
+    /// As [`KernelEdit::vunmap`], without recording or syncing.
+    pub fn vunmap(&mut self, va: VirtAddr) -> Result<()> {
+        self.0.vunmap(va)
+    }
+
+    /// As [`KernelEdit::ioremap`], without recording or syncing.
+    pub fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> Result<VirtAddr> {
+        self.0.ioremap(pa, size, cache)
+    }
+
+    /// As [`KernelEdit::entry`].
+    pub fn entry(&self, level: Level, e: EntryPtr) -> Decoded {
+        self.0.entry(level, e)
+    }
+
     /// As [`KernelEdit::alloc_table`].
     pub fn alloc_table(&mut self) -> Result<PhysAddr> {
         self.0.alloc_table()
