@@ -28,8 +28,9 @@ impl Mode {
     }
     fn cpu(self) -> &'static str {
         match self {
-            Mode::Four => "qemu64",
-            Mode::Five => "qemu64,+la57",
+            // 1 GiB pages too, so the test kernel maps with every leaf size.
+            Mode::Four => "qemu64,+pdpe1gb",
+            Mode::Five => "qemu64,+la57,+pdpe1gb",
         }
     }
     /// Separate target directories so both images stay built.
@@ -299,6 +300,8 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
 
     let mut checks_ok = 0;
     let mut checks_failed = Vec::new();
+    // `CHECK <name> ok <detail>`: scenario outcomes worth showing.
+    let mut details = Vec::new();
     let mut result = None;
     let mut seen_mode = None;
     for line in serial.lines() {
@@ -307,6 +310,9 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
             let (name, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
             if verdict == "ok" {
                 checks_ok += 1;
+            } else if let Some(detail) = verdict.strip_prefix("ok ") {
+                checks_ok += 1;
+                details.push(format!("{name} ok {detail}"));
             } else {
                 checks_failed.push(format!("{name}: {verdict}"));
             }
@@ -349,6 +355,9 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
         result.as_deref().unwrap_or("missing"),
         status.map_or("signal".to_string(), |s| s.to_string())
     );
+    for d in &details {
+        println!("[{label}]   {d}");
+    }
     for f in &checks_failed {
         println!("[{label}]   FAIL {f}");
     }

@@ -162,3 +162,15 @@ pub fn inb(port: u16) -> u8 {
     };
     v
 }
+
+pub const CR4_SMEP: u64 = 1 << 20;
+pub const CR4_SMAP: u64 = 1 << 21;
+
+/// CPUID leaf `leaf`, subleaf 0: (eax, ebx, ecx, edx).
+pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID exists on every x86-64 CPU and only reads identification
+    // registers; LLVM's intrinsic saves and restores RBX itself.
+    let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, 0) };
+    (r.eax, r.ebx, r.ecx, r.edx)
+}

@@ -3,7 +3,9 @@
 //! Boot (`boot.rs`) identity-maps the first 4 GiB and enters `kmain` in long
 //! mode (4-level, or 5-level with the `la57` feature when the CPU has it).
 //! `kmain` sets up serial, GDT/TSS/IDT, the memory map, the frame allocator
-//! and the heap, runs the infrastructure self-test and reports on serial.
+//! and the heap, runs the infrastructure self-test, then builds its own page
+//! tables with `pgtable` and runs on them: the historical scenarios
+//! (`scenarios`) and the real-vs-software MMU cross-check (`crosscheck`).
 
 #![no_std]
 #![no_main]
@@ -12,6 +14,8 @@ extern crate alloc;
 
 mod boot;
 mod cpu;
+mod crosscheck;
+mod data;
 mod exit;
 mod frame;
 mod gdt;
@@ -21,9 +25,12 @@ mod mem;
 mod memmap;
 mod probe;
 mod report;
+mod scenarios;
 mod selftest;
 mod serial;
+mod space;
 mod sync;
+mod touch;
 
 use report::Checks;
 
@@ -89,6 +96,13 @@ pub extern "C" fn kmain(start_info_pa: u32, la57_active: bool) -> ! {
     selftest::crash_if_asked(info.cmdline());
     let mut checks = Checks::new();
     selftest::run(&mut checks, &info, la57_active);
-    // Page-table scenarios go here.
+
+    // From here the kernel runs on page tables the library built.
+    let main = crosscheck::setup::setup();
+    checks.record_detail("own-tables", crosscheck::setup::running_on(&main));
+    scenarios::run(&mut checks);
+    if let Ok(main) = &main {
+        crosscheck::run(&mut checks, main);
+    }
     checks.finish()
 }

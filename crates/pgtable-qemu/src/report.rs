@@ -1,6 +1,7 @@
 //! Check reporting on serial, in the format `cargo xtask qemu` parses:
 //! `CHECK <name> ok`, `CHECK <name> FAIL <detail>`, then `RESULT pass` or
-//! `RESULT fail` and the matching QEMU exit status.
+//! `RESULT fail` and the matching QEMU exit status. An `ok` may be followed
+//! by a detail (`CHECK <name> ok faulted=1 ...`).
 
 use crate::{exit, println};
 use alloc::string::String;
@@ -43,6 +44,18 @@ impl Checks {
                 let detail = detail.replace('\n', " ");
                 println!("CHECK {name} FAIL {detail}");
             }
+        }
+    }
+
+    /// Record an outcome that carries a detail on success too:
+    /// `CHECK <name> ok <detail>`.
+    pub fn record_detail(&mut self, name: &str, result: Result<String, String>) {
+        match result {
+            Ok(detail) => {
+                self.passed += 1;
+                println!("CHECK {name} ok {}", detail.replace('\n', " "));
+            }
+            Err(detail) => self.record(name, Err(detail)),
         }
     }
 

@@ -1,0 +1,73 @@
+//! RAM that mappings under test point at, and tags that identify it.
+//!
+//! A tagged range holds in each 8-byte word its own physical address, so a
+//! read through any virtual alias names the frame the real MMU used.
+
+use crate::frame::{self, PAGE_SIZE};
+use crate::sync::SpinLock;
+use alloc::vec::Vec;
+use pgtable::PhysAddr;
+
+pub const BLOCK_2M: u64 = 2 << 20;
+
+/// Tagged physical ranges `[start, end)`.
+static TAGGED: SpinLock<Vec<(u64, u64)>> = SpinLock::new(Vec::new());
+
+/// A zeroed, 2 MiB-aligned, 2 MiB block (for PMD leaves).
+pub fn block_2m() -> Result<u64, &'static str> {
+    let raw =
+        frame::alloc_contiguous(2 * BLOCK_2M / PAGE_SIZE).ok_or("no RAM for a 2 MiB block")?;
+    let pa = raw.next_multiple_of(BLOCK_2M);
+    fill(pa, BLOCK_2M, |_| 0);
+    Ok(pa)
+}
+
+/// `n` zeroed 4 KiB frames.
+pub fn frames(n: usize) -> Result<Vec<PhysAddr>, &'static str> {
+    (0..n)
+        .map(|_| {
+            frame::alloc_zeroed_frame()
+                .map(PhysAddr)
+                .ok_or("out of frames")
+        })
+        .collect()
+}
+
+fn fill(pa: u64, len: u64, value: impl Fn(u64) -> u64) {
+    for w in (pa..pa + len).step_by(8) {
+        // SAFETY: callers pass RAM they just took from the frame allocator,
+        // identity-mapped below 4 GiB and used by nothing else.
+        unsafe { (frame::phys_to_virt(w) as *mut u64).write_volatile(value(w)) };
+    }
+}
+
+/// Write each word's own physical address into `[pa, pa+len)` and remember
+/// the range as tagged.
+pub fn tag(pa: u64, len: u64) {
+    fill(pa, len, |w| w);
+    TAGGED.lock().push((pa, pa + len));
+}
+
+/// Whether `pa` lies in a tagged range.
+pub fn is_tagged(pa: u64) -> bool {
+    TAGGED.lock().iter().any(|&(s, e)| (s..e).contains(&pa))
+}
+
+/// Whether `pa` is RAM the kernel may read (its image, or the frames).
+pub fn is_ram(pa: u64) -> bool {
+    let (kstart, kend) = crate::boot::kernel_image();
+    let (ranges, n) = frame::ranges();
+    (kstart..kend).contains(&pa) || ranges[..n].iter().any(|r| (r.start..r.end).contains(&pa))
+}
+
+/// Read the u64 at physical `pa` through the identity map.
+pub fn read_phys(pa: u64) -> u64 {
+    // SAFETY: callers pass 8-byte aligned RAM below 4 GiB (identity-mapped
+    // in every root this kernel loads); a volatile read has no side effect.
+    unsafe { (frame::phys_to_virt(pa) as *const u64).read_volatile() }
+}
+
+/// The tagged ranges.
+pub fn tagged() -> Vec<(u64, u64)> {
+    TAGGED.lock().clone()
+}
