@@ -1,1 +1,18 @@
-//! Simulated machine.
+//! The simulated machine on which pgtable's scenarios run: sparse physical
+//! memory, CPUs whose kernel accesses go through an independent software MMU
+//! ([`pgtable_mmu`]) with a TLB, the kernel users that populate kernel page
+//! tables, a checker, and the scenarios that reproduce Linux's historical
+//! sync bugs.
+
+mod bus;
+pub mod checker;
+mod frames;
+pub mod kernel;
+pub mod layout;
+pub mod machine;
+pub mod report;
+pub mod scenarios;
+
+pub use bus::Bus;
+pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
+pub use report::{FaultRecord, Outcome, Run, Variant};

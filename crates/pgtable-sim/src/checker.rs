@@ -1,0 +1,231 @@
+//! The checker: (a) the kernel half of every registered root equals the
+//! kernel's; (b) every kernel address the kernel users mapped translates,
+//! through the software MMU, to the same frame and rights in every context
+//! and from every CPU (its TLB included).
+//!
+//! It reads the tables only through raw memory and the independent MMU,
+//! never through the library's walk.
+
+use crate::bus::Bus;
+use crate::machine::{Machine, Strategy};
+use pgtable::{Arch, PhysAddr, TableMemory};
+use pgtable_mmu::x86_64::{Translation, X86Mmu};
+use pgtable_mmu::{Access, Mode};
+use std::collections::HashSet;
+
+/// The first difference found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// The root that differs.
+    pub root: u64,
+    /// Its top-level slot, for (a).
+    pub slot: Option<usize>,
+    /// The address, for (b).
+    pub addr: Option<u64>,
+    /// What differs.
+    pub detail: String,
+}
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "root {:#x}", self.root)?;
+        if let Some(s) = self.slot {
+            write!(f, " slot {s}")?;
+        }
+        if let Some(a) = self.addr {
+            write!(f, " address {a:#x}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// Checker state: what the kernel's top level looked like last time, and
+/// which roots were already checked in full.
+#[derive(Debug, Default)]
+pub struct Checker {
+    snapshot: Vec<u64>,
+    seen: HashSet<u64>,
+    rotate: usize,
+    /// Translations compared so far.
+    pub compared: u64,
+}
+
+type Check = Result<(), CheckFailure>;
+
+impl Checker {
+    /// A checker that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn mmu(m: &Machine) -> X86Mmu {
+        if m.arch.la57 {
+            X86Mmu::new_la57()
+        } else {
+            X86Mmu::new()
+        }
+    }
+
+    fn slot_entry(m: &Machine, root: PhysAddr, slot: usize) -> u64 {
+        m.pt.mem().read_u64(PhysAddr(root.0 + slot as u64 * 8))
+    }
+
+    /// (a) for `slots` of `root`. Under the lazy strategy a root may lack an
+    /// entry the kernel has (it is copied on the first fault), but never
+    /// hold a different one.
+    fn check_slots(m: &Machine, root: PhysAddr, slots: impl Iterator<Item = usize>) -> Check {
+        let kroot = m.pt.kernel_root();
+        for slot in slots {
+            let (want, have) = (
+                Self::slot_entry(m, kroot, slot),
+                Self::slot_entry(m, root, slot),
+            );
+            if have != want && !(m.strategy == Strategy::Lazy && have == 0) {
+                return Err(CheckFailure {
+                    root: root.0,
+                    slot: Some(slot),
+                    addr: None,
+                    detail: format!("top-level entry {have:#x}, kernel has {want:#x}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Addresses to probe: the first, middle and last page of each range.
+    fn probes(m: &Machine) -> Vec<u64> {
+        let mut v = Vec::new();
+        for (s, e, _) in m.mapped_ranges() {
+            v.extend([s, s + (((e - s) / 2) & !0xfff), e - 4096]);
+        }
+        v
+    }
+
+    fn same(a: &Translation, b: &Translation) -> bool {
+        (a.pa, a.writable, a.user, a.executable) == (b.pa, b.writable, b.user, b.executable)
+    }
+
+    /// (b) for `addrs` through `root`.
+    fn check_root(&mut self, m: &Machine, root: PhysAddr, addrs: &[u64]) -> Check {
+        let (mmu, bus, kroot) = (Self::mmu(m), Bus(m.pt.mem()), m.pt.kernel_root().0);
+        for &va in addrs {
+            self.compared += 1;
+            let want = mmu.translate(&bus, kroot, va, Access::Read, Mode::Supervisor);
+            let have = mmu.translate(&bus, root.0, va, Access::Read, Mode::Supervisor);
+            let ok = match (&want, &have) {
+                (Ok(w), Ok(h)) => Self::same(w, h),
+                (Err(_), Err(_)) => true,
+                (Ok(_), Err(_)) => m.strategy == Strategy::Lazy,
+                (Err(_), Ok(_)) => false,
+            };
+            if !ok {
+                return Err(CheckFailure {
+                    root: root.0,
+                    slot: None,
+                    addr: Some(va),
+                    detail: format!("kernel: {}, this root: {}", show(&want), show(&have)),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// No CPU's TLB holds a translation the kernel's tables no longer give.
+    fn check_tlbs(&mut self, m: &Machine, addrs: &[u64]) -> Check {
+        let (mmu, bus, kroot) = (Self::mmu(m), Bus(m.pt.mem()), m.pt.kernel_root().0);
+        for (i, c) in m.cpus.borrow().iter().enumerate() {
+            for &va in addrs {
+                let Some(cached) = c.cpu.tlb.peek(va) else {
+                    continue;
+                };
+                let want = mmu.translate(&bus, kroot, va, Access::Read, Mode::Supervisor);
+                if !want.as_ref().is_ok_and(|w| Self::same(w, &cached)) {
+                    return Err(CheckFailure {
+                        root: c.cpu.cr3(),
+                        slot: None,
+                        addr: Some(va),
+                        detail: format!(
+                            "cpu{i} TLB holds pa {:#x}, tables give {}",
+                            cached.pa,
+                            show(&want)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Check everything: every root, every probe address, every TLB.
+    pub fn full(&mut self, m: &Machine) -> Check {
+        let slots = m.arch.kernel_top_slots();
+        self.snapshot = slots
+            .clone()
+            .map(|s| Self::slot_entry(m, m.pt.kernel_root(), s))
+            .collect();
+        let probes = Self::probes(m);
+        let roots = m.pt.roots();
+        self.seen = roots.iter().map(|r| r.0).collect();
+        for &root in &roots {
+            Self::check_slots(m, root, slots.clone())?;
+            self.check_root(m, root, &probes)?;
+        }
+        self.check_tlbs(m, &probes)
+    }
+
+    /// Check after one step that touched `touched`: (a) for the kernel slots
+    /// that changed since the last check in every root and in full for
+    /// roots not seen before; (b) for `touched` through every CPU's root and
+    /// a rotating sample of eight other roots.
+    pub fn step(&mut self, m: &Machine, touched: &[u64]) -> Check {
+        let slots = m.arch.kernel_top_slots();
+        let first = slots.start;
+        let now: Vec<u64> = slots
+            .clone()
+            .map(|s| Self::slot_entry(m, m.pt.kernel_root(), s))
+            .collect();
+        let changed: Vec<usize> = if self.snapshot.len() == now.len() {
+            now.iter()
+                .zip(&self.snapshot)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, _)| first + i)
+                .collect()
+        } else {
+            slots.clone().collect()
+        };
+        self.snapshot = now;
+        let roots = m.pt.roots();
+        for &root in &roots {
+            if self.seen.insert(root.0) {
+                Self::check_slots(m, root, slots.clone())?;
+            } else if !changed.is_empty() {
+                Self::check_slots(m, root, changed.iter().copied())?;
+            }
+        }
+        let cpu_roots: Vec<PhysAddr> = m
+            .cpus
+            .borrow()
+            .iter()
+            .map(|c| PhysAddr(c.cpu.cr3()))
+            .collect();
+        for root in cpu_roots {
+            self.check_root(m, root, touched)?;
+        }
+        if !roots.is_empty() {
+            for k in 0..8.min(roots.len()) {
+                let root = roots[(self.rotate + k) % roots.len()];
+                self.check_root(m, root, touched)?;
+            }
+            self.rotate = (self.rotate + 8) % roots.len();
+        }
+        self.check_tlbs(m, touched)
+    }
+}
+
+fn show(r: &Result<Translation, pgtable_mmu::x86_64::PageFault>) -> String {
+    match r {
+        Ok(t) => format!("pa {:#x}{}", t.pa, if t.writable { " rw" } else { " ro" }),
+        Err(f) => format!("fault at {}", f.level),
+    }
+}

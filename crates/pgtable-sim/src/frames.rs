@@ -1,0 +1,86 @@
+//! Data frames of the simulated machine (what `alloc_pages()` hands the
+//! kernel users). Frames hold no data unless written: only their addresses
+//! matter to the page tables.
+
+use crate::layout::DATA_FRAMES;
+use pgtable::PhysAddr;
+
+/// A bump allocator with free lists for 4 KiB pages and 2 MiB blocks.
+#[derive(Debug)]
+pub struct Frames {
+    next: u64,
+    end: u64,
+    free_4k: Vec<u64>,
+    free_2m: Vec<u64>,
+    in_use: u64,
+}
+
+/// No data frame left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfFrames;
+
+impl Default for Frames {
+    fn default() -> Self {
+        Frames {
+            next: DATA_FRAMES.start,
+            end: DATA_FRAMES.end,
+            free_4k: Vec::new(),
+            free_2m: Vec::new(),
+            in_use: 0,
+        }
+    }
+}
+
+impl Frames {
+    fn bump(&mut self, size: u64) -> Result<u64, OutOfFrames> {
+        let pa = self.next.next_multiple_of(size);
+        if pa + size > self.end {
+            return Err(OutOfFrames);
+        }
+        // The alignment gap goes to the 4 KiB free list, not to waste.
+        let mut gap = self.next;
+        while gap < pa {
+            self.free_4k.push(gap);
+            gap += 4096;
+        }
+        self.next = pa + size;
+        Ok(pa)
+    }
+
+    /// One 4 KiB frame.
+    pub fn alloc(&mut self) -> Result<PhysAddr, OutOfFrames> {
+        let pa = match self.free_4k.pop() {
+            Some(pa) => pa,
+            None => self.bump(4096)?,
+        };
+        self.in_use += 4096;
+        Ok(PhysAddr(pa))
+    }
+
+    /// One 2 MiB-aligned 2 MiB block.
+    pub fn alloc_2m(&mut self) -> Result<PhysAddr, OutOfFrames> {
+        let pa = match self.free_2m.pop() {
+            Some(pa) => pa,
+            None => self.bump(2 << 20)?,
+        };
+        self.in_use += 2 << 20;
+        Ok(PhysAddr(pa))
+    }
+
+    /// Give a 4 KiB frame back.
+    pub fn free(&mut self, pa: PhysAddr) {
+        self.free_4k.push(pa.0);
+        self.in_use -= 4096;
+    }
+
+    /// Give a 2 MiB block back.
+    pub fn free_2m(&mut self, pa: PhysAddr) {
+        self.free_2m.push(pa.0);
+        self.in_use -= 2 << 20;
+    }
+
+    /// Bytes handed out and not freed.
+    pub fn in_use(&self) -> u64 {
+        self.in_use
+    }
+}

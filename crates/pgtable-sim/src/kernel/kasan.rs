@@ -1,0 +1,125 @@
+//! The KASAN shadow (`mm/kasan/init.c`): the early shadow is one zero page
+//! mapped through shared zero tables reused at every level
+//! (`kasan_early_shadow_p4d`, `_pud`, `_pmd`, `_pte`), so a single top-level
+//! entry shadows a whole slot; real shadow is then mapped with fresh pages
+//! where it is needed.
+
+use super::Kernel;
+use crate::machine::SimError;
+use crate::report::Variant;
+use pgtable::{Arch, EntryPtr, Level, PhysAddr, Prot};
+
+/// The shared zero tables, built once.
+#[derive(Clone, Debug)]
+pub(crate) struct ZeroTables {
+    /// `kasan_early_shadow_page`.
+    pub page: PhysAddr,
+    /// The table each level's entries point at: (level of the entries that
+    /// point at it, table).
+    pub tables: Vec<(Level, PhysAddr)>,
+}
+
+impl ZeroTables {
+    /// The table an entry of `level` points at.
+    fn below(&self, level: Level) -> Option<PhysAddr> {
+        self.tables
+            .iter()
+            .find(|(l, _)| *l == level)
+            .map(|(_, t)| *t)
+    }
+}
+
+impl Kernel<'_> {
+    fn kasan_zero_tables(&mut self, v: Variant) -> Result<ZeroTables, SimError> {
+        if let Some(z) = self.m.kasan_zero.borrow().clone() {
+            return Ok(z);
+        }
+        let arch = self.m.arch;
+        let page = self.m.frames.borrow_mut().alloc()?;
+        let addr = self.m.layout.shadow(self.m.layout.page_offset);
+        let z = self.edit(v, |e| -> Result<ZeroTables, SimError> {
+            let pte = e.alloc_table()?;
+            for i in 0..512 {
+                e.set_leaf(
+                    Level::Pte,
+                    addr,
+                    EntryPtr(PhysAddr(pte.0 + i * 8)),
+                    page,
+                    Prot::KERNEL_RO,
+                )?;
+            }
+            let mut tables = vec![(Level::Pmd, pte)];
+            let mut below = pte;
+            // Each upper zero table: every entry points at the one below.
+            for level in [Level::Pud, Level::P4d, Level::Pgd] {
+                if level == Level::Pgd && arch.is_folded(Level::P4d) {
+                    break;
+                }
+                let t = e.alloc_table()?;
+                let child_level = Level::ALL[level as usize + 1];
+                for i in 0..512 {
+                    e.populate(child_level, addr, EntryPtr(PhysAddr(t.0 + i * 8)), below)?;
+                }
+                tables.push((level, t));
+                below = t;
+            }
+            Ok(ZeroTables { page, tables })
+        })?;
+        *self.m.kasan_zero.borrow_mut() = Some(z.clone());
+        Ok(z)
+    }
+
+    /// `kasan_populate_early_shadow()` / `kasan_add_zero_shadow()`: point
+    /// every empty top-level slot over the shadow of `start..end` at the
+    /// shared zero tables. Returns the slots populated.
+    pub fn kasan_zero_shadow(
+        &mut self,
+        v: Variant,
+        start: u64,
+        end: u64,
+    ) -> Result<usize, SimError> {
+        let z = self.kasan_zero_tables(v)?;
+        let arch = self.m.arch;
+        let top = arch.top_level();
+        let table = z
+            .below(top)
+            .ok_or(SimError::Pgtable(pgtable::Error::BadProtection))?;
+        let (s, e) = (self.m.layout.shadow(start), self.m.layout.shadow(end - 1));
+        let slot = self.m.layout.top_slot;
+        let n = self.edit(v, |ed| -> Result<usize, SimError> {
+            let mut n = 0;
+            let mut va = s & !(slot - 1);
+            while va <= e {
+                let entry = ed.pgd_offset(va);
+                if ed.is_none(top, entry) {
+                    ed.populate(top, va, entry, table)?;
+                    n += 1;
+                }
+                va += slot;
+            }
+            Ok(n)
+        })?;
+        self.m.note_mapped(s & !0xfff, 4096, "KASAN zero shadow");
+        Ok(n)
+    }
+
+    /// Real shadow for `start..end` (`kasan_populate_vmalloc()`,
+    /// `kasan_init()`'s shadow of memory): fresh zeroed pages.
+    pub fn kasan_populate_shadow(
+        &mut self,
+        v: Variant,
+        start: u64,
+        end: u64,
+    ) -> Result<u64, SimError> {
+        let s = self.m.layout.shadow(start) & !0xfff;
+        let e = (self.m.layout.shadow(end - 1) | 0xfff) + 1;
+        let frames = (s..e)
+            .step_by(4096)
+            .map(|_| self.m.frames.borrow_mut().alloc())
+            .collect::<Result<Vec<_>, _>>()?;
+        self.edit(v, |ed| ed.vmap_pages(s, &frames, Prot::KERNEL))?;
+        self.m.note_mapped(s, e - s, "KASAN shadow");
+        self.m.vm_frames.borrow_mut().insert(s, frames);
+        Ok(s)
+    }
+}

@@ -1,0 +1,219 @@
+//! The kernel code that populates kernel page tables, each user where
+//! Linux's x86-64 memory map puts it.
+//!
+//! Every user can run as the old code did ([`Variant::Old`]: plain populate
+//! through the `unsafe` legacy edit, sync late or never) or through the
+//! kernel helpers ([`Variant::New`]: the edit guard syncs when it ends).
+
+mod directmap;
+pub(crate) mod kasan;
+mod percpu;
+mod vmalloc;
+mod vmemmap;
+
+pub use vmemmap::Memmap;
+
+use crate::machine::{Machine, SimError, Strategy};
+use crate::report::{FaultRecord, Variant};
+use pgtable::{
+    CacheMode, EntryPtr, KernelEdit, KernelSpace, LegacyEdit, Level, PhysAddr, Prot, PteTable,
+    SparseMemory, VirtAddr, X86_64,
+};
+use pgtable_mmu::Access;
+
+/// The calls kernel users make, the same for old and new code.
+pub(crate) trait Editor {
+    fn vmap_range(
+        &mut self,
+        va: u64,
+        pa: PhysAddr,
+        size: u64,
+        prot: Prot,
+        shift: u32,
+    ) -> pgtable::Result<()>;
+    fn vmap_pages(&mut self, va: u64, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<()>;
+    fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<()>;
+    fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr>;
+    fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<()>;
+    fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> pgtable::Result<VirtAddr>;
+    fn pgd_offset(&self, va: u64) -> EntryPtr;
+    fn alloc_track(&mut self, level: Level, e: EntryPtr, va: u64) -> pgtable::Result<EntryPtr>;
+    fn set_leaf(
+        &mut self,
+        level: Level,
+        va: u64,
+        e: EntryPtr,
+        pa: PhysAddr,
+        prot: Prot,
+    ) -> pgtable::Result<()>;
+    fn alloc_table(&mut self) -> pgtable::Result<PhysAddr>;
+    fn is_none(&self, level: Level, e: EntryPtr) -> bool;
+    /// `pXd_populate_kernel()` (new) or `pXd_populate(&init_mm, …)` (old).
+    fn populate(
+        &mut self,
+        level: Level,
+        va: u64,
+        e: EntryPtr,
+        table: PhysAddr,
+    ) -> pgtable::Result<()>;
+}
+
+macro_rules! forward_editor {
+    ($ty:ident, $self:ident => $populate:expr) => {
+        impl Editor for $ty<'_, '_, X86_64, SparseMemory> {
+            fn vmap_range(
+                &mut self,
+                va: u64,
+                pa: PhysAddr,
+                size: u64,
+                prot: Prot,
+                shift: u32,
+            ) -> pgtable::Result<()> {
+                $ty::vmap_range(self, VirtAddr(va), pa, size, prot, shift)
+            }
+            fn vmap_pages(
+                &mut self,
+                va: u64,
+                frames: &[PhysAddr],
+                prot: Prot,
+            ) -> pgtable::Result<()> {
+                $ty::vmap_pages(self, VirtAddr(va), frames, prot)
+            }
+            fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<()> {
+                $ty::vunmap_range(self, VirtAddr(va), size)
+            }
+            fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr> {
+                $ty::vmap(self, frames, prot)
+            }
+            fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<()> {
+                $ty::vunmap(self, va)
+            }
+            fn ioremap(
+                &mut self,
+                pa: PhysAddr,
+                size: u64,
+                cache: CacheMode,
+            ) -> pgtable::Result<VirtAddr> {
+                $ty::ioremap(self, pa, size, cache)
+            }
+            fn pgd_offset(&self, va: u64) -> EntryPtr {
+                $ty::pgd_offset(self, VirtAddr(va))
+            }
+            fn alloc_track(
+                &mut self,
+                level: Level,
+                e: EntryPtr,
+                va: u64,
+            ) -> pgtable::Result<EntryPtr> {
+                $ty::alloc_track(self, level, e, VirtAddr(va))
+            }
+            fn set_leaf(
+                &mut self,
+                level: Level,
+                va: u64,
+                e: EntryPtr,
+                pa: PhysAddr,
+                prot: Prot,
+            ) -> pgtable::Result<()> {
+                $ty::set_leaf(self, level, VirtAddr(va), e, pa, prot)
+            }
+            fn alloc_table(&mut self) -> pgtable::Result<PhysAddr> {
+                $ty::alloc_table(self)
+            }
+            fn is_none(&self, level: Level, e: EntryPtr) -> bool {
+                $ty::entry(self, level, e) == pgtable::Decoded::None
+            }
+            fn populate(
+                &mut self,
+                level: Level,
+                va: u64,
+                e: EntryPtr,
+                table: PhysAddr,
+            ) -> pgtable::Result<()> {
+                let $self = self;
+                $populate(level, VirtAddr(va), e, table)
+            }
+        }
+    };
+}
+
+forward_editor!(KernelEdit, s => |level, va, e, table| match level {
+    Level::Pgd => s.pgd_populate_kernel(va, e, table),
+    Level::P4d => s.p4d_populate_kernel(va, e, table),
+    Level::Pud => s.pud_populate_kernel(va, e, table),
+    _ => s.pmd_populate_kernel(va, e, PteTable(table)),
+});
+forward_editor!(LegacyEdit, s => |level, va, e, table| s.populate(level, va, e, table));
+
+/// The running kernel of a [`Machine`]: init_mm is locked while it lives.
+pub struct Kernel<'m> {
+    /// The machine.
+    pub m: &'m Machine,
+    /// init_mm. Kernel accesses borrow it, so none can happen while an edit
+    /// (which borrows it mutably) has not synced.
+    pub ks: KernelSpace<'m, X86_64, SparseMemory>,
+}
+
+impl<'m> Kernel<'m> {
+    /// Run `f` on an edit of the chosen variant. The new edit syncs when `f`
+    /// returns; the old one does not.
+    pub(crate) fn edit<R>(&mut self, v: Variant, f: impl FnOnce(&mut dyn Editor) -> R) -> R {
+        match v {
+            Variant::New => {
+                let mut e = self.ks.edit();
+                let r = f(&mut e);
+                let _ = e.finish();
+                r
+            }
+            Variant::Old => {
+                // SAFETY: the old-code scenarios exist to show what happens
+                // when the sync comes late or never: every kernel access on
+                // the simulated machine goes through the software MMU, which
+                // reports the resulting faults instead of crashing.
+                let mut e = unsafe { self.ks.legacy_edit() };
+                f(&mut e)
+            }
+        }
+    }
+
+    /// `sync_global_pgds(start, last)`, as old callers did it by hand.
+    pub(crate) fn sync_global_pgds(&mut self, start: u64, last: u64) {
+        self.ks.sync_global_pgds(VirtAddr(start), VirtAddr(last));
+    }
+
+    /// A kernel access by `cpu` on whatever root it runs.
+    pub fn access(
+        &self,
+        cpu: usize,
+        va: u64,
+        access: Access,
+        what: &str,
+    ) -> Result<(), FaultRecord> {
+        let _witness = &self.ks;
+        self.m.access(cpu, va, access, what)
+    }
+
+    /// `memset()` of `start..end` by `cpu`, one write per page; the first
+    /// fault stops it (the kernel would oops there).
+    pub fn memset(&self, cpu: usize, start: u64, end: u64, what: &str) -> Result<(), FaultRecord> {
+        let mut va = start;
+        while va < end {
+            self.access(cpu, va, Access::Write, what)?;
+            va = (va & !0xfff) + 0x1000;
+        }
+        Ok(())
+    }
+
+    /// Boot: map boot memory in the direct map and vmemmap; under
+    /// [`Strategy::Prealloc`], fill every kernel top-level slot.
+    pub(crate) fn boot(&mut self) -> Result<(), SimError> {
+        use crate::layout::BOOT_RAM;
+        if self.m.strategy == Strategy::Prealloc {
+            let start = VirtAddr(pgtable::Arch::kernel_start(&self.m.arch));
+            let _ = self.ks.edit().preallocate(start, VirtAddr(u64::MAX))?;
+        }
+        self.map_direct(Variant::New, 0, BOOT_RAM)?;
+        self.vmemmap_populate(Variant::New, 0, BOOT_RAM, Memmap::Huge, 0)?;
+        Ok(())
+    }
+}

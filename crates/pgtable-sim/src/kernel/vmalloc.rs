@@ -1,0 +1,62 @@
+//! vmalloc, vfree and ioremap, from the library's vmalloc layer.
+
+use super::Kernel;
+use crate::machine::SimError;
+use crate::report::Variant;
+use pgtable::{CacheMode, PhysAddr, Prot, VirtAddr};
+
+impl Kernel<'_> {
+    /// `vmalloc()`: `pages` fresh frames mapped at a free vmalloc range.
+    pub fn vmalloc(&mut self, v: Variant, pages: usize) -> Result<u64, SimError> {
+        let frames = (0..pages)
+            .map(|_| self.m.frames.borrow_mut().alloc())
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.edit(v, |e| e.vmap(&frames, Prot::KERNEL)) {
+            Ok(va) => {
+                self.m.note_mapped(va.0, pages as u64 * 4096, "vmalloc");
+                self.m.vm_frames.borrow_mut().insert(va.0, frames);
+                Ok(va.0)
+            }
+            Err(e) => {
+                for f in frames {
+                    self.m.frames.borrow_mut().free(f);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// `vfree()`: unmap, flush every TLB, free the frames.
+    pub fn vfree(&mut self, va: u64) -> Result<(), SimError> {
+        self.edit(Variant::New, |e| e.vunmap(VirtAddr(va)))?;
+        self.m.flush_tlb_all();
+        self.m.note_unmapped(va);
+        for f in self
+            .m
+            .vm_frames
+            .borrow_mut()
+            .remove(&va)
+            .unwrap_or_default()
+        {
+            self.m.frames.borrow_mut().free(f);
+        }
+        Ok(())
+    }
+
+    /// `ioremap()`: map device memory uncached.
+    pub fn ioremap(&mut self, v: Variant, pa: u64, size: u64) -> Result<u64, SimError> {
+        let va = self.edit(v, |e| e.ioremap(PhysAddr(pa), size, CacheMode::Uncached))?;
+        let base = va.0 & !0xfff;
+        let len = ((pa & 0xfff) + size).next_multiple_of(4096);
+        self.m.note_mapped(base, len, "ioremap");
+        Ok(va.0)
+    }
+
+    /// `iounmap()`.
+    pub fn iounmap(&mut self, va: u64) -> Result<(), SimError> {
+        self.edit(Variant::New, |e| e.vunmap(VirtAddr(va)))?;
+        self.m.flush_tlb_all();
+        self.m.note_unmapped(va & !0xfff);
+        Ok(())
+    }
+}

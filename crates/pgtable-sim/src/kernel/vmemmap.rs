@@ -1,0 +1,181 @@
+//! Sparse vmemmap (`mm/sparse-vmemmap.c`, x86's `vmemmap_populate()`):
+//! the `struct page` array, in base pages, in PMD-sized blocks (with the
+//! sub-PMD case), and for compound-page device memory.
+
+use super::Kernel;
+use crate::machine::SimError;
+use crate::report::Variant;
+use pgtable::{PhysAddr, Prot};
+
+const PMD_SIZE: u64 = 2 << 20;
+
+/// How the `struct page`s are backed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memmap {
+    /// One 4 KiB frame per vmemmap page (`vmemmap_populate_basepages()`).
+    Base,
+    /// 2 MiB blocks mapped by PMD leaves (`vmemmap_populate_hugepages()`).
+    Huge,
+}
+
+impl Kernel<'_> {
+    /// `vmemmap_populate()` for the memory `pa..pa+size`, run on `cpu`. The
+    /// old code syncs at the end, as x86 did from 9b861528a801 on, which is
+    /// after the sub-PMD clear of 8d400913c231.
+    pub fn vmemmap_populate(
+        &mut self,
+        v: Variant,
+        pa: u64,
+        size: u64,
+        how: Memmap,
+        cpu: usize,
+    ) -> Result<(), SimError> {
+        self.vmemmap_populate_nosync(v, pa, size, how, cpu)?;
+        if v == Variant::Old {
+            let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
+            self.sync_global_pgds(start, end - 1);
+        }
+        Ok(())
+    }
+
+    /// `vmemmap_populate()` as before 9b861528a801: no sync for the old
+    /// code.
+    pub(crate) fn vmemmap_populate_nosync(
+        &mut self,
+        v: Variant,
+        pa: u64,
+        size: u64,
+        how: Memmap,
+        cpu: usize,
+    ) -> Result<(), SimError> {
+        let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
+        match how {
+            Memmap::Base => self.vmemmap_basepages(v, start, end),
+            Memmap::Huge => self.vmemmap_hugepages(v, start, end, cpu),
+        }
+    }
+
+    fn vmemmap_basepages(&mut self, v: Variant, start: u64, end: u64) -> Result<(), SimError> {
+        let (s, e) = (start & !0xfff, (end + 0xfff) & !0xfff);
+        let frames = (s..e)
+            .step_by(4096)
+            .map(|_| self.m.frames.borrow_mut().alloc())
+            .collect::<Result<Vec<_>, _>>()?;
+        self.edit(v, |ed| ed.vmap_pages(s, &frames, Prot::KERNEL))?;
+        self.m.vm_frames.borrow_mut().insert(s, frames);
+        self.m.note_mapped(s, e - s, "vmemmap");
+        Ok(())
+    }
+
+    /// Map each missing 2 MiB block; where the range covers only part of a
+    /// new block, clear the rest (x86 `vmemmap_use_new_sub_pmd()` writes
+    /// `PAGE_UNUSED` there). The old code clears inside the populate loop,
+    /// before any sync, on the CPU that runs the hotplug; the new code can
+    /// only clear once its edit has synced.
+    fn vmemmap_hugepages(
+        &mut self,
+        v: Variant,
+        start: u64,
+        end: u64,
+        cpu: usize,
+    ) -> Result<(), SimError> {
+        let mut unused = Vec::new();
+        let mut new_blocks = Vec::new();
+        let first = start & !(PMD_SIZE - 1);
+        let frames = &self.m.frames;
+        let blocks = &self.m.vmemmap_blocks;
+        let r = self.edit(v, |ed| -> Result<(), SimError> {
+            for block in (first..end).step_by(PMD_SIZE as usize) {
+                if blocks.borrow().contains_key(&block) {
+                    continue; // vmemmap_use_sub_pmd(): another section's block
+                }
+                let frame = frames.borrow_mut().alloc_2m()?;
+                if let Err(e) = ed.vmap_range(block, frame, PMD_SIZE, Prot::KERNEL, 21) {
+                    frames.borrow_mut().free_2m(frame);
+                    return Err(e.into());
+                }
+                blocks.borrow_mut().insert(block, frame);
+                new_blocks.push(block);
+                if block < start {
+                    unused.push((block, start));
+                }
+                if block + PMD_SIZE > end {
+                    unused.push((end, block + PMD_SIZE));
+                }
+            }
+            Ok(())
+        });
+        for b in new_blocks {
+            self.m.note_mapped(b, PMD_SIZE, "vmemmap");
+        }
+        r?;
+        for (s, e) in unused {
+            // A fault here is what the old code oopsed on; it is recorded and
+            // the clear stops, as the machine would have.
+            let _ = self.memset(
+                cpu,
+                s,
+                e,
+                "memset of the unused part of a vmemmap PMD block",
+            );
+        }
+        Ok(())
+    }
+
+    /// `vmemmap_populate_compound_pages()`: device memory in compound pages
+    /// of `1 << order` base pages. Only the first two vmemmap pages of each
+    /// compound page are backed; the rest of its tail `struct page`s reuse
+    /// the second. The old code never synced (4917f55b4ef9).
+    pub fn vmemmap_populate_compound(
+        &mut self,
+        v: Variant,
+        pa: u64,
+        size: u64,
+        order: u32,
+    ) -> Result<u64, SimError> {
+        let per_compound =
+            ((1u64 << order) * crate::layout::STRUCT_PAGE_SIZE / 4096).max(1) as usize;
+        let start = self.m.layout.page(pa);
+        let end = self.m.layout.page(pa + size);
+        let mut frames = Vec::new();
+        let mut distinct = Vec::new();
+        while (start + frames.len() as u64 * 4096) < end {
+            let head = self.m.frames.borrow_mut().alloc()?;
+            let tail = if per_compound > 1 {
+                self.m.frames.borrow_mut().alloc()?
+            } else {
+                head
+            };
+            distinct.push(head);
+            if per_compound > 1 {
+                distinct.push(tail);
+            }
+            frames.push(head);
+            frames.extend(std::iter::repeat_n(tail, per_compound - 1));
+        }
+        self.edit(v, |ed| ed.vmap_pages(start, &frames, Prot::KERNEL))?;
+        self.m.vm_frames.borrow_mut().insert(start, distinct);
+        self.m
+            .note_mapped(start, frames.len() as u64 * 4096, "vmemmap (compound)");
+        Ok(frames.len() as u64)
+    }
+
+    /// `vmemmap_free()` of the memory `pa..pa+size`.
+    pub(crate) fn vmemmap_free(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
+        let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
+        let blocks: Vec<(u64, PhysAddr)> = self
+            .m
+            .vmemmap_blocks
+            .borrow()
+            .range(start..end)
+            .map(|(&b, &f)| (b, f))
+            .collect();
+        for (block, frame) in blocks {
+            self.edit(Variant::New, |ed| ed.vunmap_range(block, PMD_SIZE))?;
+            self.m.vmemmap_blocks.borrow_mut().remove(&block);
+            self.m.frames.borrow_mut().free_2m(frame);
+            self.m.note_unmapped(block);
+        }
+        Ok(())
+    }
+}

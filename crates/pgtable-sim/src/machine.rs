@@ -1,0 +1,344 @@
+//! The simulated machine: sparse memory, CPUs with a software MMU and TLB,
+//! processes, and the kernel handle through which kernel code runs.
+
+use crate::bus::Bus;
+use crate::frames::Frames;
+use crate::layout::{SimLayout, TABLE_FRAMES};
+use crate::report::FaultRecord;
+use pgtable::{AddressSpace, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr, X86_64};
+use pgtable_mmu::x86_64::{Cpu, X86Mmu};
+use pgtable_mmu::{Access, Mode};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// The page tables of the simulated machine.
+pub type Tables = PageTables<X86_64, SparseMemory>;
+
+/// How kernel mappings reach the processes' roots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Sync when an edit modifies the sync level (Linux 6.17).
+    Eager,
+    /// Every kernel top-level slot populated at boot; nothing to sync later.
+    Prealloc,
+    /// Copy a missing top-level entry when an access faults on it (x86
+    /// `vmalloc_fault()` before Linux 5.8).
+    Lazy,
+}
+
+/// What a CPU runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Context {
+    /// A kernel thread on init_mm's root.
+    Kernel,
+    /// A process (an index into the machine's processes).
+    Process(usize),
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Context::Kernel => f.write_str("init_mm"),
+            Context::Process(p) => write!(f, "process {p}"),
+        }
+    }
+}
+
+/// Errors of the simulation itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// The library refused an operation.
+    Pgtable(pgtable::Error),
+    /// No data frame left.
+    OutOfFrames,
+    /// No such process.
+    NoProcess(usize),
+    /// The process is what some CPU runs on.
+    ProcessBusy(usize),
+    /// Unknown scenario name.
+    UnknownScenario(String),
+}
+
+impl From<pgtable::Error> for SimError {
+    fn from(e: pgtable::Error) -> Self {
+        SimError::Pgtable(e)
+    }
+}
+
+impl From<crate::frames::OutOfFrames> for SimError {
+    fn from(_: crate::frames::OutOfFrames) -> Self {
+        SimError::OutOfFrames
+    }
+}
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimError::Pgtable(e) => write!(f, "page tables: {e}"),
+            SimError::OutOfFrames => f.write_str("no data frame left"),
+            SimError::NoProcess(p) => write!(f, "no process {p}"),
+            SimError::ProcessBusy(p) => write!(f, "process {p} is running on a CPU"),
+            SimError::UnknownScenario(s) => write!(f, "unknown scenario {s:?}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// One CPU.
+#[derive(Debug)]
+pub struct SimCpu {
+    /// The software MMU with its TLB and CR3.
+    pub cpu: Cpu,
+    /// What it runs on.
+    pub ctx: Context,
+    /// Kernel accesses made.
+    pub accesses: u64,
+    /// Faults taken (handled lazily or not).
+    pub faults: u64,
+}
+
+/// Machine parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineConfig {
+    /// 5-level paging.
+    pub la57: bool,
+    /// Number of CPUs.
+    pub cpus: usize,
+    /// Sync strategy.
+    pub strategy: Strategy,
+}
+
+/// The simulated machine.
+pub struct Machine {
+    /// All page tables.
+    pub pt: Tables,
+    /// The paging mode.
+    pub arch: X86_64,
+    /// The kernel's virtual layout.
+    pub layout: SimLayout,
+    /// The sync strategy.
+    pub strategy: Strategy,
+    pub(crate) cpus: RefCell<Vec<SimCpu>>,
+    pub(crate) processes: RefCell<Vec<Option<AddressSpace>>>,
+    pub(crate) frames: RefCell<Frames>,
+    pub(crate) faults: RefCell<Vec<FaultRecord>>,
+    /// Kernel ranges mapped by the kernel users: start → (end, what).
+    pub(crate) mapped: RefCell<BTreeMap<u64, (u64, &'static str)>>,
+    /// Frames behind each vmalloc area.
+    pub(crate) vm_frames: RefCell<BTreeMap<u64, Vec<PhysAddr>>>,
+    /// Shared KASAN zero tables, once built.
+    pub(crate) kasan_zero: RefCell<Option<crate::kernel::kasan::ZeroTables>>,
+    /// vmemmap PMD blocks populated: block address → backing frame.
+    pub(crate) vmemmap_blocks: RefCell<BTreeMap<u64, PhysAddr>>,
+}
+
+impl Machine {
+    /// A machine that has booted: direct map and vmemmap of boot memory,
+    /// every kernel top-level slot filled under [`Strategy::Prealloc`].
+    pub fn boot(cfg: MachineConfig) -> Result<Machine, SimError> {
+        let arch = X86_64 { la57: cfg.la57 };
+        let mem = SparseMemory::new(PhysAddr(TABLE_FRAMES.start)..PhysAddr(TABLE_FRAMES.end));
+        let policy = if cfg.strategy == Strategy::Lazy {
+            SyncPolicy::Lazy
+        } else {
+            SyncPolicy::Eager
+        };
+        let pt = PageTables::with_policy(arch, mem, policy)?;
+        let mmu = if cfg.la57 {
+            X86Mmu::new_la57()
+        } else {
+            X86Mmu::new()
+        };
+        let root = pt.kernel_root().0;
+        let cpus = (0..cfg.cpus.max(1))
+            .map(|_| SimCpu {
+                cpu: Cpu::new(mmu, root),
+                ctx: Context::Kernel,
+                accesses: 0,
+                faults: 0,
+            })
+            .collect();
+        let m = Machine {
+            layout: SimLayout::new(arch),
+            arch,
+            pt,
+            strategy: cfg.strategy,
+            cpus: RefCell::new(cpus),
+            processes: RefCell::new(Vec::new()),
+            frames: RefCell::new(Frames::default()),
+            faults: RefCell::new(Vec::new()),
+            mapped: RefCell::new(BTreeMap::new()),
+            vm_frames: RefCell::new(BTreeMap::new()),
+            kasan_zero: RefCell::new(None),
+            vmemmap_blocks: RefCell::new(BTreeMap::new()),
+        };
+        m.kernel().boot()?;
+        Ok(m)
+    }
+
+    /// The running kernel: init_mm locked, kernel users callable.
+    pub fn kernel(&self) -> crate::kernel::Kernel<'_> {
+        crate::kernel::Kernel {
+            m: self,
+            ks: self.pt.kernel(),
+        }
+    }
+
+    /// Number of CPUs.
+    pub fn cpu_count(&self) -> usize {
+        self.cpus.borrow().len()
+    }
+
+    /// `fork()`/`exec()`: a new process with one user page; returns its id.
+    pub fn create_process(&self) -> Result<usize, SimError> {
+        let mut space = self.pt.create_space()?;
+        let frame = self.frames.borrow_mut().alloc()?;
+        let r = self.pt.user(&mut space).map_pages(
+            VirtAddr(0x40_0000),
+            &[frame],
+            pgtable::Prot::USER_RW,
+        );
+        if let Err(e) = r {
+            self.pt.destroy_space(space);
+            self.frames.borrow_mut().free(frame);
+            return Err(e.into());
+        }
+        let mut procs = self.processes.borrow_mut();
+        procs.push(Some(space));
+        Ok(procs.len() - 1)
+    }
+
+    /// `exit()`: destroy a process no CPU runs on.
+    pub fn destroy_process(&self, id: usize) -> Result<(), SimError> {
+        if self
+            .cpus
+            .borrow()
+            .iter()
+            .any(|c| c.ctx == Context::Process(id))
+        {
+            return Err(SimError::ProcessBusy(id));
+        }
+        let space = self
+            .processes
+            .borrow_mut()
+            .get_mut(id)
+            .and_then(Option::take)
+            .ok_or(SimError::NoProcess(id))?;
+        if let Some(m) = self.pt.translate(space.root(), VirtAddr(0x40_0000)) {
+            self.frames.borrow_mut().free(m.pa);
+        }
+        self.pt.destroy_space(space);
+        Ok(())
+    }
+
+    /// Ids of the live processes.
+    pub fn process_ids(&self) -> Vec<usize> {
+        self.processes
+            .borrow()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The root a context runs on.
+    pub fn root_of(&self, ctx: Context) -> Result<PhysAddr, SimError> {
+        match ctx {
+            Context::Kernel => Ok(self.pt.kernel_root()),
+            Context::Process(p) => self
+                .processes
+                .borrow()
+                .get(p)
+                .and_then(|s| s.as_ref().map(|s| s.root()))
+                .ok_or(SimError::NoProcess(p)),
+        }
+    }
+
+    /// Schedule `ctx` on `cpu` (a CR3 load).
+    pub fn switch(&self, cpu: usize, ctx: Context) -> Result<(), SimError> {
+        let root = self.root_of(ctx)?;
+        let mut cpus = self.cpus.borrow_mut();
+        let c = &mut cpus[cpu];
+        c.cpu.load_cr3(root.0);
+        c.ctx = ctx;
+        Ok(())
+    }
+
+    /// What `cpu` runs on.
+    pub fn context(&self, cpu: usize) -> Context {
+        self.cpus.borrow()[cpu].ctx
+    }
+
+    /// `flush_tlb_kernel_range()` on every CPU.
+    pub fn flush_tlb_all(&self) {
+        for c in self.cpus.borrow_mut().iter_mut() {
+            c.cpu.flush_all();
+        }
+    }
+
+    /// Faults recorded so far.
+    pub fn faults(&self) -> Vec<FaultRecord> {
+        self.faults.borrow().clone()
+    }
+
+    /// Data bytes handed out.
+    pub fn data_in_use(&self) -> u64 {
+        self.frames.borrow().in_use()
+    }
+
+    /// Kernel ranges the kernel users mapped: (start, end, what).
+    pub fn mapped_ranges(&self) -> Vec<(u64, u64, &'static str)> {
+        self.mapped
+            .borrow()
+            .iter()
+            .map(|(&s, &(e, w))| (s, e, w))
+            .collect()
+    }
+
+    pub(crate) fn note_mapped(&self, start: u64, size: u64, what: &'static str) {
+        self.mapped.borrow_mut().insert(start, (start + size, what));
+    }
+
+    pub(crate) fn note_unmapped(&self, start: u64) {
+        self.mapped.borrow_mut().remove(&start);
+    }
+
+    /// One kernel access by `cpu` on its current root, through its TLB.
+    /// Under [`Strategy::Lazy`], a fault on a kernel address whose top-level
+    /// entry the kernel has is fixed and retried, as `vmalloc_fault()` did.
+    pub(crate) fn access(
+        &self,
+        cpu: usize,
+        va: u64,
+        access: Access,
+        what: &str,
+    ) -> Result<(), FaultRecord> {
+        let bus = Bus(self.pt.mem());
+        let mut cpus = self.cpus.borrow_mut();
+        let c = &mut cpus[cpu];
+        c.accesses += 1;
+        let mut r = c.cpu.access(&bus, va, access, Mode::Supervisor);
+        if r.is_err() && self.strategy == Strategy::Lazy {
+            c.faults += 1;
+            if self.pt.sync_on_fault(PhysAddr(c.cpu.cr3()), VirtAddr(va)) {
+                r = c.cpu.access(&bus, va, access, Mode::Supervisor);
+            }
+        }
+        match r {
+            Ok(_) => Ok(()),
+            Err(f) => {
+                if self.strategy != Strategy::Lazy {
+                    c.faults += 1;
+                }
+                let rec = FaultRecord::new(cpu, c.ctx, &f, what);
+                drop(cpus);
+                self.faults.borrow_mut().push(rec.clone());
+                Err(rec)
+            }
+        }
+    }
+}

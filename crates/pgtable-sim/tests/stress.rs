@@ -1,0 +1,53 @@
+//! The stress scenario runs clean under every strategy in both modes.
+//! `STRESS_STEPS` and `STRESS_SPACES` make it longer.
+
+use pgtable_sim::scenarios::{stress, Config};
+use pgtable_sim::Strategy;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn stress_is_clean_under_every_strategy() {
+    let steps = env("STRESS_STEPS", 1_500);
+    let spaces = env("STRESS_SPACES", 8) as usize;
+    for la57 in [false, true] {
+        for strategy in [Strategy::Eager, Strategy::Prealloc, Strategy::Lazy] {
+            let cfg = Config {
+                la57,
+                strategy,
+                steps,
+                spaces,
+                seed: 7,
+                ..Config::default()
+            };
+            let r = stress::run(&cfg, &mut |_| {}).unwrap();
+            eprintln!(
+                "{} {:?}: {} steps in {} ms, {:?}, figures {:?}, compared {}",
+                r.mode, strategy, r.steps, r.elapsed_ms, r.ops, r.figures, r.compared
+            );
+            assert_eq!(r.steps, steps);
+            assert!(
+                r.ok(),
+                "{} {strategy:?}: faults {:?} checker {:?} balanced {}",
+                r.mode,
+                r.unhandled_faults,
+                r.checker,
+                r.frames_balanced
+            );
+            match strategy {
+                Strategy::Eager => assert!(r.figures.sync_calls > 0 && r.figures.lazy_fixes == 0),
+                // The one sync is the boot-time preallocation itself, before any
+                // process exists; nothing at the top level changes after it.
+                Strategy::Prealloc => {
+                    assert_eq!(r.figures.sync_calls, 1, "only the boot preallocation")
+                }
+                Strategy::Lazy => assert_eq!(r.figures.sync_calls, 0),
+            }
+        }
+    }
+}
