@@ -211,6 +211,71 @@ impl Machine {
         Ok(procs.len() - 1)
     }
 
+    /// `mmap()` + fault-in: map `pages` fresh frames at `va` in process
+    /// `id`'s user half; returns the frames.
+    pub fn user_map(
+        &self,
+        id: usize,
+        va: u64,
+        pages: usize,
+        prot: pgtable::Prot,
+    ) -> Result<Vec<PhysAddr>, SimError> {
+        let frames = (0..pages)
+            .map(|_| self.frames.borrow_mut().alloc())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut procs = self.processes.borrow_mut();
+        let space = procs
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or(SimError::NoProcess(id));
+        let r = space.and_then(|s| {
+            self.pt
+                .user(s)
+                .map_pages(VirtAddr(va), &frames, prot)
+                .map_err(SimError::from)
+        });
+        if let Err(e) = r {
+            for f in frames {
+                self.frames.borrow_mut().free(f);
+            }
+            return Err(e);
+        }
+        Ok(frames)
+    }
+
+    /// `munmap()`: unmap `pages` pages at `va` in process `id`, flush every
+    /// CPU running it, and free the frames.
+    pub fn user_unmap(&self, id: usize, va: u64, pages: usize) -> Result<(), SimError> {
+        let mut procs = self.processes.borrow_mut();
+        let space = procs
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or(SimError::NoProcess(id))?;
+        let frames: Vec<PhysAddr> = (0..pages as u64)
+            .filter_map(|i| {
+                self.pt
+                    .translate(space.root(), VirtAddr(va + i * 4096))
+                    .map(|m| m.translate(VirtAddr(va + i * 4096)))
+            })
+            .collect();
+        self.pt
+            .user(space)
+            .unmap(VirtAddr(va), pages as u64 * 4096)?;
+        drop(procs);
+        for c in self
+            .cpus
+            .borrow_mut()
+            .iter_mut()
+            .filter(|c| c.ctx == Context::Process(id))
+        {
+            c.cpu.load_cr3(c.cpu.cr3());
+        }
+        for f in frames {
+            self.frames.borrow_mut().free(f);
+        }
+        Ok(())
+    }
+
     /// `exit()`: destroy a process no CPU runs on.
     pub fn destroy_process(&self, id: usize) -> Result<(), SimError> {
         if self
@@ -227,10 +292,20 @@ impl Machine {
             .get_mut(id)
             .and_then(Option::take)
             .ok_or(SimError::NoProcess(id))?;
-        if let Some(m) = self.pt.translate(space.root(), VirtAddr(0x40_0000)) {
-            self.frames.borrow_mut().free(m.pa);
-        }
+        let mut frames = Vec::new();
+        let mmu = if self.arch.la57 {
+            X86Mmu::new_la57()
+        } else {
+            X86Mmu::new()
+        };
+        let user_end = pgtable::Arch::user_end(&self.arch);
+        let _ = mmu.for_each_mapping(&Bus(self.pt.mem()), space.root().0, 0, user_end, |m| {
+            frames.push(m.pa)
+        });
         self.pt.destroy_space(space);
+        for f in frames {
+            self.frames.borrow_mut().free(PhysAddr(f));
+        }
         Ok(())
     }
 
@@ -278,6 +353,12 @@ impl Machine {
         for c in self.cpus.borrow_mut().iter_mut() {
             c.cpu.flush_all();
         }
+    }
+
+    /// The frames behind a vmalloc area, a base-page vmemmap range, a
+    /// compound vmemmap or a percpu chunk starting at `va`.
+    pub fn frames_of(&self, va: u64) -> Option<Vec<PhysAddr>> {
+        self.vm_frames.borrow().get(&va).cloned()
     }
 
     /// Faults recorded so far.
