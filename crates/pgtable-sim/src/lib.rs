@@ -10,6 +10,7 @@ mod frames;
 pub mod kernel;
 pub mod layout;
 pub mod machine;
+pub mod ptdump;
 pub mod report;
 pub mod scenarios;
 

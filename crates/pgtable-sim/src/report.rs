@@ -74,11 +74,27 @@ pub struct CpuSummary {
     /// CPU number.
     pub cpu: usize,
     /// What it ran on at the end.
-    pub context: String,
+    pub context: Context,
     /// Kernel accesses.
     pub accesses: u64,
     /// Faults (including those fixed lazily).
     pub faults: u64,
+}
+
+impl CpuSummary {
+    /// Every CPU of a machine.
+    pub fn of(m: &Machine) -> Vec<CpuSummary> {
+        let cpus = m.cpus.borrow();
+        cpus.iter()
+            .enumerate()
+            .map(|(i, c)| CpuSummary {
+                cpu: i,
+                context: c.ctx,
+                accesses: c.accesses,
+                faults: c.faults,
+            })
+            .collect()
+    }
 }
 
 /// Figures of the sync machinery and memory.
@@ -149,22 +165,10 @@ impl Run {
         checker: Option<String>,
         notes: Vec<String>,
     ) -> Run {
-        let cpus = m
-            .cpus
-            .borrow()
-            .iter()
-            .enumerate()
-            .map(|(i, c)| CpuSummary {
-                cpu: i,
-                context: c.ctx.to_string(),
-                accesses: c.accesses,
-                faults: c.faults,
-            })
-            .collect();
         Run {
             variant,
             faults: m.faults(),
-            cpus,
+            cpus: CpuSummary::of(m),
             checker,
             figures: Figures::of(m),
             notes,

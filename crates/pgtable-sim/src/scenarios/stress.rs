@@ -5,7 +5,7 @@ use super::{machine, Config};
 use crate::checker::Checker;
 use crate::layout::{HOTPLUG_BASE, SECTION_SIZE};
 use crate::machine::{Context, Machine, SimError, Strategy};
-use crate::report::{FaultRecord, Figures, Outcome, Run, Variant};
+use crate::report::{CpuSummary, FaultRecord, Figures, Outcome, Run, Variant};
 use pgtable::{Arch, TableMemory};
 use pgtable_mmu::Access;
 use rand::{Rng, SeedableRng};
@@ -65,6 +65,8 @@ pub struct StressReport {
     pub checker: Option<String>,
     /// Figures at the end.
     pub figures: Figures,
+    /// Per CPU.
+    pub cpus: Vec<CpuSummary>,
     /// Translations the checker compared.
     pub compared: u64,
     /// Processes alive at the end.
@@ -151,6 +153,7 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(u64)) -> Result<StressReport, 
         unhandled_faults: m.faults(),
         checker: failure.map(|f| f.to_string()),
         figures: Figures::of(&m),
+        cpus: CpuSummary::of(&m),
         compared: checker.compared,
         processes: m.process_ids().len(),
         frames_balanced: m.pt.reachable_tables() == m.pt.mem().tables_in_use(),
@@ -274,7 +277,7 @@ pub(super) fn outcome(cfg: &Config) -> Result<Outcome, SimError> {
     let run = Run {
         variant: Variant::New,
         faults: r.unhandled_faults.clone(),
-        cpus: Vec::new(),
+        cpus: r.cpus.clone(),
         checker: r.checker.clone(),
         figures: r.figures,
         notes,

@@ -1,0 +1,160 @@
+//! The `pgtable` binary, run as a user would.
+
+use std::process::{Command, Output};
+
+fn pgtable(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgtable"))
+        .args(args)
+        .output()
+        .expect("run pgtable")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn no_argument_runs_every_scenario_in_both_modes() {
+    let o = pgtable(&[]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    for name in [
+        "hotplug-new-slot",
+        "compound-devmap",
+        "subpmd-clear",
+        "vmalloc-new-slot",
+        "ioremap",
+        "kasan-shadow",
+        "percpu",
+        "stress",
+    ] {
+        assert!(out.contains(name), "{name} missing:\n{out}");
+    }
+    for commit in ["9b861528a801", "4917f55b4ef9", "8d400913c231"] {
+        assert!(out.contains(commit), "{commit} missing:\n{out}");
+    }
+    assert!(out.contains("x86_64/5-level") && out.contains("x86_64/4-level"));
+    // What the old code's MMU saw, and the legend.
+    assert!(out.contains("not present at PML4") && out.contains("not present at PML5"));
+    assert!(out.contains("Why:"));
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn no_argument_json_has_every_outcome() {
+    let o = pgtable(&["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["ok"], true);
+    let outcomes = v["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2 * 8);
+    let stress = outcomes.iter().find(|o| o["scenario"] == "stress").unwrap();
+    assert!(stress["old"].is_null());
+}
+
+#[test]
+fn subpmd_clear_json_old_faults_new_clean() {
+    let o = pgtable(&["scenario", "subpmd-clear", "--levels", "4", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let outcomes = v["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 1);
+    let out = &outcomes[0];
+    assert_eq!(out["mode"], "x86_64/4-level");
+    assert_eq!(out["commit"], "8d400913c231");
+    assert!(!out["old"]["faults"].as_array().unwrap().is_empty());
+    assert!(out["new"]["faults"].as_array().unwrap().is_empty());
+    assert_eq!(out["ok"], true);
+}
+
+#[test]
+fn scenario_text_report_has_cpus_faults_and_figures() {
+    let o = pgtable(&[
+        "scenario",
+        "hotplug-new-slot",
+        "--levels",
+        "5",
+        "--cpus",
+        "2",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for want in [
+        "x86_64/5-level",
+        "cpu1",
+        "faults:",
+        "sync calls",
+        "entries copied",
+        "table memory",
+        "checker:",
+        "verdict: ok",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(!out.contains("cpu2"), "--cpus 2 gives two CPUs:\n{out}");
+}
+
+#[test]
+fn unknown_scenario_is_a_usage_error_listing_the_valid_ones() {
+    let o = pgtable(&["scenario", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("unknown scenario \"nosuch\""), "{err}");
+    assert!(
+        err.contains("hotplug-new-slot") && err.contains("subpmd-clear") && err.contains("stress")
+    );
+    let o = pgtable(&["scenario", "percpu", "--levels", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn stress_compares_the_three_strategies() {
+    let o = pgtable(&["scenario", "stress", "--levels", "4", "--steps", "300"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert!(out.contains("Strategies compared"), "{out}");
+    for s in ["eager", "prealloc", "lazy"] {
+        assert!(out.contains(s), "{s} missing:\n{out}");
+    }
+    let o = pgtable(&[
+        "scenario", "stress", "--levels", "5", "--steps", "300", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["reports"].as_array().unwrap().len(), 3);
+    assert!(o.stderr.is_empty(), "no progress bar with --json");
+}
+
+#[test]
+fn ptdump_marks_out_of_sync_slots_only_for_the_old_code() {
+    let o = pgtable(&["ptdump", "--old", "--space", "0"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.contains("---[ Direct map ]---"), "{out}");
+    assert!(out.contains("OUT OF SYNC with init_mm"), "{out}");
+    let o = pgtable(&["ptdump", "--space", "0"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out.contains("---[ Vmemmap ]---"), "{out}");
+    assert!(!out.contains("OUT OF SYNC"), "{out}");
+    let o = pgtable(&["ptdump", "--old", "--space", "0", "--levels", "5", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(!v["out_of_sync_slots"].as_array().unwrap().is_empty());
+    assert!(v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "out_of_sync"));
+}
+
+#[test]
+fn ptdump_usage_errors() {
+    let o = pgtable(&["ptdump", "--space", "99"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no process 99"));
+    let o = pgtable(&["ptdump", "--scenario", "stress"]);
+    assert_eq!(o.status.code(), Some(2));
+}
