@@ -14,7 +14,7 @@ pub use registry::SyncStats;
 pub use user::{AddressSpace, UserSpace};
 
 use crate::addr::{PhysAddr, VirtAddr};
-use crate::arch::{Arch, RegionKind};
+use crate::arch::{Arch, Level, RegionKind};
 use crate::error::Result;
 use crate::memory::TableMemory;
 use crate::tables::{EntryPtr, Tables};
@@ -66,6 +66,9 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     /// `pgd_lock` and `pgd_list`.
     roots: spin::Mutex<Registry>,
     stats: Counters,
+    /// Under page-table isolation, the kernel top-level slots a user-mode
+    /// root shares with the kernel (the entry area).
+    pti: Option<core::ops::Range<usize>>,
 }
 
 impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
@@ -97,7 +100,33 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             kernel: spin::Mutex::new(KernelState { vmalloc }),
             roots: spin::Mutex::new(Registry::default()),
             stats: Counters::default(),
+            pti: None,
         })
+    }
+
+    /// Turn on page-table isolation (x86-64 PTI, `pti=on`): every address
+    /// space created from now on gets a second, user-mode root holding its
+    /// user half and, of the kernel half, only the top-level slots that
+    /// cover `entry_area` (the entry trampoline, `cpu_entry_area`). Syncs
+    /// keep those slots right in every user-mode root and never copy any
+    /// other kernel slot there. Refused with [`Error::Busy`] once spaces
+    /// exist.
+    pub fn with_pti(mut self, entry_area: core::ops::Range<VirtAddr>) -> Result<Self> {
+        if self.space_count() != 0 {
+            return Err(crate::Error::Busy);
+        }
+        // The root table is indexed as the PGD whatever is folded below it.
+        let first = self.arch.index(Level::Pgd, entry_area.start.0) as usize;
+        let last = self
+            .arch
+            .index(Level::Pgd, entry_area.end.0.wrapping_sub(1)) as usize;
+        self.pti = Some(first..last + 1);
+        Ok(self)
+    }
+
+    /// The kernel top-level slots user-mode roots share, under PTI.
+    pub fn pti_slots(&self) -> Option<core::ops::Range<usize>> {
+        self.pti.clone()
     }
 
     pub(crate) fn tables(&self) -> Tables<'_, A, M> {
@@ -137,10 +166,23 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// kernel's, registered so that every later sync reaches it.
     pub fn create_space(&self) -> Result<AddressSpace> {
         let root = self.mem.alloc_table()?;
+        let user = match &self.pti {
+            None => None,
+            Some(_) => match self.mem.alloc_table() {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    self.mem.free_table(root);
+                    return Err(e);
+                }
+            },
+        };
         let mut roots = self.roots.lock();
-        self.clone_kernel_half(root);
-        roots.insert(root);
-        Ok(AddressSpace::new(root))
+        self.clone_kernel_half(root, self.arch.kernel_top_slots());
+        if let (Some(u), Some(shared)) = (user, &self.pti) {
+            self.clone_kernel_half(u, shared.clone());
+        }
+        roots.insert(root, user);
+        Ok(AddressSpace::new(root, user))
     }
 
     /// `pgd_free()`: unregister `space`, free its user tables and its root.
@@ -151,6 +193,10 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         self.roots.lock().remove(root);
         user::free_user_half(self, root);
         self.mem.free_table(root);
+        if let Some(u) = space.user_root() {
+            // Its user half pointed at the tables just freed with `root`.
+            self.mem.free_table(u);
+        }
     }
 
     /// Edit the user half of `space`.
@@ -161,6 +207,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// The roots of every registered address space (not the kernel's).
     pub fn roots(&self) -> Vec<PhysAddr> {
         self.roots.lock().list.clone()
+    }
+
+    /// Every registered root with its PTI user-mode root, if any.
+    pub fn roots_with_user(&self) -> Vec<(PhysAddr, Option<PhysAddr>)> {
+        let r = self.roots.lock();
+        r.list
+            .iter()
+            .copied()
+            .zip(r.users.iter().copied())
+            .collect()
     }
 
     /// Number of registered address spaces.
@@ -187,15 +243,23 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// The first registered root whose kernel top-level slot differs from
-    /// the kernel's, with the slot.
+    /// the kernel's, with the slot. A PTI user-mode root must equal the
+    /// kernel in the shared slots and be empty in every other kernel slot.
     pub fn first_out_of_sync(&self) -> Option<(PhysAddr, usize)> {
         let t = self.tables();
         let size = self.arch.entry_size();
         let roots = self.roots.lock();
-        for &root in &roots.list {
+        let shared = self.pti.clone().unwrap_or(0..0);
+        let users = roots.users.iter().flatten().map(|u| (*u, true));
+        for (root, user) in roots.list.iter().map(|r| (*r, false)).chain(users) {
             for slot in self.arch.kernel_top_slots() {
                 let off = slot as u64 * size;
-                let want = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
+                let kernel = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
+                let want = if user && !shared.contains(&slot) {
+                    0
+                } else {
+                    kernel
+                };
                 if t.read(EntryPtr(PhysAddr(root.0 + off))) != want {
                     return Some((root, slot));
                 }
@@ -233,7 +297,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     pub fn reachable_tables(&self) -> usize {
         let mut seen = hashbrown::HashSet::new();
         let t = self.tables();
-        let mut roots = self.roots();
+        let mut roots: Vec<PhysAddr> = self
+            .roots_with_user()
+            .into_iter()
+            .flat_map(|(r, u)| [Some(r), u])
+            .flatten()
+            .collect();
         roots.push(self.kernel_root);
         let user_end = self.arch.user_end();
         let kernel_start = self.arch.kernel_start();

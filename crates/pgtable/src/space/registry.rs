@@ -15,13 +15,16 @@ use hashbrown::HashMap;
 #[derive(Default)]
 pub(crate) struct Registry {
     pub list: Vec<PhysAddr>,
+    /// The user-mode root of each listed root, under page-table isolation.
+    pub users: Vec<Option<PhysAddr>>,
     pos: HashMap<u64, usize>,
 }
 
 impl Registry {
-    pub fn insert(&mut self, root: PhysAddr) {
+    pub fn insert(&mut self, root: PhysAddr, user: Option<PhysAddr>) {
         self.pos.insert(root.0, self.list.len());
         self.list.push(root);
+        self.users.push(user);
     }
 
     pub fn remove(&mut self, root: PhysAddr) -> bool {
@@ -29,6 +32,7 @@ impl Registry {
             return false;
         };
         self.list.swap_remove(i);
+        self.users.swap_remove(i);
         if let Some(moved) = self.list.get(i) {
             self.pos.insert(moved.0, i);
         }
@@ -75,18 +79,26 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         for &root in &roots.list {
             copied += copy_entries(t, root, level, &wanted);
         }
+        if let Some(shared) = &self.pti {
+            // Under PTI a user-mode root shares only the entry-area slots.
+            wanted.retain(|(va, _)| shared.contains(&(self.arch.index(Level::Pgd, *va) as usize)));
+            for &user in roots.users.iter().flatten() {
+                copied += copy_entries(t, user, level, &wanted);
+            }
+        }
         self.stats
             .entries_copied
             .fetch_add(copied, Ordering::Relaxed);
     }
 
-    /// `pgd_ctor()`: copy the kernel half of the kernel root into `root`.
-    /// Called with the registry lock held, so no sync can run in between.
-    pub(crate) fn clone_kernel_half(&self, root: PhysAddr) {
+    /// `pgd_ctor()`: copy the kernel half of the kernel root into `root`
+    /// (only `slots` of it for a PTI user-mode root). Called with the
+    /// registry lock held, so no sync can run in between.
+    pub(crate) fn clone_kernel_half(&self, root: PhysAddr, slots: core::ops::Range<usize>) {
         let t = self.tables();
         let size = self.arch.entry_size();
         let mut copied = 0;
-        for slot in self.arch.kernel_top_slots() {
+        for slot in slots {
             let off = slot as u64 * size;
             let raw = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
             if raw != 0 {

@@ -20,16 +20,24 @@ use crate::walk::Mapping;
 #[must_use = "an address space that is dropped without destroy_space leaks its tables"]
 pub struct AddressSpace {
     root: PhysAddr,
+    user_root: Option<PhysAddr>,
 }
 
 impl AddressSpace {
-    pub(crate) fn new(root: PhysAddr) -> Self {
-        AddressSpace { root }
+    pub(crate) fn new(root: PhysAddr, user_root: Option<PhysAddr>) -> Self {
+        AddressSpace { root, user_root }
     }
 
     /// The root (`mm->pgd`), what a CPU loads to run in this space.
     pub fn root(&self) -> PhysAddr {
         self.root
+    }
+
+    /// Under page-table isolation, the root loaded while in user mode
+    /// (`kernel_to_user_pgdp(mm->pgd)`): the same user half, and of the
+    /// kernel only the entry area.
+    pub fn user_root(&self) -> Option<PhysAddr> {
+        self.user_root
     }
 }
 
@@ -70,7 +78,27 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
             src,
             done: va.0,
         };
-        map_range(&mut cx, self.space.root, end, None)
+        let r = map_range(&mut cx, self.space.root, end, None);
+        self.mirror(va.0, end);
+        r
+    }
+
+    /// `pti_set_user_pgtbl()`: copy the top-level user entries over
+    /// `start..end` into the PTI user-mode root.
+    fn mirror(&self, start: u64, end: u64) {
+        let Some(user) = self.space.user_root else {
+            return;
+        };
+        let t = self.pt.tables();
+        let (first, last) = (
+            t.arch.index(Level::Pgd, start),
+            t.arch.index(Level::Pgd, end - 1),
+        );
+        for slot in first..=last {
+            let off = slot * t.arch.entry_size();
+            let raw = t.read(EntryPtr(PhysAddr(self.space.root.0 + off)));
+            t.write(EntryPtr(PhysAddr(user.0 + off)), raw);
+        }
     }
 
     /// Map `va..va+size` to the contiguous physical range at `pa`, with
@@ -106,6 +134,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         let end = check_range(self.pt.arch(), Half::User, va, size)?;
         check_mapped(self.pt.tables(), self.space.root, va.0, end)?;
         clear_range(&mut self.populate(), self.space.root, va.0, end, None);
+        self.mirror(va.0, end);
         Ok(())
     }
 
@@ -143,6 +172,14 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
 
     fn populate_at(&mut self, level: Level, e: EntryPtr, table: PhysAddr) {
         self.populate().populate(level, 0, e, table);
+        // A top-level entry of the root: keep the user-mode root in step.
+        let root = self.space.root.0;
+        if let (Some(user), true) = (self.space.user_root, e.0 .0 & !(PAGE_SIZE - 1) == root) {
+            self.pt.tables().write(
+                EntryPtr(PhysAddr(user.0 + (e.0 .0 - root))),
+                self.pt.tables().read(e),
+            );
+        }
     }
 
     /// `pgd_populate(mm, pgd, p4d)`.
