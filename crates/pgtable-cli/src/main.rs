@@ -64,6 +64,10 @@ struct ScenarioArgs {
     /// Random seed (stress only).
     #[arg(long)]
     seed: Option<u64>,
+    /// Page-table isolation: each process also gets a user-mode root with
+    /// only the CPU entry area of the kernel, kept in sync too.
+    #[arg(long)]
+    pti: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -242,6 +246,7 @@ fn config(a: &ScenarioArgs, la57: bool, strategy: Strategy) -> Config {
         spaces: a.spaces.map_or(d.spaces, |n| n as usize),
         steps: a.steps.unwrap_or(d.steps),
         seed: a.seed.unwrap_or(d.seed),
+        pti: a.pti,
     }
 }
 

@@ -73,13 +73,24 @@ impl Checker {
     /// (a) for `slots` of `root`. Under the lazy strategy a root may lack an
     /// entry the kernel has (it is copied on the first fault), but never
     /// hold a different one.
-    fn check_slots(m: &Machine, root: PhysAddr, slots: impl Iterator<Item = usize>) -> Check {
+    /// A PTI user-mode root must hold the kernel's entry in the shared
+    /// (entry-area) slots and nothing in any other kernel slot.
+    fn check_slots(
+        m: &Machine,
+        root: PhysAddr,
+        user: bool,
+        slots: impl Iterator<Item = usize>,
+    ) -> Check {
         let kroot = m.pt.kernel_root();
+        let shared = m.pt.pti_slots().unwrap_or(0..0);
         for slot in slots {
-            let (want, have) = (
-                Self::slot_entry(m, kroot, slot),
-                Self::slot_entry(m, root, slot),
-            );
+            let kernel = Self::slot_entry(m, kroot, slot);
+            let want = if user && !shared.contains(&slot) {
+                0
+            } else {
+                kernel
+            };
+            let have = Self::slot_entry(m, root, slot);
             if have != want && !(m.strategy == Strategy::Lazy && have == 0) {
                 return Err(CheckFailure {
                     root: root.0,
@@ -164,11 +175,14 @@ impl Checker {
             .map(|s| Self::slot_entry(m, m.pt.kernel_root(), s))
             .collect();
         let probes = Self::probes(m);
-        let roots = m.pt.roots();
-        self.seen = roots.iter().map(|r| r.0).collect();
-        for &root in &roots {
-            Self::check_slots(m, root, slots.clone())?;
+        let roots = m.pt.roots_with_user();
+        self.seen = roots.iter().map(|r| r.0 .0).collect();
+        for &(root, user) in &roots {
+            Self::check_slots(m, root, false, slots.clone())?;
             self.check_root(m, root, &probes)?;
+            if let Some(u) = user {
+                Self::check_slots(m, u, true, slots.clone())?;
+            }
         }
         self.check_tlbs(m, &probes)
     }
@@ -195,14 +209,19 @@ impl Checker {
             slots.clone().collect()
         };
         self.snapshot = now;
-        let roots = m.pt.roots();
-        for &root in &roots {
-            if self.seen.insert(root.0) {
-                Self::check_slots(m, root, slots.clone())?;
-            } else if !changed.is_empty() {
-                Self::check_slots(m, root, changed.iter().copied())?;
+        let with_user = m.pt.roots_with_user();
+        for &(root, user) in &with_user {
+            let check: Vec<usize> = if self.seen.insert(root.0) {
+                slots.clone().collect()
+            } else {
+                changed.clone()
+            };
+            Self::check_slots(m, root, false, check.iter().copied())?;
+            if let Some(u) = user {
+                Self::check_slots(m, u, true, check.iter().copied())?;
             }
         }
+        let roots: Vec<PhysAddr> = with_user.iter().map(|r| r.0).collect();
         let cpu_roots: Vec<PhysAddr> = m
             .cpus
             .borrow()

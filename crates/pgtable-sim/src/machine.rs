@@ -5,6 +5,7 @@ use crate::bus::Bus;
 use crate::frames::Frames;
 use crate::layout::{SimLayout, TABLE_FRAMES};
 use crate::report::FaultRecord;
+use pgtable::arch::RegionKind;
 use pgtable::{AddressSpace, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr, X86_64};
 use pgtable_mmu::x86_64::{Cpu, X86Mmu};
 use pgtable_mmu::{Access, Mode};
@@ -109,6 +110,9 @@ pub struct MachineConfig {
     pub cpus: usize,
     /// Sync strategy.
     pub strategy: Strategy,
+    /// Page-table isolation: each process also has a user-mode root holding
+    /// only the CPU entry area of the kernel.
+    pub pti: bool,
 }
 
 /// The simulated machine.
@@ -146,7 +150,13 @@ impl Machine {
         } else {
             SyncPolicy::Eager
         };
-        let pt = PageTables::with_policy(arch, mem, policy)?;
+        let mut pt = PageTables::with_policy(arch, mem, policy)?;
+        if cfg.pti {
+            let cea = pgtable::Arch::layout(&arch)
+                .get(RegionKind::CpuEntryArea)
+                .map_or(0..0, |r| r.start..r.last + 1);
+            pt = pt.with_pti(VirtAddr(cea.start)..VirtAddr(cea.end))?;
+        }
         let mmu = if cfg.la57 {
             X86Mmu::new_la57()
         } else {

@@ -6,7 +6,9 @@
 //! root (kernel ranges) or in their own root only (user pages); the
 //! checker's sync invariants; frame accounting; and the security
 //! properties: no kernel leaf is user-accessible or writable+executable, no
-//! root maps a frame of a destroyed process's user pages.
+//! root maps a frame of a destroyed process's user pages; with page-table
+//! isolation (half the sequences), every user-mode root maps its process's
+//! user pages and the CPU entry area, and no other kernel address.
 //!
 //! `PROPTEST_CASES` sets the number of sequences per paging mode.
 
@@ -34,6 +36,7 @@ enum Op {
     UserMap(usize, u64, usize),
     UserUnmap(usize),
     Access(usize, usize, u64),
+    CeaMap(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -50,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..8usize, 0..512u64, 1..5usize).prop_map(|(p, v, n)| Op::UserMap(p, v, n)),
         2 => (0..8usize).prop_map(Op::UserUnmap),
         3 => (0..3usize, 0..16usize, 0..1024u64).prop_map(|(c, r, o)| Op::Access(c, r, o)),
+        1 => (0..4usize).prop_map(Op::CeaMap),
     ]
 }
 
@@ -67,6 +71,8 @@ struct Model {
     dead: HashSet<u64>,
     /// Kernel pages unmapped by the last operation.
     gone: Vec<u64>,
+    /// CPU entry areas mapped: start → pages.
+    cea: Vec<u64>,
 }
 
 fn pick<T: Copy>(v: &[T], i: usize) -> Option<T> {
@@ -198,6 +204,28 @@ fn apply(m: &Machine, md: &mut Model, op: &Op) -> Result<(), SimError> {
                 }
             }
         }
+        Op::CeaMap(cpu) => {
+            let base = m
+                .arch
+                .layout()
+                .get(pgtable::arch::RegionKind::CpuEntryArea)
+                .unwrap()
+                .start;
+            if !md.cea.contains(&(base + cpu as u64 * 0x1_0000)) {
+                let va = k.cpu_entry_area_map(Variant::New, cpu)?;
+                let frames: Vec<u64> = m
+                    .frames_of(va)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| f.0)
+                    .collect();
+                frames.iter().for_each(|f| {
+                    md.dead.remove(f);
+                });
+                md.kernel.insert(va, frames);
+                md.cea.push(va);
+            }
+        }
         Op::Access(cpu, r, off) => {
             if let Some((&start, frames)) = md.kernel.iter().nth(r % md.kernel.len().max(1)) {
                 let va = start + (off % frames.len() as u64) * 4096;
@@ -293,6 +321,50 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
             }
         });
     }
+    // PTI: a user-mode root maps the user half and the entry area only.
+    let cea = m
+        .arch
+        .layout()
+        .get(pgtable::arch::RegionKind::CpuEntryArea)
+        .unwrap();
+    for (root, user) in m.pt.roots_with_user() {
+        let Some(u) = user else { continue };
+        let _ = mmu.for_each_mapping(&bus, u.0, kernel_start, 0, |l| {
+            if !cea.contains(l.va) {
+                bad.get_or_insert(format!("user-mode root {:#x} maps kernel {:#x}", u.0, l.va));
+            }
+        });
+        for &start in &md.cea {
+            let want = mmu
+                .translate(&bus, root.0, start, Access::Read, Mode::Supervisor)
+                .map(|t| t.pa)
+                .ok();
+            let have = mmu
+                .translate(&bus, u.0, start, Access::Read, Mode::Supervisor)
+                .map(|t| t.pa)
+                .ok();
+            if want.is_none() || want != have {
+                bad.get_or_insert(format!(
+                    "user-mode root {:#x}: entry area {start:#x} {have:x?}, kernel {want:x?}",
+                    u.0
+                ));
+            }
+        }
+        for (&(id, va), &pa) in &md.user {
+            if m.root_of(Context::Process(id)).ok() == Some(root) {
+                let have = mmu
+                    .translate(&bus, u.0, va, Access::Read, Mode::User)
+                    .map(|t| t.pa)
+                    .ok();
+                if have != Some(pa) {
+                    bad.get_or_insert(format!(
+                        "user-mode root {:#x} lacks process {id}'s page {va:#x}",
+                        u.0
+                    ));
+                }
+            }
+        }
+    }
     if let Some(b) = bad {
         return Err(TestCaseError::fail(b));
     }
@@ -304,9 +376,10 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     Ok(())
 }
 
-fn run(la57: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(la57: bool, pti: bool, ops: &[Op]) -> Result<(), TestCaseError> {
     let m = machine(&Config {
         la57,
+        pti,
         cpus: 3,
         spaces: 2,
         ..Config::default()
@@ -344,12 +417,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
-    fn model_4_level(ops in proptest::collection::vec(op(), 1..40)) {
-        run(false, &ops)?;
+    fn model_4_level(pti in any::<bool>(), ops in proptest::collection::vec(op(), 1..40)) {
+        run(false, pti, &ops)?;
     }
 
     #[test]
-    fn model_5_level(ops in proptest::collection::vec(op(), 1..40)) {
-        run(true, &ops)?;
+    fn model_5_level(pti in any::<bool>(), ops in proptest::collection::vec(op(), 1..40)) {
+        run(true, pti, &ops)?;
     }
 }

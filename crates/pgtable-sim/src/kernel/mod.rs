@@ -5,6 +5,7 @@
 //! through the `unsafe` legacy edit, sync late or never) or through the
 //! kernel helpers ([`Variant::New`]: the edit guard syncs when it ends).
 
+mod cea;
 mod directmap;
 pub(crate) mod kasan;
 mod percpu;

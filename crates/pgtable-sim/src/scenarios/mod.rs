@@ -26,6 +26,8 @@ pub struct Config {
     pub steps: u64,
     /// Random seed (stress only).
     pub seed: u64,
+    /// Page-table isolation.
+    pub pti: bool,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             spaces: 4,
             steps: 2_000,
             seed: 1,
+            pti: false,
         }
     }
 }
@@ -125,6 +128,7 @@ pub fn machine(cfg: &Config) -> Result<Machine, SimError> {
         la57: cfg.la57,
         cpus: cfg.cpus,
         strategy: cfg.strategy,
+        pti: cfg.pti,
     })?;
     let n = cfg.spaces.max(1);
     for _ in 0..n {

@@ -1,0 +1,38 @@
+//! The CPU entry area (`arch/x86/mm/cpu_entry_area.c`): per-CPU GDT, TSS
+//! and entry stacks at a fixed kernel address, the one part of the kernel a
+//! PTI user-mode root maps.
+
+use super::Kernel;
+use crate::machine::SimError;
+use crate::report::Variant;
+use pgtable::arch::RegionKind;
+use pgtable::Prot;
+
+/// Bytes of the entry area reserved per CPU here.
+pub const CEA_STRIDE: u64 = 64 << 10;
+/// Pages mapped per CPU.
+pub const CEA_PAGES: usize = 4;
+
+impl Kernel<'_> {
+    /// `setup_cpu_entry_area(cpu)`: map `CEA_PAGES` fresh pages at the CPU's
+    /// slice of the entry area; returns its address.
+    pub fn cpu_entry_area_map(&mut self, v: Variant, cpu: usize) -> Result<u64, SimError> {
+        let base = pgtable::Arch::layout(&self.m.arch)
+            .get(RegionKind::CpuEntryArea)
+            .map_or(0, |r| r.start);
+        let va = base + cpu as u64 * CEA_STRIDE;
+        let frames = (0..CEA_PAGES)
+            .map(|_| self.m.frames.borrow_mut().alloc())
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Err(e) = self.edit(v, |e| e.vmap_pages(va, &frames, Prot::KERNEL)) {
+            for f in frames {
+                self.m.frames.borrow_mut().free(f);
+            }
+            return Err(e.into());
+        }
+        self.m
+            .note_mapped(va, CEA_PAGES as u64 * 4096, "cpu entry area");
+        self.m.vm_frames.borrow_mut().insert(va, frames);
+        Ok(va)
+    }
+}
