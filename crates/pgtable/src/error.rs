@@ -26,6 +26,9 @@ pub enum Error {
     NotUserAddress(VirtAddr),
     /// A kernel mapping asked for user access, or a user mapping for global.
     BadProtection,
+    /// A kernel mapping both writable and executable, without
+    /// [`KernelEdit::allow_write_exec`](crate::KernelEdit::allow_write_exec).
+    WriteAndExecute,
     /// The physical address is past what the architecture can encode.
     PhysTooLarge(PhysAddr),
     /// Something is already mapped at this address.
@@ -52,6 +55,9 @@ impl fmt::Display for Error {
             Error::NotKernelAddress(va) => write!(f, "{va} is not a kernel address"),
             Error::NotUserAddress(va) => write!(f, "{va} is not a user address"),
             Error::BadProtection => f.write_str("protection not allowed for this half"),
+            Error::WriteAndExecute => {
+                f.write_str("kernel mapping both writable and executable (W^X)")
+            }
             Error::PhysTooLarge(pa) => write!(f, "{pa} is beyond the physical address limit"),
             Error::AlreadyMapped(va) => write!(f, "{va} is already mapped"),
             Error::NotMapped(va) => write!(f, "{va} is not mapped"),

@@ -185,3 +185,47 @@ fn every_error_for_its_input() {
         pt.mem().inner().set_table_limit(usize::MAX);
     }
 }
+
+#[test]
+fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
+    for arch in MODES {
+        let pt = machine(arch);
+        let va = vmalloc_start(arch);
+        let mut k = pt.kernel();
+        let tables = pt.mem().tables_in_use();
+        let mut e = k.edit();
+        assert_eq!(
+            e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_EXEC, 12),
+            Err(Error::WriteAndExecute)
+        );
+        assert_eq!(pt.mem().tables_in_use(), tables, "refused before any table");
+        e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_ROX, 12)
+            .unwrap();
+        e.allow_write_exec()
+            .vmap_range(
+                VirtAddr(va.0 + PAGE_SIZE),
+                PhysAddr(0),
+                PAGE_SIZE,
+                Prot::KERNEL_EXEC,
+                12,
+            )
+            .unwrap();
+        drop(e);
+        let m = k.translate(VirtAddr(va.0 + PAGE_SIZE)).unwrap();
+        assert!(m
+            .prot
+            .access
+            .contains(pgtable::Access::WRITE | pgtable::Access::EXEC));
+        // The exception lasts for that edit only.
+        assert_eq!(
+            k.edit().vmap_range(
+                VirtAddr(va.0 + 2 * PAGE_SIZE),
+                PhysAddr(0),
+                PAGE_SIZE,
+                Prot::KERNEL_EXEC,
+                12
+            ),
+            Err(Error::WriteAndExecute)
+        );
+    }
+}

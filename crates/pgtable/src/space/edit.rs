@@ -38,6 +38,7 @@ pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory> {
     side: Side,
     tracker: Tracker,
     finished: bool,
+    allow_wx: bool,
 }
 
 impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
@@ -47,7 +48,26 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             side,
             tracker: Tracker::default(),
             finished: false,
+            allow_wx: false,
         }
+    }
+
+    /// Let this edit map kernel memory that is both writable and
+    /// executable (`PAGE_KERNEL_EXEC`: early boot code, some JITs). Without
+    /// it such a request is refused with [`Error::WriteAndExecute`], so every
+    /// W+X kernel mapping is an explicit, greppable decision.
+    pub fn allow_write_exec(&mut self) -> &mut Self {
+        self.allow_wx = true;
+        self
+    }
+
+    fn check_kernel_prot(&self, prot: Prot) -> Result<()> {
+        check_prot(Half::Kernel, prot)?;
+        let wx = crate::prot::Access::WRITE | crate::prot::Access::EXEC;
+        if !self.allow_wx && prot.access.contains(wx) {
+            return Err(Error::WriteAndExecute);
+        }
+        Ok(())
     }
 
     fn populate(&self) -> Populate<'a, A, M> {
@@ -97,7 +117,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let arch = self.ks.pt.arch();
         let end = check_range(arch, Half::Kernel, va, size)?;
         check_phys(arch, pa, size)?;
-        check_prot(Half::Kernel, prot)?;
+        self.check_kernel_prot(prot)?;
         self.map(va, end, Source::Contiguous(pa), prot, max_page_shift)
     }
 
@@ -112,7 +132,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         for &f in frames {
             check_phys(arch, f, PAGE_SIZE)?;
         }
-        check_prot(Half::Kernel, prot)?;
+        self.check_kernel_prot(prot)?;
         self.map(va, end, Source::Pages(frames), prot, 12)
     }
 
@@ -360,7 +380,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let size = t.arch.level_size(level);
         check_range(t.arch, Half::Kernel, VirtAddr(addr.0 & !(size - 1)), size)?;
         check_phys(t.arch, pa, size)?;
-        check_prot(Half::Kernel, prot)?;
+        self.check_kernel_prot(prot)?;
         if t.arch.is_passthrough(level) || !t.arch.leaf_allowed(level) || !pa.is_aligned(size) {
             return Err(Error::Misaligned(pa.0));
         }
