@@ -20,7 +20,7 @@ pub struct FaultInjector<M> {
 }
 
 impl<M: TableMemory> FaultInjector<M> {
-    /// Wrap `inner`; nothing fails until [`fail_at`](Self::fail_at).
+    /// Wrap `inner`; nothing fails until [`fail_from`](Self::fail_from) or [`fail_once_at`](Self::fail_once_at).
     pub fn new(inner: M) -> Self {
         FaultInjector {
             inner,

@@ -109,7 +109,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// user half and, of the kernel half, only the top-level slots that
     /// cover `entry_area` (the entry trampoline, `cpu_entry_area`). Syncs
     /// keep those slots right in every user-mode root and never copy any
-    /// other kernel slot there. Refused with [`Error::Busy`] once spaces
+    /// other kernel slot there. Refused with [`Error::Busy`](crate::Error::Busy) once spaces
     /// exist.
     pub fn with_pti(mut self, entry_area: core::ops::Range<VirtAddr>) -> Result<Self> {
         if self.space_count() != 0 {
