@@ -40,6 +40,20 @@ enum Cmd {
     /// Dump the page tables of a process (or of init_mm) after a scenario, as
     /// Linux's /sys/kernel/debug/page_tables does.
     Ptdump(PtdumpArgs),
+    /// Measure the walks against the x86_64 crate, the sync at scale, a 1 TiB
+    /// hotplug and the software MMU (build with --release). Exit status 1
+    /// when a target is missed.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Small sizes and one run (CI).
+    #[arg(long)]
+    quick: bool,
+    /// Runs per figure; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    runs: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -151,6 +165,7 @@ fn main() -> ExitCode {
         None => all(cli.json),
         Some(Cmd::Scenario(a)) => scenario(a, cli.json),
         Some(Cmd::Ptdump(a)) => ptdump_cmd(a, cli.json),
+        Some(Cmd::Bench(a)) => bench(a, cli.json),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,
@@ -422,4 +437,27 @@ fn ptdump_cmd(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
         }
     }
     Ok(true)
+}
+
+/// `pgtable bench`: the figures of the performance issue, medians of `--runs`.
+fn bench(a: &BenchArgs, json: bool) -> Result<bool, Failure> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; use `cargo run --release -- bench` for real figures");
+    }
+    let opts = pgtable_bench::BenchOptions {
+        quick: a.quick,
+        runs: a.runs as usize,
+    };
+    let report = pgtable_bench::run(&opts, &mut |line| {
+        if !json {
+            eprintln!("{line}")
+        }
+    });
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.render_table());
+    }
+    // CI runs `--quick` to keep the benchmark working, not to time it.
+    Ok(a.quick || report.all_hold())
 }

@@ -54,6 +54,7 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     /// Note that an entry of `level` covering `addr` changed.
+    #[inline]
     pub fn record(&mut self, level: Level, addr: u64) {
         if self.mask.is_empty() {
             self.start = addr;
@@ -85,6 +86,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
     /// `level` point at `table`. A pass-through level has no entry of its
     /// own: populating it does nothing, as `pgd_populate()` does when the P4D
     /// is folded. The kernel variant records `level` in the mask.
+    #[inline]
     pub fn populate(&mut self, level: Level, addr: u64, e: EntryPtr, table: PhysAddr) {
         if self.t.arch.is_passthrough(level) {
             return;
@@ -100,6 +102,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
     }
 
     /// Record a leaf or clear at `level` (`PGTBL_PTE_MODIFIED` and friends).
+    #[inline]
     pub fn note(&mut self, level: Level, addr: u64) {
         if self.side == Side::Kernel {
             self.tracker.record(level, addr);

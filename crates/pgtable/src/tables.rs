@@ -29,6 +29,7 @@ impl<A, M: ?Sized> Clone for Tables<'_, A, M> {
 impl<A, M: ?Sized> Copy for Tables<'_, A, M> {}
 
 impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
+    #[inline]
     pub fn read(&self, e: EntryPtr) -> u64 {
         if self.arch.entry_size() == 8 {
             self.mem.read_u64(e.0)
@@ -37,6 +38,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
         }
     }
 
+    #[inline]
     pub fn write(&self, e: EntryPtr, raw: u64) {
         if self.arch.entry_size() == 8 {
             self.mem.write_u64(e.0, raw)
@@ -46,6 +48,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     }
 
     /// `pgd_offset_pgd()`: the top-level entry of `root` for `va`.
+    #[inline]
     pub fn pgd_offset(&self, root: PhysAddr, va: u64) -> EntryPtr {
         EntryPtr(PhysAddr(
             root.0 + self.arch.index(Level::Pgd, va) * self.arch.entry_size(),
@@ -55,6 +58,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     /// `p4d_offset()` … `pte_offset_kernel()`: the entry of `level` for `va`
     /// below `parent`, the entry of the level above. A folded level returns
     /// `parent` itself; `None` if `parent` is not a table entry.
+    #[inline]
     pub fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr> {
         if self.arch.is_folded(level) {
             return Some(parent);
@@ -69,22 +73,26 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     }
 
     /// The entry after `e` in the same table.
+    #[inline]
     pub fn next_entry(&self, e: EntryPtr) -> EntryPtr {
         EntryPtr(PhysAddr(e.0 .0 + self.arch.entry_size()))
     }
 
     /// `pXd_none()`: a pass-through level is never none.
+    #[inline]
     pub fn none(&self, level: Level, e: EntryPtr) -> bool {
         !self.arch.is_passthrough(level) && self.read(e) == 0
     }
 
     /// Decode `e` as an entry of `level` (which must not be a pass-through).
+    #[inline]
     pub fn decode(&self, level: Level, e: EntryPtr) -> Decoded {
         self.arch.decode(level, self.read(e))
     }
 
     /// `pXd_addr_end()`: the end of `level`'s entry holding `addr`, or `end`
     /// if sooner. `end == 0` stands for the top of the address space.
+    #[inline]
     pub fn addr_end(&self, level: Level, addr: u64, end: u64) -> u64 {
         let size = self.arch.level_size(level);
         let boundary = (addr.wrapping_add(size)) & !(size - 1);
@@ -116,6 +124,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
 /// Run `f` on each entry of `level` covering `addr..end`, starting with the
 /// entry `first` (the loop body of every per-level walk function in
 /// `mm/vmalloc.c`). A folded level spans its parent, so `f` runs once.
+#[inline]
 pub(crate) fn for_each_entry<A: Arch, M: TableMemory + ?Sized, C>(
     t: Tables<'_, A, M>,
     cx: &mut C,

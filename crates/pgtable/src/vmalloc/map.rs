@@ -156,13 +156,60 @@ fn vmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
     end: u64,
 ) -> Result<()> {
     let pte = cx.pop.alloc_track(Level::Pmd, pmd, addr)?;
-    for_each_entry(
-        cx.pop.t,
-        cx,
-        Level::Pte,
-        pte,
-        addr,
-        end,
-        |cx, pte, addr, _| cx.set_leaf(Level::Pte, pte, addr),
-    )
+    // One tight loop over the entries of this PTE table: each leaf is
+    // checked and written, and the mask and undo point are updated once for
+    // the run of leaves written (the same mask, range and `done` as one
+    // `set_leaf` per entry would leave, failure included).
+    let written = match cx.src {
+        Source::Contiguous(base) => {
+            let delta = base.0.wrapping_sub(cx.start);
+            fill_ptes(cx, pte, addr, end, |a| PhysAddr(a.wrapping_add(delta)))
+        }
+        Source::Pages(frames) => {
+            let first = ((addr - cx.start) / PAGE_SIZE) as usize;
+            let frames = &frames[first..];
+            fill_ptes(cx, pte, addr, end, |a| {
+                frames[((a - addr) / PAGE_SIZE) as usize]
+            })
+        }
+    };
+    if written != addr {
+        let step = cx.pop.t.arch.level_size(Level::Pte);
+        cx.pop.note(Level::Pte, addr);
+        cx.pop.note(Level::Pte, written.wrapping_sub(step));
+        cx.done = written;
+    }
+    if written == end {
+        Ok(())
+    } else {
+        Err(Error::AlreadyMapped(VirtAddr(written)))
+    }
+}
+
+/// Write PTE leaves for `addr..end` from the entry `first` until one is not
+/// none; returns where it stopped (`end` when all were written).
+#[inline(always)]
+fn fill_ptes<A: Arch, M: TableMemory + ?Sized>(
+    cx: &MapCtx<'_, '_, A, M>,
+    first: EntryPtr,
+    addr: u64,
+    end: u64,
+    pa: impl Fn(u64) -> PhysAddr,
+) -> u64 {
+    let t = cx.pop.t;
+    let step = t.arch.level_size(Level::Pte);
+    let prot = cx.prot;
+    let mut e = first;
+    let mut a = addr;
+    loop {
+        if !t.none(Level::Pte, e) {
+            return a;
+        }
+        t.write(e, t.arch.encode_leaf(Level::Pte, pa(a), prot));
+        a = a.wrapping_add(step);
+        if a == end {
+            return a;
+        }
+        e = t.next_entry(e);
+    }
 }

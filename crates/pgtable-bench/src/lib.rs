@@ -1,0 +1,98 @@
+//! `pgtable bench`: the library's page-table walks measured side by side with
+//! the `x86_64` crate, the memory-write limit, the sync at scale, address
+//! space churn, a 1 TiB memory hotplug and the software MMU.
+//!
+//! [`run`] measures everything and returns a [`BenchReport`]; each figure
+//! carries its median over [`BenchOptions::runs`] runs, a ratio against its
+//! reference, its target and whether the target holds.
+
+mod peer;
+mod report;
+mod sections;
+
+pub use report::{BenchReport, Figure};
+
+/// What to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Small sizes and one run: finishes in seconds (CI).
+    pub quick: bool,
+    /// Runs per figure; the median is reported. Ignored (1) when `quick`.
+    pub runs: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            quick: false,
+            runs: 5,
+        }
+    }
+}
+
+/// The sizes one run measures.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sizes {
+    /// Bytes mapped and unmapped against the peer.
+    pub map_bytes: u64,
+    /// Address-space counts of the sync figures.
+    pub spaces: &'static [usize],
+    /// Bytes of memory hot-added.
+    pub hotplug_bytes: u64,
+    /// Translations per MMU figure.
+    pub translations: u64,
+    pub runs: usize,
+}
+
+impl Sizes {
+    fn of(opts: &BenchOptions) -> Sizes {
+        if opts.quick {
+            Sizes {
+                map_bytes: 64 << 20,
+                spaces: &[1, 100, 1_000, 10_000],
+                hotplug_bytes: 64 << 30,
+                translations: 200_000,
+                runs: 1,
+            }
+        } else {
+            Sizes {
+                map_bytes: 1 << 30,
+                spaces: &[1, 100, 10_000, 100_000],
+                hotplug_bytes: 1 << 40,
+                translations: 2_000_000,
+                runs: opts.runs.max(1),
+            }
+        }
+    }
+}
+
+/// Measure every figure. `progress` gets one line per step.
+pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> BenchReport {
+    let sizes = Sizes::of(opts);
+    let mut figures = Vec::new();
+    progress("map/unmap against x86_64::OffsetPageTable, and the plain write loop");
+    figures.extend(sections::map_unmap(&sizes, progress));
+    progress("sync at scale");
+    figures.extend(sections::sync_at_scale(&sizes, progress));
+    progress("1 TiB hotplug");
+    figures.extend(sections::hotplug(&sizes, progress));
+    progress("software MMU");
+    figures.extend(sections::mmu(&sizes, progress));
+    BenchReport {
+        quick: opts.quick,
+        runs: sizes.runs,
+        figures,
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    assert!(!v.is_empty(), "median of no runs");
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}

@@ -1,0 +1,545 @@
+//! The six parts of the benchmark.
+
+use crate::peer::{HostRegion, Peer, FLAGS};
+use crate::{median, Figure, Sizes};
+use pgtable::{
+    Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr,
+    X86_64,
+};
+use pgtable_mmu::x86_64::{Cpu, X86Mmu};
+use pgtable_mmu::{Access, Mode};
+use pgtable_sim::layout::{SimLayout, BOOT_RAM, HOTPLUG_BASE, STRUCT_PAGE_SIZE, TABLE_FRAMES};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Fake physical address of the table memory (both sides).
+const TABLE_PHYS: u64 = 1 << 32;
+/// Where the map/unmap figures map: the 4-level vmalloc area.
+const VA: u64 = 0xffff_c900_0000_0000;
+/// Physical addresses mapped (never dereferenced).
+const DATA_PA: u64 = 0x40_0000_0000;
+
+fn time(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn size_name(bytes: u64) -> String {
+    if bytes >= 1 << 40 {
+        format!("{} TiB", bytes >> 40)
+    } else if bytes >= 1 << 30 {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes >> 20)
+    }
+}
+
+fn us(v: &[Duration]) -> Vec<f64> {
+    v.iter().map(|d| d.as_secs_f64() * 1e6).collect()
+}
+
+fn ms(v: &[Duration]) -> Vec<f64> {
+    v.iter().map(|d| d.as_secs_f64() * 1e3).collect()
+}
+
+/// A figure comparing our time with a reference time where higher ratio
+/// (reference ÷ ours) is better.
+fn speedup(name: String, ours: Vec<f64>, peer: Vec<f64>, unit: &'static str) -> Figure {
+    let (o, p) = (median(ours), median(peer));
+    let ratio = p / o;
+    Figure {
+        section: "1",
+        name,
+        median: o,
+        unit,
+        reference: Some(p),
+        ratio_of: "x86_64 ÷ ours",
+        ratio: Some(ratio),
+        target: Some("≥ 3×".into()),
+        holds: Some(ratio >= 3.0),
+    }
+}
+
+/// Our memory: an `OffsetMemory` over a host buffer of `len` bytes.
+fn offset_tables(len: u64) -> PageTables<X86_64, OffsetMemory> {
+    let mem = OffsetMemory::new_host(PhysAddr(TABLE_PHYS), len).expect("host memory");
+    PageTables::new(X86_64::FOUR_LEVEL, mem).expect("kernel root")
+}
+
+fn edit<A: Arch, M: TableMemory>(
+    pt: &PageTables<A, M>,
+    f: impl FnOnce(&mut pgtable::KernelEdit<'_, '_, A, M>),
+) {
+    let mut k = pt.kernel();
+    let mut e = k.edit();
+    f(&mut e);
+    let _ = e.finish();
+}
+
+/// Parts 1 and 2: map and unmap against `x86_64::OffsetPageTable`, and the
+/// plain write loop.
+pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
+    let bytes = s.map_bytes;
+    let n4k = bytes / 4096;
+    let n2m = bytes >> 21;
+    // Tables for the 4 KiB mapping, with room to spare; the same for both.
+    let len = (n4k / 512 + n4k / (512 * 512) + 64) * 4096;
+    let pt = offset_tables(len);
+    let region = HostRegion::new(TABLE_PHYS, len);
+    let mut peer = Peer::new(&region);
+    let frames: Vec<PhysAddr> = (0..n4k).map(|i| PhysAddr(DATA_PA + i * 4096)).collect();
+    let leaf = X86_64::FOUR_LEVEL.encode_leaf(Level::Pte, PhysAddr(0), Prot::KERNEL);
+    assert_eq!(leaf & 0xfff, FLAGS.bits() & 0xfff | (1 << 5) | (1 << 6));
+
+    let mut r: [Vec<Duration>; 11] = Default::default();
+    for run in 0..=s.runs {
+        // Run 0 warms caches and faults every page in; it is not counted.
+        let mut t = [Duration::ZERO; 11];
+        t[0] = time(|| {
+            edit(&pt, |e| {
+                e.vmap_range(VirtAddr(VA), PhysAddr(DATA_PA), bytes, Prot::KERNEL, 12)
+                    .unwrap()
+            })
+        });
+        t[1] = time(|| edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap()));
+        t[2] = time(|| {
+            edit(&pt, |e| {
+                e.vmap_pages(VirtAddr(VA), &frames, Prot::KERNEL).unwrap()
+            })
+        });
+        edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap());
+        peer.reset();
+        t[3] = time(|| peer.map_4k(VA, DATA_PA, n4k));
+        t[4] = time(|| peer.unmap_4k(VA, n4k));
+        t[5] = time(|| {
+            edit(&pt, |e| {
+                e.vmap_range(VirtAddr(VA), PhysAddr(DATA_PA), bytes, Prot::KERNEL, 21)
+                    .unwrap()
+            })
+        });
+        t[6] = time(|| edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap()));
+        peer.reset();
+        t[7] = time(|| peer.map_2m(VA, DATA_PA, n2m));
+        t[8] = time(|| peer.unmap_2m(VA, n2m));
+        let words = &mut region.words()[..n4k as usize];
+        // The limit: one 8-byte store per entry, as `WRITE_ONCE()`/`set_pte()`
+        // writes an entry (a page-table entry is never written in pieces).
+        t[9] = time(|| {
+            for (i, w) in words.iter_mut().enumerate() {
+                // SAFETY: `w` is a valid, aligned `u64` of the region.
+                unsafe { std::ptr::write_volatile(w, (DATA_PA + ((i as u64) << 12)) | leaf) };
+            }
+        });
+        words.fill(0);
+        // For information: the same loop as the compiler vectorizes it.
+        t[10] = time(|| {
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = (DATA_PA + ((i as u64) << 12)) | leaf;
+            }
+            black_box(&mut *words);
+        });
+        words.fill(0);
+        if run > 0 {
+            for (acc, v) in r.iter_mut().zip(t) {
+                acc.push(v);
+            }
+            progress(&format!(
+                "  run {run}: 4K map {:.1} ms (x86_64 {:.1} ms), unmap {:.1} ms (x86_64 {:.1} ms)",
+                t[0].as_secs_f64() * 1e3,
+                t[3].as_secs_f64() * 1e3,
+                t[1].as_secs_f64() * 1e3,
+                t[4].as_secs_f64() * 1e3
+            ));
+        }
+    }
+    let sz = size_name(bytes);
+    let per_pte = |v: &[Duration]| -> Vec<f64> {
+        v.iter()
+            .map(|d| d.as_secs_f64() * 1e9 / n4k as f64)
+            .collect()
+    };
+    let ours_pte = median(per_pte(&r[0]));
+    let loop_pte = median(per_pte(&r[9]));
+    let limit = ours_pte / loop_pte;
+    let simd_pte = median(per_pte(&r[10]));
+    vec![
+        speedup(
+            format!("map {sz}, 4 KiB: vmap_range vs map_to"),
+            ms(&r[0]),
+            ms(&r[3]),
+            "ms",
+        ),
+        speedup(
+            format!("map {sz}, 4 KiB: vmap_pages vs map_to"),
+            ms(&r[2]),
+            ms(&r[3]),
+            "ms",
+        ),
+        speedup(
+            format!("unmap {sz}, 4 KiB: vunmap_range vs unmap"),
+            ms(&r[1]),
+            ms(&r[4]),
+            "ms",
+        ),
+        speedup(
+            format!("map {sz}, 2 MiB: vmap_range vs map_to"),
+            us(&r[5]),
+            us(&r[7]),
+            "µs",
+        ),
+        speedup(
+            format!("unmap {sz}, 2 MiB: vunmap_range vs unmap"),
+            us(&r[6]),
+            us(&r[8]),
+            "µs",
+        ),
+        Figure {
+            section: "2",
+            name: "per 4 KiB PTE: vmap_range vs plain loop of 8-byte stores".into(),
+            median: ours_pte,
+            unit: "ns",
+            reference: Some(loop_pte),
+            ratio_of: "ours ÷ loop",
+            ratio: Some(limit),
+            target: Some("≤ 3×".into()),
+            holds: Some(limit <= 3.0),
+        },
+        Figure {
+            section: "2",
+            name: "  (information) vs the loop vectorized to 32-byte stores".into(),
+            median: ours_pte,
+            unit: "ns",
+            reference: Some(simd_pte),
+            ratio_of: "ours ÷ loop",
+            ratio: Some(ours_pte / simd_pte),
+            target: None,
+            holds: None,
+        },
+    ]
+}
+
+/// Address of top-level kernel slot `slot` (4-level).
+fn slot_va(slot: u64) -> u64 {
+    0xffff_0000_0000_0000 | (slot << 39)
+}
+
+/// Parts 3 and 4: populate a new top-level slot with N registered spaces,
+/// eager against preallocated; create and destroy the spaces.
+pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
+    let max = *s.spaces.last().expect("space counts");
+    // A root per space, and the tables of the maps below.
+    let pt = offset_tables((max as u64 + 2048) * 4096);
+    // Slots 384..512 are preallocated; 257..384 are left for eager populates.
+    edit(&pt, |e| {
+        e.preallocate(VirtAddr(slot_va(384)), VirtAddr(u64::MAX))
+            .unwrap();
+    });
+    let mut eager_slot = 257;
+    let mut prealloc_slot = 384;
+    let mut spaces = Vec::with_capacity(max);
+    let mut create_first = Duration::ZERO;
+    let mut figs = Vec::new();
+    let mut per_space = Vec::new();
+    for &n in s.spaces {
+        create_first += time(|| {
+            while spaces.len() < n {
+                spaces.push(pt.create_space().unwrap());
+            }
+        });
+        let (mut eager, mut pre) = (Vec::new(), Vec::new());
+        for run in 0..=s.runs {
+            let va = slot_va(eager_slot);
+            eager_slot += 1;
+            let te = time(|| {
+                edit(&pt, |e| {
+                    e.vmap_range(VirtAddr(va), PhysAddr(DATA_PA), 4096, Prot::KERNEL, 12)
+                        .unwrap();
+                });
+            });
+            let va = slot_va(prealloc_slot);
+            prealloc_slot += 1;
+            let tp = time(|| {
+                edit(&pt, |e| {
+                    e.vmap_range(VirtAddr(va), PhysAddr(DATA_PA), 4096, Prot::KERNEL, 12)
+                        .unwrap();
+                });
+            });
+            if run > 0 {
+                eager.push(te.as_secs_f64() * 1e6);
+                pre.push(tp.as_secs_f64() * 1e6);
+            }
+        }
+        assert!(pt.first_out_of_sync().is_none(), "every root synced");
+        let (e, p) = (median(eager.clone()), median(pre.clone()));
+        let per = eager
+            .iter()
+            .zip(&pre)
+            .map(|(e, p)| (e - p) * 1e3 / n as f64)
+            .collect::<Vec<_>>();
+        let per = median(per).max(0.0);
+        per_space.push((n, per));
+        progress(&format!(
+            "  {n} spaces: eager {e:.1} µs, preallocated {p:.1} µs, {per:.1} ns per space"
+        ));
+        figs.push(Figure {
+            section: "3",
+            name: format!("new top-level slot, {n} spaces: eager vs preallocated"),
+            median: e,
+            unit: "µs",
+            reference: Some(p),
+            ratio_of: "eager ÷ prealloc",
+            ratio: Some(e / p),
+            target: None,
+            holds: None,
+        });
+        let big = n >= 10_000;
+        figs.push(Figure {
+            section: "3",
+            name: format!("  sync cost per space, {n} spaces"),
+            median: per,
+            unit: "ns",
+            reference: None,
+            ratio_of: "",
+            ratio: None,
+            target: big.then(|| "< 50 ns".into()),
+            holds: big.then_some(per < 50.0),
+        });
+    }
+    if let [.., (n1, p1), (n2, p2)] = per_space[..] {
+        let lin = p2 / p1;
+        figs.push(Figure {
+            section: "3",
+            name: format!("  linearity: per-space cost at {n2} ÷ at {n1}"),
+            median: lin,
+            unit: "×",
+            reference: None,
+            ratio_of: "",
+            ratio: Some(lin),
+            target: Some("≤ 1.5× (linear)".into()),
+            holds: Some(lin <= 1.5),
+        });
+    }
+
+    // Part 4: destroy and create every space again, `runs` times.
+    let (mut creates, mut destroys) = (Vec::new(), Vec::new());
+    let _ = create_first;
+    for _ in 0..s.runs {
+        destroys.push(time(|| {
+            for sp in spaces.drain(..) {
+                pt.destroy_space(sp);
+            }
+        }));
+        creates.push(time(|| {
+            for _ in 0..max {
+                spaces.push(pt.create_space().unwrap());
+            }
+        }));
+    }
+    assert!(pt.first_out_of_sync().is_none());
+    for sp in spaces.drain(..) {
+        pt.destroy_space(sp);
+    }
+    let rate = |v: &[Duration]| -> Vec<f64> {
+        v.iter()
+            .map(|d| max as f64 / d.as_secs_f64() / 1e6)
+            .collect()
+    };
+    let (c, d) = (median(rate(&creates)), median(rate(&destroys)));
+    progress(&format!("  create {c:.2} M/s, destroy {d:.2} M/s"));
+    figs.push(Figure {
+        section: "4",
+        name: format!("create address space (clone kernel half), {max} spaces"),
+        median: c,
+        unit: "M/s",
+        reference: None,
+        ratio_of: "",
+        ratio: None,
+        target: None,
+        holds: None,
+    });
+    figs.push(Figure {
+        section: "4",
+        name: format!("destroy address space, {max} spaces"),
+        median: d,
+        unit: "M/s",
+        reference: None,
+        ratio_of: "",
+        ratio: None,
+        target: None,
+        holds: None,
+    });
+    figs
+}
+
+/// Fewest table pages that map `start..end` with leaves of `leaf` level, in
+/// top-level slots that hold nothing yet.
+fn min_tables(arch: &X86_64, start: u64, end: u64, leaf: Level) -> u64 {
+    let top = arch.top_level();
+    let mut n = 0;
+    let mut level = top;
+    while level != leaf {
+        let parent_shift = arch.level_shift(level);
+        level = level.next().expect("leaf below the top");
+        if !arch.is_folded(level) {
+            n += ((end - 1) >> parent_shift) - (start >> parent_shift) + 1;
+        }
+    }
+    n
+}
+
+/// Part 5: hot-add memory (direct map in 1 GiB leaves, vmemmap in 2 MiB
+/// blocks backed from the added memory) on the sparse backend.
+pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
+    let arch = X86_64::FOUR_LEVEL;
+    let layout = SimLayout::new(arch);
+    let size = s.hotplug_bytes;
+    const PMD: u64 = 2 << 20;
+    let (mut times, mut used) = (Vec::new(), 0);
+    let (dm_s, dm_e) = (layout.va(HOTPLUG_BASE), layout.va(HOTPLUG_BASE + size));
+    let (vm_s, vm_e) = (layout.page(HOTPLUG_BASE), layout.page(HOTPLUG_BASE + size));
+    let minimum =
+        min_tables(&arch, dm_s, dm_e, Level::Pud) + min_tables(&arch, vm_s, vm_e, Level::Pmd);
+    for run in 0..=s.runs {
+        let mem = SparseMemory::new(PhysAddr(TABLE_FRAMES.start)..PhysAddr(TABLE_FRAMES.end));
+        let pt = PageTables::new(arch, mem).unwrap();
+        // Boot memory and a few processes, as on the simulated machine.
+        edit(&pt, |e| {
+            e.vmap_range(
+                VirtAddr(layout.va(0)),
+                PhysAddr(0),
+                BOOT_RAM,
+                Prot::KERNEL,
+                30,
+            )
+            .unwrap();
+            let n = BOOT_RAM / 4096 * STRUCT_PAGE_SIZE;
+            e.vmap_range(
+                VirtAddr(layout.page(0)),
+                PhysAddr(BOOT_RAM - n),
+                n,
+                Prot::KERNEL,
+                21,
+            )
+            .unwrap();
+        });
+        let spaces: Vec<_> = (0..100).map(|_| pt.create_space().unwrap()).collect();
+        let before = pt.mem().tables_in_use();
+        let t = time(|| {
+            edit(&pt, |e| {
+                e.vmap_range(
+                    VirtAddr(dm_s),
+                    PhysAddr(HOTPLUG_BASE),
+                    size,
+                    Prot::KERNEL,
+                    30,
+                )
+                .unwrap();
+            });
+            edit(&pt, |e| {
+                // vmemmap_populate_hugepages(): one 2 MiB block at a time,
+                // backed by the start of the added memory (an altmap).
+                for (i, block) in (vm_s..vm_e).step_by(PMD as usize).enumerate() {
+                    let frame = PhysAddr(HOTPLUG_BASE + i as u64 * PMD);
+                    e.vmap_range(VirtAddr(block), frame, PMD, Prot::KERNEL, 21)
+                        .unwrap();
+                }
+            });
+        });
+        used = pt.mem().tables_in_use() - before;
+        assert!(pt.first_out_of_sync().is_none());
+        assert!(pt.translate(spaces[0].root(), VirtAddr(dm_e - 1)).is_some());
+        for sp in spaces {
+            pt.destroy_space(sp);
+        }
+        if run > 0 {
+            times.push(t.as_secs_f64() * 1e3);
+        }
+    }
+    let t = median(times);
+    let over = used as f64 / minimum as f64;
+    progress(&format!(
+        "  {} in {t:.2} ms, {used} table pages (minimum {minimum})",
+        size_name(size)
+    ));
+    vec![
+        Figure {
+            section: "5",
+            name: format!("hotplug {}: direct map + vmemmap (sparse)", size_name(size)),
+            median: t,
+            unit: "ms",
+            reference: None,
+            ratio_of: "",
+            ratio: None,
+            target: Some("< 1000 ms".into()),
+            holds: Some(t < 1000.0),
+        },
+        Figure {
+            section: "5",
+            name: format!("  table pages used (minimum {minimum})"),
+            median: used as f64,
+            unit: "pages",
+            reference: Some(minimum as f64),
+            ratio_of: "used ÷ minimum",
+            ratio: Some(over),
+            target: Some("≤ 1.01×".into()),
+            holds: Some(over <= 1.01),
+        },
+    ]
+}
+
+/// Part 6: software-MMU translations per second, with and without the TLB.
+pub fn mmu(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
+    let arch = X86_64::FOUR_LEVEL;
+    let mem = SparseMemory::new(PhysAddr(TABLE_FRAMES.start)..PhysAddr(TABLE_FRAMES.end));
+    let pt = PageTables::new(arch, mem).unwrap();
+    const PAGES: u64 = 4096;
+    edit(&pt, |e| {
+        e.vmap_range(
+            VirtAddr(VA),
+            PhysAddr(DATA_PA),
+            PAGES * 4096,
+            Prot::KERNEL,
+            12,
+        )
+        .unwrap();
+    });
+    let bus = pgtable_sim::Bus(pt.mem());
+    let root = pt.kernel_root().0;
+    let mmu = X86Mmu::new();
+    // A fixed pseudo-random page order (an odd stride modulo a power of two).
+    let va = |i: u64| VA + ((i * 2_654_435_761) % PAGES) * 4096 + (i & 0xff8);
+    let n = s.translations;
+    let (mut walk, mut tlb) = (Vec::new(), Vec::new());
+    let mut cpu = Cpu::new(mmu, root);
+    for run in 0..=s.runs {
+        let tw = time(|| {
+            for i in 0..n {
+                black_box(mmu.translate(&bus, root, va(i), Access::Read, Mode::Supervisor))
+                    .unwrap();
+            }
+        });
+        let tt = time(|| {
+            for i in 0..n {
+                black_box(cpu.access(&bus, va(i), Access::Read, Mode::Supervisor)).unwrap();
+            }
+        });
+        if run > 0 {
+            walk.push(n as f64 / tw.as_secs_f64() / 1e6);
+            tlb.push(n as f64 / tt.as_secs_f64() / 1e6);
+        }
+    }
+    let (w, t) = (median(walk), median(tlb));
+    progress(&format!("  {w:.2} M/s walking, {t:.2} M/s through the TLB"));
+    vec![Figure {
+        section: "6",
+        name: format!("software MMU translations, {PAGES} pages: with TLB vs walk only"),
+        median: t,
+        unit: "M/s",
+        reference: Some(w),
+        ratio_of: "TLB ÷ walk",
+        ratio: Some(t / w),
+        target: None,
+        holds: None,
+    }]
+}
