@@ -1,4 +1,4 @@
-//! A loop to profile: `perf record target/release/examples/prof [map|unmap|pages]`.
+//! A loop to profile: `perf record target/release/examples/prof [map|pages|huge]`.
 use pgtable::{OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 
 fn main() {
@@ -10,13 +10,15 @@ fn main() {
     let frames: Vec<PhysAddr> = (0..bytes / 4096)
         .map(|i| PhysAddr((1 << 38) + i * 4096))
         .collect();
-    for _ in 0..20 {
+    let rounds = if what == "huge" { 200_000 } else { 20 };
+    for _ in 0..rounds {
         let mut k = pt.kernel();
         let mut e = k.edit();
         if what == "pages" {
             e.vmap_pages(va, &frames, Prot::KERNEL).unwrap();
         } else {
-            e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, 12)
+            let shift = if what == "huge" { 21 } else { 12 };
+            e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, shift)
                 .unwrap();
         }
         e.vunmap_range(va, bytes).unwrap();

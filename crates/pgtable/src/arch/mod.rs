@@ -58,6 +58,7 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     /// level reports its parent's shift, so `*_addr_end()` spans the parent.
     fn level_shift(&self, level: Level) -> u32;
     /// Bytes per entry (8, or 4 for 32-bit formats).
+    #[inline]
     fn entry_size(&self) -> u64 {
         8
     }
@@ -93,11 +94,13 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     fn layout(&self) -> KernelLayout;
 
     /// Whether `level` is folded into its parent.
+    #[inline]
     fn is_folded(&self, level: Level) -> bool {
         self.level_bits(level) == 0
     }
     /// Whether `level` only passes through to a folded child: its "entry" is
     /// the child's, so it is never none and populating it does nothing.
+    #[inline]
     fn is_passthrough(&self, level: Level) -> bool {
         match level.next() {
             Some(child) => self.is_folded(child),
@@ -105,23 +108,28 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
         }
     }
     /// Bytes one entry of `level` maps (`PGDIR_SIZE` … `PAGE_SIZE`).
+    #[inline]
     fn level_size(&self, level: Level) -> u64 {
         1u64 << self.level_shift(level)
     }
     /// Index of `va` in a table of `level` (0 for a folded level).
+    #[inline]
     fn index(&self, level: Level, va: u64) -> u64 {
         (va >> self.level_shift(level)) & ((1u64 << self.level_bits(level)) - 1)
     }
     /// Number of real (not folded) levels.
+    #[inline]
     fn levels(&self) -> usize {
         Level::ALL.iter().filter(|l| !self.is_folded(**l)).count()
     }
     /// The largest physical address + 1.
+    #[inline]
     fn phys_limit(&self) -> u64 {
         1u64 << self.phys_bits()
     }
     /// The real level of the root table (the first level that is not a
     /// pass-through).
+    #[inline]
     fn top_level(&self) -> Level {
         let mut l = Level::Pgd;
         while self.is_passthrough(l) {

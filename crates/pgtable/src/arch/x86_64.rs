@@ -64,6 +64,7 @@ impl X86_64 {
     /// 5-level paging, 57-bit virtual addresses.
     pub const FIVE_LEVEL: X86_64 = X86_64 { la57: true };
 
+    #[inline]
     fn leaf_addr_mask(level: Level) -> u64 {
         match level {
             Level::Pud => ADDR_MASK & !((1 << 30) - 1),
@@ -74,6 +75,7 @@ impl X86_64 {
 
     /// PWT/PCD/PAT index under Linux's PAT setup (WB, WC, UC-, UC, WB, WP,
     /// UC-, WT).
+    #[inline]
     fn cache_index(cache: CacheMode) -> u64 {
         match cache {
             CacheMode::WriteBack => 0,
@@ -83,6 +85,7 @@ impl X86_64 {
         }
     }
 
+    #[inline]
     fn cache_of(index: u64) -> CacheMode {
         match index {
             1 => CacheMode::WriteCombining,
@@ -94,6 +97,7 @@ impl X86_64 {
 }
 
 impl Arch for X86_64 {
+    #[inline]
     fn name(&self) -> &'static str {
         if self.la57 {
             "x86_64/5-level"
@@ -102,6 +106,7 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn level_bits(&self, level: Level) -> u32 {
         match level {
             Level::Pgd => 9,
@@ -110,6 +115,7 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn level_shift(&self, level: Level) -> u32 {
         match level {
             Level::Pgd if self.la57 => 48,
@@ -120,6 +126,7 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn va_bits(&self) -> u32 {
         if self.la57 {
             57
@@ -128,31 +135,38 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn phys_bits(&self) -> u32 {
         52
     }
 
+    #[inline]
     fn is_canonical(&self, va: VirtAddr) -> bool {
         let unused = 64 - self.va_bits();
         (((va.0 << unused) as i64) >> unused) as u64 == va.0
     }
 
+    #[inline]
     fn user_end(&self) -> u64 {
         1u64 << (self.va_bits() - 1)
     }
 
+    #[inline]
     fn kernel_start(&self) -> u64 {
         !0u64 << (self.va_bits() - 1)
     }
 
+    #[inline]
     fn kernel_top_slots(&self) -> Range<usize> {
         256..512
     }
 
+    #[inline]
     fn leaf_allowed(&self, level: Level) -> bool {
         matches!(level, Level::Pud | Level::Pmd | Level::Pte)
     }
 
+    #[inline]
     fn sync_mask(&self) -> SyncMask {
         if self.la57 {
             SyncMask::PGD
@@ -161,10 +175,12 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn sync_method(&self) -> SyncMethod {
         SyncMethod::CopyEntries(self.top_level())
     }
 
+    #[inline]
     fn encode_table(&self, _level: Level, table: PhysAddr, user: bool) -> u64 {
         let mut f = KERNEL_TABLE;
         if user {
@@ -173,6 +189,7 @@ impl Arch for X86_64 {
         (table.0 & ADDR_MASK) | f.bits()
     }
 
+    #[inline]
     fn encode_leaf(&self, level: Level, pa: PhysAddr, prot: Prot) -> u64 {
         let mut f = X86Flags::PRESENT | X86Flags::ACCESSED;
         let a = prot.access;
@@ -200,6 +217,7 @@ impl Arch for X86_64 {
         raw
     }
 
+    #[inline]
     fn decode(&self, level: Level, raw: u64) -> Decoded {
         let f = X86Flags::from_bits_retain(raw);
         if !f.contains(X86Flags::PRESENT) {
@@ -226,6 +244,7 @@ impl Arch for X86_64 {
         Decoded::Leaf(pa, Prot::new(access, Self::cache_of(idx)))
     }
 
+    #[inline]
     fn layout(&self) -> KernelLayout {
         KernelLayout {
             regions: if self.la57 { &LAYOUT_5 } else { &LAYOUT_4 },

@@ -61,15 +61,27 @@ impl<M: TableMemory> FaultInjector<M> {
     }
 }
 
-impl<M: TableMemory> TableMemory for FaultInjector<M> {
-    fn alloc_table(&self) -> Result<PhysAddr> {
+impl<M: TableMemory> FaultInjector<M> {
+    /// Count an allocation attempt and say whether it must fail.
+    fn attempt(&self) -> Result<()> {
         let n = self.attempts.fetch_add(1, Ordering::SeqCst);
         let from = self.fail_from.load(Ordering::SeqCst);
         let count = self.fail_count.load(Ordering::SeqCst);
         if n >= from && n - from < count {
             return Err(Error::OutOfMemory);
         }
+        Ok(())
+    }
+}
+
+impl<M: TableMemory> TableMemory for FaultInjector<M> {
+    fn alloc_table(&self) -> Result<PhysAddr> {
+        self.attempt()?;
         self.inner.alloc_table()
+    }
+    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
+        self.attempt()?;
+        self.inner.alloc_table_for_overwrite()
     }
     fn free_table(&self, table: PhysAddr) {
         self.inner.free_table(table)
@@ -88,5 +100,9 @@ impl<M: TableMemory> TableMemory for FaultInjector<M> {
     }
     fn tables_in_use(&self) -> usize {
         self.inner.tables_in_use()
+    }
+    #[inline]
+    fn table_words(&self, table: PhysAddr) -> Option<&[core::sync::atomic::AtomicU64]> {
+        self.inner.table_words(table)
     }
 }

@@ -17,6 +17,7 @@ pub use sparse::SparseMemory;
 
 use crate::addr::PhysAddr;
 use crate::error::Result;
+use core::sync::atomic::AtomicU64;
 
 /// Memory that holds page tables.
 pub trait TableMemory: Send + Sync {
@@ -24,6 +25,13 @@ pub trait TableMemory: Send + Sync {
     ///
     /// Returns [`crate::Error::OutOfMemory`] when none is left.
     fn alloc_table(&self) -> Result<PhysAddr>;
+    /// Allocate a page-aligned table frame whose every entry the caller
+    /// writes before linking it anywhere, so it need not be cleared first.
+    /// Defaults to [`alloc_table`](Self::alloc_table).
+    #[inline]
+    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
+        self.alloc_table()
+    }
     /// Give back a table frame that no entry points at any more.
     fn free_table(&self, table: PhysAddr);
     /// Read the 8-byte word at `pa`.
@@ -36,11 +44,22 @@ pub trait TableMemory: Send + Sync {
     fn write_u32(&self, pa: PhysAddr, value: u32);
     /// Table frames allocated and not yet freed.
     fn tables_in_use(&self) -> usize;
+    /// The 8-byte words of the frame at `table`, if this memory can lend
+    /// them directly (a direct map does). Walks then fill, clear or scan a
+    /// table in one tight loop; with `None` they go entry by entry.
+    #[inline]
+    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+        let _ = table;
+        None
+    }
 }
 
 impl<M: TableMemory + ?Sized> TableMemory for &M {
     fn alloc_table(&self) -> Result<PhysAddr> {
         (**self).alloc_table()
+    }
+    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
+        (**self).alloc_table_for_overwrite()
     }
     fn free_table(&self, table: PhysAddr) {
         (**self).free_table(table)
@@ -59,5 +78,9 @@ impl<M: TableMemory + ?Sized> TableMemory for &M {
     }
     fn tables_in_use(&self) -> usize {
         (**self).tables_in_use()
+    }
+    #[inline]
+    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+        (**self).table_words(table)
     }
 }

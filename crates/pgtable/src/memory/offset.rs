@@ -177,6 +177,12 @@ impl Drop for OffsetMemory {
 
 impl TableMemory for OffsetMemory {
     fn alloc_table(&self) -> Result<PhysAddr> {
+        let pa = self.alloc_table_for_overwrite()?;
+        self.zero_frame(pa.0);
+        Ok(pa)
+    }
+
+    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
         let mut fr = self.frames.lock();
         let pa = if fr.free != NIL {
             let pa = fr.free;
@@ -190,7 +196,6 @@ impl TableMemory for OffsetMemory {
             return Err(Error::OutOfMemory);
         };
         drop(fr);
-        self.zero_frame(pa);
         self.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(PhysAddr(pa))
     }
@@ -224,6 +229,21 @@ impl TableMemory for OffsetMemory {
         if let Some(w) = self.word32(pa.0) {
             w.store(value, Ordering::Release);
         }
+    }
+
+    #[inline]
+    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+        let off = self.offset(table.0, PAGE_SIZE)?;
+        // SAFETY: `offset` checked that the whole frame lies inside the
+        // region and is frame-aligned (so 8-byte aligned); the region is
+        // valid for the life of `self`, and the slice only allows atomic
+        // access, like `word`.
+        Some(unsafe {
+            core::slice::from_raw_parts(
+                self.base.as_ptr().add(off).cast::<AtomicU64>(),
+                (PAGE_SIZE / 8) as usize,
+            )
+        })
     }
 
     #[inline]

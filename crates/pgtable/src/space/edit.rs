@@ -1,6 +1,6 @@
 //! The kernel edit guard: every change of kernel mappings goes through it.
 
-use super::args::{check_mapped, check_phys, check_prot, check_range, Half};
+use super::args::{check_phys, check_prot, check_range, Half};
 use super::kernel::KernelSpace;
 use super::SyncPolicy;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
@@ -12,7 +12,7 @@ use crate::pgalloc::{Populate, PteTable, Side, Tracker};
 use crate::prot::{CacheMode, Prot};
 use crate::tables::EntryPtr;
 use crate::vmalloc::map::{map_range, MapCtx, Source};
-use crate::vmalloc::unmap::clear_range;
+use crate::vmalloc::unmap::{unmap_range, Pass};
 
 /// What finishing an edit did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,9 +142,10 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<()> {
         let pt = self.ks.pt;
         let end = check_range(pt.arch(), Half::Kernel, va, size)?;
-        check_mapped(pt.tables(), self.ks.root(), va.0, end)?;
+        let (root, keep) = (self.ks.root(), Some(self.top_level()));
         let mut pop = self.populate();
-        clear_range(&mut pop, self.ks.root(), va.0, end, Some(self.top_level()));
+        unmap_range(&mut pop, root, va.0, end, keep, Pass::Check)?;
+        unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)?;
         self.tracker = pop.tracker;
         Ok(())
     }

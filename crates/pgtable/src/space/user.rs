@@ -1,6 +1,6 @@
 //! User address spaces.
 
-use super::args::{check_mapped, check_phys, check_prot, check_range, Half};
+use super::args::{check_phys, check_prot, check_range, Half};
 use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
@@ -10,7 +10,7 @@ use crate::pgalloc::{Populate, Side, Tracker, UserPteTable};
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
 use crate::vmalloc::map::{map_range, MapCtx, Source};
-use crate::vmalloc::unmap::clear_range;
+use crate::vmalloc::unmap::{clear_range, unmap_range, Pass};
 use crate::walk::Mapping;
 
 /// A user address space (an `mm_struct`): owns its root and its user-half
@@ -132,8 +132,9 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
     /// freed.
     pub fn unmap(&mut self, va: VirtAddr, size: u64) -> Result<()> {
         let end = check_range(self.pt.arch(), Half::User, va, size)?;
-        check_mapped(self.pt.tables(), self.space.root, va.0, end)?;
-        clear_range(&mut self.populate(), self.space.root, va.0, end, None);
+        let mut pop = self.populate();
+        unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Check)?;
+        unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Clear)?;
         self.mirror(va.0, end);
         Ok(())
     }

@@ -9,6 +9,7 @@ use crate::memory::TableMemory;
 use crate::pgalloc::Populate;
 use crate::prot::Prot;
 use crate::tables::{for_each_entry, EntryPtr};
+use core::sync::atomic::Ordering;
 
 /// Where the physical pages of a mapping come from.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +67,75 @@ impl<A: Arch, M: TableMemory + ?Sized> MapCtx<'_, '_, A, M> {
         self.set_leaf(level, e, addr)?;
         Ok(true)
     }
+
+    /// Whether all of `addr..end` can take leaves of `level`.
+    fn huge_run(&self, level: Level, addr: u64, end: u64) -> bool {
+        let arch = self.pop.t.arch;
+        let size = arch.level_size(level);
+        !arch.is_passthrough(level)
+            && arch.leaf_allowed(level)
+            && self.max_shift >= arch.level_shift(level)
+            && addr & (size - 1) == 0
+            && end.wrapping_sub(addr) & (size - 1) == 0
+            && matches!(self.src, Source::Contiguous(_))
+            && self.pa(addr).is_aligned(size)
+    }
+
+    /// Write leaves of `level` for `addr..end` (all in the table of `first`)
+    /// in one loop, recording the mask and undo point once for the run.
+    /// Stops at the first entry that is not none, unless `fresh` (a table
+    /// nobody has seen, every entry of which is overwritten). Returns where
+    /// it stopped (`end` when all were written).
+    #[inline(always)]
+    fn fill(&mut self, level: Level, first: EntryPtr, addr: u64, end: u64, fresh: bool) -> u64 {
+        let written = match self.src {
+            Source::Contiguous(base) => {
+                let delta = base.0.wrapping_sub(self.start);
+                fill_entries(self, level, first, addr, end, fresh, |a| {
+                    PhysAddr(a.wrapping_add(delta))
+                })
+            }
+            Source::Pages(frames) => {
+                let frames = &frames[((addr - self.start) / PAGE_SIZE) as usize..];
+                fill_entries(self, level, first, addr, end, fresh, |a| {
+                    frames[((a - addr) / PAGE_SIZE) as usize]
+                })
+            }
+        };
+        if written != addr {
+            let size = self.pop.t.arch.level_size(level);
+            self.pop.note(level, addr);
+            self.pop.note(level, written.wrapping_sub(size));
+            self.done = written;
+        }
+        written
+    }
+
+    /// Map `addr..end` with leaves of `level` from the entry `first` where
+    /// the entries are empty; where one holds a table, map that part below
+    /// it as the per-entry walk would.
+    fn huge_entries(
+        &mut self,
+        level: Level,
+        first: EntryPtr,
+        addr: u64,
+        end: u64,
+        below: fn(&mut Self, EntryPtr, u64, u64) -> Result<()>,
+    ) -> Result<()> {
+        let stop = self.fill(level, first, addr, end, false);
+        if stop == end {
+            return Ok(());
+        }
+        let t = self.pop.t;
+        let skipped = (stop - addr) / t.arch.level_size(level) * t.arch.entry_size();
+        let e = EntryPtr(PhysAddr(first.0 .0 + skipped));
+        for_each_entry(t, self, level, e, stop, end, |cx, e, addr, next| {
+            if cx.try_huge(level, e, addr, next)? {
+                return Ok(());
+            }
+            below(cx, e, addr, next)
+        })
+    }
 }
 
 /// Map `cx.start..end` through `root`. On failure, the leaves already written
@@ -110,6 +180,9 @@ fn vmap_pud_range<A: Arch, M: TableMemory + ?Sized>(
     end: u64,
 ) -> Result<()> {
     let pud = cx.pop.alloc_track(Level::P4d, p4d, addr)?;
+    if cx.huge_run(Level::Pud, addr, end) {
+        return cx.huge_entries(Level::Pud, pud, addr, end, vmap_pmd_range);
+    }
     for_each_entry(
         cx.pop.t,
         cx,
@@ -133,6 +206,9 @@ fn vmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
     end: u64,
 ) -> Result<()> {
     let pmd = cx.pop.alloc_track(Level::Pud, pud, addr)?;
+    if cx.huge_run(Level::Pmd, addr, end) {
+        return cx.huge_entries(Level::Pmd, pmd, addr, end, vmap_pte_range);
+    }
     for_each_entry(
         cx.pop.t,
         cx,
@@ -155,57 +231,69 @@ fn vmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let pte = cx.pop.alloc_track(Level::Pmd, pmd, addr)?;
-    // One tight loop over the entries of this PTE table: each leaf is
-    // checked and written, and the mask and undo point are updated once for
-    // the run of leaves written (the same mask, range and `done` as one
-    // `set_leaf` per entry would leave, failure included).
-    let written = match cx.src {
-        Source::Contiguous(base) => {
-            let delta = base.0.wrapping_sub(cx.start);
-            fill_ptes(cx, pte, addr, end, |a| PhysAddr(a.wrapping_add(delta)))
-        }
-        Source::Pages(frames) => {
-            let first = ((addr - cx.start) / PAGE_SIZE) as usize;
-            let frames = &frames[first..];
-            fill_ptes(cx, pte, addr, end, |a| {
-                frames[((a - addr) / PAGE_SIZE) as usize]
-            })
-        }
-    };
-    if written != addr {
-        let step = cx.pop.t.arch.level_size(Level::Pte);
-        cx.pop.note(Level::Pte, addr);
-        cx.pop.note(Level::Pte, written.wrapping_sub(step));
-        cx.done = written;
+    let t = cx.pop.t;
+    let span = t.arch.level_size(Level::Pmd);
+    if !t.arch.is_passthrough(Level::Pmd)
+        && addr & (span - 1) == 0
+        && end.wrapping_sub(addr) == span
+        && t.none(Level::Pmd, pmd)
+    {
+        // A whole new PTE table: filled before it is linked, so it need not
+        // be cleared first (`pte_alloc_kernel_track()` then `set_pte()`s,
+        // in the other order but with the same result).
+        let table = t.mem.alloc_table_for_overwrite()?;
+        cx.fill(Level::Pte, EntryPtr(table), addr, end, true);
+        cx.pop.populate(Level::Pmd, addr, pmd, table);
+        return Ok(());
     }
-    if written == end {
-        Ok(())
-    } else {
-        Err(Error::AlreadyMapped(VirtAddr(written)))
+    let pte = cx.pop.alloc_track(Level::Pmd, pmd, addr)?;
+    match cx.fill(Level::Pte, pte, addr, end, false) {
+        stop if stop == end => Ok(()),
+        stop => Err(Error::AlreadyMapped(VirtAddr(stop))),
     }
 }
 
-/// Write PTE leaves for `addr..end` from the entry `first` until one is not
-/// none; returns where it stopped (`end` when all were written).
+/// The loop of [`MapCtx::fill`]: write leaves of `level` from the entry
+/// `first`; returns where it stopped.
 #[inline(always)]
-fn fill_ptes<A: Arch, M: TableMemory + ?Sized>(
+fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
     cx: &MapCtx<'_, '_, A, M>,
+    level: Level,
     first: EntryPtr,
     addr: u64,
     end: u64,
+    fresh: bool,
     pa: impl Fn(u64) -> PhysAddr,
 ) -> u64 {
     let t = cx.pop.t;
-    let step = t.arch.level_size(Level::Pte);
+    let step = t.arch.level_size(level);
     let prot = cx.prot;
-    let mut e = first;
+    let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
+    let words = if t.arch.entry_size() == 8 {
+        t.mem.table_words(table)
+    } else {
+        None
+    };
     let mut a = addr;
+    if let Some(words) = words {
+        // The direct-map case: one bounds check for the whole run.
+        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
+        let count = (end.wrapping_sub(addr) / step) as usize;
+        for w in &words[index..index + count] {
+            if !fresh && w.load(Ordering::Relaxed) != 0 {
+                return a;
+            }
+            w.store(t.arch.encode_leaf(level, pa(a), prot), Ordering::Release);
+            a = a.wrapping_add(step);
+        }
+        return a;
+    }
+    let mut e = first;
     loop {
-        if !t.none(Level::Pte, e) {
+        if !fresh && !t.none(level, e) {
             return a;
         }
-        t.write(e, t.arch.encode_leaf(Level::Pte, pa(a), prot));
+        t.write(e, t.arch.encode_leaf(level, pa(a), prot));
         a = a.wrapping_add(step);
         if a == end {
             return a;

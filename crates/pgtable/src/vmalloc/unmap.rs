@@ -1,31 +1,51 @@
-//! The unmap walk: `vunmap_range_noflush()`, one function per level. Tables
-//! that become empty are freed, except those the root's own entries point
-//! at: clearing a top-level kernel entry would have to be synced into every
-//! root, and Linux never does it either.
+//! The unmap walk: `vunmap_range_noflush()`, one function per level.
+//!
+//! The same walk runs twice for a strict unmap: first as a check that
+//! changes nothing and stops at the first hole or split leaf, then as the
+//! clear. Tables that become empty are freed, except those the root's own
+//! entries point at: clearing a top-level kernel entry would have to be
+//! synced into every root, and Linux never does it either.
 
+use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
+use crate::error::{Error, Result};
 use crate::memory::TableMemory;
 use crate::pgalloc::Populate;
 use crate::tables::{for_each_entry, EntryPtr};
-use crate::{addr::PhysAddr, Result};
+use core::sync::atomic::Ordering;
 
-/// Clear every leaf in `start..end` through `root` (holes are skipped) and
-/// free emptied tables below `keep_level` (`None`: free up to the root).
-pub(crate) fn clear_range<A: Arch, M: TableMemory + ?Sized>(
+/// Whether the walk only checks or clears.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Refuse a hole ([`Error::NotMapped`]) or a leaf reaching outside the
+    /// range ([`Error::SplitsLeaf`]); change nothing.
+    Check,
+    /// Clear every leaf (holes are skipped) and free emptied tables.
+    Clear,
+}
+
+/// Run `pass` over `start..end` through `root`, freeing emptied tables below
+/// `keep_level` (`None`: up to the root).
+pub(crate) fn unmap_range<A: Arch, M: TableMemory + ?Sized>(
     pop: &mut Populate<'_, A, M>,
     root: PhysAddr,
     start: u64,
     end: u64,
     keep_level: Option<Level>,
-) {
+    pass: Pass,
+) -> Result<()> {
     let t = pop.t;
-    let mut cx = Unmap { pop, keep_level };
-    // The closures below never fail; the Result only fits the shared loop.
-    let _ = for_each_entry(
+    let mut cx = Unmap {
+        pop,
+        keep_level,
+        pass,
+    };
+    let first = t.pgd_offset(root, start);
+    for_each_entry(
         t,
         &mut cx,
         Level::Pgd,
-        t.pgd_offset(root, start),
+        first,
         start,
         end,
         |cx, pgd, addr, next| {
@@ -33,40 +53,116 @@ pub(crate) fn clear_range<A: Arch, M: TableMemory + ?Sized>(
             cx.free_if_empty(Level::Pgd, pgd, addr, next);
             Ok(())
         },
-    );
+    )
+}
+
+/// Clear every leaf in `start..end` (holes are skipped).
+pub(crate) fn clear_range<A: Arch, M: TableMemory + ?Sized>(
+    pop: &mut Populate<'_, A, M>,
+    root: PhysAddr,
+    start: u64,
+    end: u64,
+    keep_level: Option<Level>,
+) {
+    // The clear pass never fails.
+    let _ = unmap_range(pop, root, start, end, keep_level, Pass::Clear);
 }
 
 struct Unmap<'p, 'a, A, M: ?Sized> {
     pop: &'p mut Populate<'a, A, M>,
     keep_level: Option<Level>,
+    pass: Pass,
 }
 
 impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
-    /// The entry below `e` for `addr`, if `e` points at a table.
-    fn descend(&self, level: Level, e: EntryPtr, addr: u64) -> Option<EntryPtr> {
+    /// The entry below `e` for `addr`, if `e` points at a table; a hole is
+    /// an error in the check pass.
+    fn descend(&self, level: Level, e: EntryPtr, addr: u64) -> Result<Option<EntryPtr>> {
         let t = self.pop.t;
-        let child = level.next()?;
+        let Some(child) = level.next() else {
+            return Ok(None);
+        };
         if t.arch.is_folded(child) {
-            return Some(e);
+            return Ok(Some(e));
         }
-        t.offset(child, e, addr)
+        match t.decode(level, e) {
+            Decoded::Table(_) => Ok(t.offset(child, e, addr)),
+            Decoded::None if self.pass == Pass::Check => Err(Error::NotMapped(VirtAddr(addr))),
+            _ => Ok(None),
+        }
     }
 
-    /// Clear `e` if it is a leaf; the range was checked not to split it.
-    fn clear_leaf(&mut self, level: Level, e: EntryPtr, addr: u64) -> bool {
+    /// Handle `e` if it is a leaf of `level` covering `addr..next`: check
+    /// that it lies inside the range, or clear it. Returns whether it was a
+    /// leaf.
+    fn leaf(&mut self, level: Level, e: EntryPtr, addr: u64, next: u64) -> Result<bool> {
         let t = self.pop.t;
         if t.arch.is_passthrough(level) || !matches!(t.decode(level, e), Decoded::Leaf(..)) {
-            return false;
+            return Ok(false);
         }
-        t.write(e, 0);
-        self.pop.note(level, addr);
-        true
+        let size = t.arch.level_size(level);
+        match self.pass {
+            Pass::Check if addr & (size - 1) != 0 || next.wrapping_sub(addr) != size => {
+                Err(Error::SplitsLeaf(VirtAddr(addr & !(size - 1))))
+            }
+            Pass::Check => Ok(true),
+            Pass::Clear => {
+                t.write(e, 0);
+                self.pop.note(level, addr);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Check or clear the whole leaves of `level` from the entry `first` on
+    /// in one loop over the table, as long as they are leaves; returns where
+    /// it stopped, for the per-entry walk to go on from there.
+    fn leaf_run(&mut self, level: Level, first: EntryPtr, addr: u64, end: u64) -> u64 {
+        let t = self.pop.t;
+        let size = t.arch.level_size(level);
+        if t.arch.is_passthrough(level) || t.arch.entry_size() != 8 || addr & (size - 1) != 0 {
+            return addr;
+        }
+        let Some(words) = t.mem.table_words(PhysAddr(first.0 .0 & !(PAGE_SIZE - 1))) else {
+            return addr;
+        };
+        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
+        let whole = (end.wrapping_sub(addr) / size) as usize;
+        let mut a = addr;
+        for w in &words[index..index + whole] {
+            if !matches!(
+                t.arch.decode(level, w.load(Ordering::Acquire)),
+                Decoded::Leaf(..)
+            ) {
+                break;
+            }
+            if self.pass == Pass::Clear {
+                w.store(0, Ordering::Release);
+            }
+            a = a.wrapping_add(size);
+        }
+        if a != addr && self.pass == Pass::Clear {
+            self.pop.note(level, addr);
+            self.pop.note(level, a.wrapping_sub(size));
+        }
+        a
+    }
+
+    /// The entry of the same table as `first` for `addr` (`first` being the
+    /// one for `from`).
+    fn entry_for(&self, level: Level, first: EntryPtr, from: u64, addr: u64) -> EntryPtr {
+        let t = self.pop.t;
+        let skipped = (addr - from) / t.arch.level_size(level) * t.arch.entry_size();
+        EntryPtr(PhysAddr(first.0 .0 + skipped))
     }
 
     /// Free the table under `e` if nothing is left in it.
     fn free_if_empty(&mut self, level: Level, e: EntryPtr, addr: u64, next: u64) {
         let t = self.pop.t;
-        if t.arch.is_passthrough(level) || self.keep_level.is_some_and(|k| level <= k) {
+        if self.pass == Pass::Check
+            || t.arch.is_passthrough(level)
+            || self.keep_level.is_some_and(|k| level <= k)
+        {
             return;
         }
         let Decoded::Table(table) = t.decode(level, e) else {
@@ -81,6 +177,63 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
             self.pop.note(level, addr);
         }
     }
+
+    /// The PTE entries of `addr..end` starting at `first`: checked (every
+    /// one a leaf) or cleared, in one loop over the table.
+    fn ptes(&mut self, first: EntryPtr, addr: u64, end: u64) -> Result<()> {
+        let t = self.pop.t;
+        let count = (end.wrapping_sub(addr) / PAGE_SIZE) as usize;
+        let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
+        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
+        let is_leaf = |raw: u64| matches!(t.arch.decode(Level::Pte, raw), Decoded::Leaf(..));
+        let words = if t.arch.entry_size() == 8 {
+            t.mem.table_words(table)
+        } else {
+            None
+        };
+        let hole = match words {
+            Some(words) => {
+                let words = &words[index..index + count];
+                match self.pass {
+                    Pass::Check => words
+                        .iter()
+                        .position(|w| !is_leaf(w.load(Ordering::Acquire))),
+                    Pass::Clear => {
+                        for w in words {
+                            if is_leaf(w.load(Ordering::Acquire)) {
+                                w.store(0, Ordering::Release);
+                            }
+                        }
+                        None
+                    }
+                }
+            }
+            None => {
+                let mut hole = None;
+                for i in 0..count {
+                    let e = EntryPtr(PhysAddr(first.0 .0 + i as u64 * t.arch.entry_size()));
+                    let leaf = is_leaf(t.read(e));
+                    match self.pass {
+                        Pass::Check if !leaf => {
+                            hole = Some(i);
+                            break;
+                        }
+                        Pass::Clear if leaf => t.write(e, 0),
+                        _ => {}
+                    }
+                }
+                hole
+            }
+        };
+        if let Some(i) = hole {
+            return Err(Error::NotMapped(VirtAddr(addr + i as u64 * PAGE_SIZE)));
+        }
+        if self.pass == Pass::Clear {
+            self.pop.note(Level::Pte, addr);
+            self.pop.note(Level::Pte, end.wrapping_sub(PAGE_SIZE));
+        }
+        Ok(())
+    }
 }
 
 fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
@@ -89,7 +242,7 @@ fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let Some(p4d) = cx.descend(Level::Pgd, pgd, addr) else {
+    let Some(p4d) = cx.descend(Level::Pgd, pgd, addr)? else {
         return Ok(());
     };
     for_each_entry(
@@ -113,18 +266,23 @@ fn vunmap_pud_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let Some(pud) = cx.descend(Level::P4d, p4d, addr) else {
+    let Some(pud) = cx.descend(Level::P4d, p4d, addr)? else {
         return Ok(());
     };
+    let stop = cx.leaf_run(Level::Pud, pud, addr, end);
+    if stop == end {
+        return Ok(());
+    }
+    let first = cx.entry_for(Level::Pud, pud, addr, stop);
     for_each_entry(
         cx.pop.t,
         cx,
         Level::Pud,
-        pud,
-        addr,
+        first,
+        stop,
         end,
         |cx, pud, addr, next| {
-            if !cx.clear_leaf(Level::Pud, pud, addr) {
+            if !cx.leaf(Level::Pud, pud, addr, next)? {
                 vunmap_pmd_range(cx, pud, addr, next)?;
                 cx.free_if_empty(Level::Pud, pud, addr, next);
             }
@@ -139,18 +297,23 @@ fn vunmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let Some(pmd) = cx.descend(Level::Pud, pud, addr) else {
+    let Some(pmd) = cx.descend(Level::Pud, pud, addr)? else {
         return Ok(());
     };
+    let stop = cx.leaf_run(Level::Pmd, pmd, addr, end);
+    if stop == end {
+        return Ok(());
+    }
+    let first = cx.entry_for(Level::Pmd, pmd, addr, stop);
     for_each_entry(
         cx.pop.t,
         cx,
         Level::Pmd,
-        pmd,
-        addr,
+        first,
+        stop,
         end,
         |cx, pmd, addr, next| {
-            if !cx.clear_leaf(Level::Pmd, pmd, addr) {
+            if !cx.leaf(Level::Pmd, pmd, addr, next)? {
                 vunmap_pte_range(cx, pmd, addr, next)?;
                 cx.free_if_empty(Level::Pmd, pmd, addr, next);
             }
@@ -165,19 +328,8 @@ fn vunmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let Some(pte) = cx.descend(Level::Pmd, pmd, addr) else {
-        return Ok(());
-    };
-    for_each_entry(
-        cx.pop.t,
-        cx,
-        Level::Pte,
-        pte,
-        addr,
-        end,
-        |cx, pte, addr, _| {
-            cx.clear_leaf(Level::Pte, pte, addr);
-            Ok(())
-        },
-    )
+    match cx.descend(Level::Pmd, pmd, addr)? {
+        Some(pte) => cx.ptes(pte, addr, end),
+        None => Ok(()),
+    }
 }
