@@ -31,6 +31,9 @@ pub enum Error {
     WriteAndExecute,
     /// The physical address is past what the architecture can encode.
     PhysTooLarge(PhysAddr),
+    /// The entry handed to a raw walk helper is not the one of this
+    /// address in these tables.
+    ForeignEntry(VirtAddr),
     /// Something is already mapped at this address.
     AlreadyMapped(VirtAddr),
     /// Nothing is mapped at this address (unmap of a hole).
@@ -59,6 +62,7 @@ impl fmt::Display for Error {
                 f.write_str("kernel mapping both writable and executable (W^X)")
             }
             Error::PhysTooLarge(pa) => write!(f, "{pa} is beyond the physical address limit"),
+            Error::ForeignEntry(va) => write!(f, "the entry given is not the one of {va}"),
             Error::AlreadyMapped(va) => write!(f, "{va} is already mapped"),
             Error::NotMapped(va) => write!(f, "{va} is not mapped"),
             Error::SplitsLeaf(va) => write!(f, "range splits the huge leaf at {va}"),

@@ -1,6 +1,7 @@
 //! The kernel space (init_mm).
 
-use super::edit::{KernelEdit, LegacyEdit};
+use super::edit::KernelEdit;
+use super::legacy::LegacyEdit;
 use super::{KernelState, PageTables};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::Arch;

@@ -5,11 +5,14 @@
 mod args;
 mod edit;
 mod kernel;
+mod legacy;
+mod raw;
 mod registry;
 mod user;
 
-pub use edit::{KernelEdit, LegacyEdit, SyncReport};
+pub use edit::{KernelEdit, SyncReport};
 pub use kernel::KernelSpace;
+pub use legacy::LegacyEdit;
 pub use registry::SyncStats;
 pub use user::{AddressSpace, UserSpace};
 
@@ -187,10 +190,15 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 
     /// `pgd_free()`: unregister `space`, free its user tables and its root.
     /// Kernel tables are shared and never freed here. The user frames it
-    /// mapped are the caller's.
+    /// mapped are the caller's. A space that is not registered here
+    /// (another `PageTables`' space) is left alone.
     pub fn destroy_space(&self, space: AddressSpace) {
         let root = space.root();
-        self.roots.lock().remove(root);
+        if !self.roots.lock().remove(root) {
+            // Not one of ours (another `PageTables`' space): freeing its
+            // frames here would hand them out twice.
+            return;
+        }
         user::free_user_half(self, root);
         self.mem.free_table(root);
         if let Some(u) = space.user_root() {
@@ -227,10 +235,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// The leaf mapping `va` through `root`, as the library reads the
     /// tables.
     pub fn translate(&self, root: PhysAddr, va: VirtAddr) -> Option<Mapping> {
-        if !self.arch.is_canonical(va) {
+        if !self.arch.is_canonical(va) || !self.is_table_frame(root) {
             return None;
         }
         self.tables().translate(root, va.0)
+    }
+
+    /// Whether `pa` can be a table frame (page-aligned, within the physical
+    /// address width), so walking from it cannot overflow.
+    fn is_table_frame(&self, pa: PhysAddr) -> bool {
+        pa.is_aligned(crate::addr::PAGE_SIZE) && pa.0 < self.arch.phys_limit()
     }
 
     /// Counters of the sync machinery.
@@ -271,9 +285,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// Under [`SyncPolicy::Lazy`]: copy the kernel's top-level entry for
     /// `va` into `root` if it is missing there (x86 `vmalloc_fault()`).
     /// Returns whether an entry was copied, i.e. whether the faulting access
-    /// may be retried.
+    /// may be retried; a root that is not registered is never written.
     pub fn sync_on_fault(&self, root: PhysAddr, va: VirtAddr) -> bool {
-        if va.0 < self.arch.kernel_start() || !self.arch.is_canonical(va) {
+        if va.0 < self.arch.kernel_start()
+            || !self.arch.is_canonical(va)
+            || !self.is_table_frame(root)
+        {
             return false;
         }
         let t = self.tables();
@@ -282,8 +299,8 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             t.pgd_offset(root, va.0),
         );
         let raw = t.read(want);
-        let _roots = self.roots.lock();
-        if raw == 0 || t.read(have) == raw {
+        let roots = self.roots.lock();
+        if !roots.contains(root) || raw == 0 || t.read(have) == raw {
             return false;
         }
         t.write(have, raw);

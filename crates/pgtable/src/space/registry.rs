@@ -27,6 +27,10 @@ impl Registry {
         self.users.push(user);
     }
 
+    pub fn contains(&self, root: PhysAddr) -> bool {
+        self.pos.contains_key(&root.0)
+    }
+
     pub fn remove(&mut self, root: PhysAddr) -> bool {
         let Some(i) = self.pos.remove(&root.0) else {
             return false;

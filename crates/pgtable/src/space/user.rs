@@ -171,37 +171,62 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         self.pt.tables().offset(level, parent, va.0)
     }
 
-    fn populate_at(&mut self, level: Level, e: EntryPtr, table: PhysAddr) {
-        self.populate().populate(level, 0, e, table);
-        // A top-level entry of the root: keep the user-mode root in step.
-        let root = self.space.root.0;
-        if let (Some(user), true) = (self.space.user_root, e.0 .0 & !(PAGE_SIZE - 1) == root) {
-            self.pt.tables().write(
-                EntryPtr(PhysAddr(user.0 + (e.0 .0 - root))),
-                self.pt.tables().read(e),
-            );
+    /// Write the table entry `e` of `level` for the user address `addr`,
+    /// which must be this space's (empty) entry of that level for `addr`:
+    /// anything else could reach the kernel half or another space.
+    fn populate_at(
+        &mut self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        table: PhysAddr,
+    ) -> Result<()> {
+        check_range(
+            self.pt.arch(),
+            Half::User,
+            VirtAddr(addr.0 & !(PAGE_SIZE - 1)),
+            PAGE_SIZE,
+        )?;
+        let t = self.pt.tables();
+        if t.entry_at(self.space.root, level, addr.0) != Some(e) {
+            return Err(Error::ForeignEntry(addr));
         }
+        if !t.arch.is_passthrough(level) && !t.none(level, e) {
+            return Err(Error::AlreadyMapped(addr));
+        }
+        self.populate().populate(level, addr.0, e, table);
+        self.mirror(addr.0, addr.0 + 1);
+        Ok(())
     }
 
-    /// `pgd_populate(mm, pgd, p4d)`.
-    pub fn pgd_populate(&mut self, pgd: EntryPtr, p4d: PhysAddr) {
-        self.populate_at(Level::Pgd, pgd, p4d)
+    /// `pgd_populate(mm, pgd, p4d)` for the user address `addr`.
+    pub fn pgd_populate(&mut self, addr: VirtAddr, pgd: EntryPtr, p4d: PhysAddr) -> Result<()> {
+        self.populate_at(Level::Pgd, addr, pgd, p4d)
     }
 
-    /// `p4d_populate(mm, p4d, pud)`.
-    pub fn p4d_populate(&mut self, p4d: EntryPtr, pud: PhysAddr) {
-        self.populate_at(Level::P4d, p4d, pud)
+    /// `p4d_populate(mm, p4d, pud)` for the user address `addr`.
+    pub fn p4d_populate(&mut self, addr: VirtAddr, p4d: EntryPtr, pud: PhysAddr) -> Result<()> {
+        self.populate_at(Level::P4d, addr, p4d, pud)
     }
 
-    /// `pud_populate(mm, pud, pmd)`.
-    pub fn pud_populate(&mut self, pud: EntryPtr, pmd: PhysAddr) {
-        self.populate_at(Level::Pud, pud, pmd)
+    /// `pud_populate(mm, pud, pmd)` for the user address `addr`.
+    pub fn pud_populate(&mut self, addr: VirtAddr, pud: EntryPtr, pmd: PhysAddr) -> Result<()> {
+        self.populate_at(Level::Pud, addr, pud, pmd)
     }
 
-    /// `pmd_populate(mm, pmd, pte)`: takes the user PTE table by value, so
-    /// it is linked in exactly once.
-    pub fn pmd_populate(&mut self, pmd: EntryPtr, pte: UserPteTable) {
-        self.populate_at(Level::Pmd, pmd, pte.0)
+    /// `pmd_populate(mm, pmd, pte)` for the user address `addr`: takes the
+    /// user PTE table by value, so it is linked in exactly once; a refused
+    /// call hands it back.
+    pub fn pmd_populate(
+        &mut self,
+        addr: VirtAddr,
+        pmd: EntryPtr,
+        pte: UserPteTable,
+    ) -> core::result::Result<(), (Error, UserPteTable)> {
+        match self.populate_at(Level::Pmd, addr, pmd, pte.0) {
+            Ok(()) => Ok(()),
+            Err(e) => Err((e, pte)),
+        }
     }
 }
 
