@@ -11,11 +11,18 @@
 //! - [`PhysBus`]: the physical memory the MMU reads paging-structure entries
 //!   from and writes Accessed/Dirty bits into.
 //! - [`Access`], [`Mode`], [`FaultKind`]: architecture-neutral vocabulary,
-//!   shared by every MMU module (x86-64 today; arm64 VMSAv8-64 and riscv64
-//!   Sv39/48/57 are meant to be added as siblings of [`x86_64`]).
+//!   shared by every MMU module.
+//! - [`Mmu`], [`Roots`], [`Xlat`], [`Leaf`], [`Fault`]: an
+//!   architecture-neutral view so a simulator can drive any model uniformly.
 //! - [`x86_64`]: 4-level and 5-level paging per Intel SDM vol. 3A ch. 4
 //!   ("Paging"), sections 4.5 to 4.10, plus a CPU helper that puts a TLB in
 //!   front of the walker.
+//! - [`x86_32`]: 32-bit and PAE paging (SDM vol. 3A 4.3, 4.4).
+//! - [`arm64`]: VMSAv8-64 stage 1, 4 KiB granule, EL1&0 regime (Arm ARM
+//!   DDI 0487, chapter D8 "The AArch64 Virtual Memory System Architecture").
+//! - [`arm32`]: ARMv7-A short-descriptor format (Arm ARM DDI 0406C, B3.5).
+//! - [`riscv64`]: Sv39/Sv48/Sv57 (RISC-V privileged spec, "Supervisor-Level
+//!   ISA", sections on Sv32/Sv39/Sv48/Sv57 virtual memory).
 //! - [`tlb`]: an architecture-neutral TLB model (SDM 4.10.2 for x86).
 //!
 //! The crate is `#![no_std]` (it is also linked into a bare-metal kernel) and
@@ -30,8 +37,15 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod arm32;
+pub mod arm64;
+mod neutral;
+pub mod riscv64;
 pub mod tlb;
+pub mod x86_32;
 pub mod x86_64;
+
+pub use neutral::{Fault, Leaf, Mmu, Roots, Xlat};
 
 #[cfg(test)]
 mod test_util;
@@ -78,6 +92,66 @@ pub trait PhysBus {
         // Truncation is the point: take the selected half of the quadword.
         (word >> shift) as u32
     }
+
+    /// Writes the little-endian doubleword at `pa` (4-byte aligned).
+    ///
+    /// The default is a read-modify-write of the enclosing aligned quadword
+    /// that preserves its other half.
+    fn write_u32(&self, pa: u64, value: u32) {
+        let qa = pa & !7;
+        let shift = (pa & 4) * 8;
+        let word = self.read_u64(qa);
+        let word = (word & !(0xffff_ffff << shift)) | (u64::from(value) << shift);
+        self.write_u64(qa, word);
+    }
+
+    /// Sets `bits` in the doubleword at `pa`, writing only if that changes
+    /// it: the A/D update of a 4-byte entry (SDM 4.8 for 32-bit paging).
+    /// Same atomicity remarks as [`PhysBus::set_bits_u64`].
+    fn set_bits_u32(&self, pa: u64, bits: u32) {
+        let old = self.read_u32(pa);
+        if old & bits != bits {
+            self.write_u32(pa, old | bits);
+        }
+    }
+
+    /// Clears `bits` in the quadword at `pa`, writing only if that changes
+    /// it. Used by the arm64 hardware dirty-state update, which clears
+    /// AP\[2\] (Arm ARM D8.5, "Hardware management of dirty state"); same
+    /// atomicity remarks as
+    /// [`PhysBus::set_bits_u64`].
+    fn clear_bits_u64(&self, pa: u64, bits: u64) {
+        let old = self.read_u64(pa);
+        if old & bits != 0 {
+            self.write_u64(pa, old & !bits);
+        }
+    }
+}
+
+/// A shared reference to a bus is a bus, so `&dyn PhysBus` can be handed to
+/// the walkers that take `&impl PhysBus`.
+impl<B: PhysBus + ?Sized> PhysBus for &B {
+    fn read_u64(&self, pa: u64) -> u64 {
+        (**self).read_u64(pa)
+    }
+    fn write_u64(&self, pa: u64, value: u64) {
+        (**self).write_u64(pa, value)
+    }
+    fn set_bits_u64(&self, pa: u64, bits: u64) {
+        (**self).set_bits_u64(pa, bits)
+    }
+    fn read_u32(&self, pa: u64) -> u32 {
+        (**self).read_u32(pa)
+    }
+    fn write_u32(&self, pa: u64, value: u32) {
+        (**self).write_u32(pa, value)
+    }
+    fn set_bits_u32(&self, pa: u64, bits: u32) {
+        (**self).set_bits_u32(pa, bits)
+    }
+    fn clear_bits_u64(&self, pa: u64, bits: u64) {
+        (**self).clear_bits_u64(pa, bits)
+    }
 }
 
 /// The kind of memory access being translated.
@@ -116,6 +190,33 @@ pub enum FaultKind {
     /// error-code bit RSVD = 1).
     ReservedBit,
     /// The address is not canonical. On x86 this is a #GP (or #SS), not a
-    /// #PF, and no walk happens (SDM vol. 1 3.3.7.1; vol. 3A 4.5).
+    /// #PF, and no walk happens (SDM vol. 1 3.3.7.1; vol. 3A 4.5). On
+    /// riscv64 it is a page fault raised before the walk (bits above the VA
+    /// width must equal its top bit). arm64 reports an address outside both
+    /// TTBR ranges as a translation fault ([`FaultKind::NotPresent`]), as
+    /// the architecture does.
     NonCanonical,
+    /// arm64 Access flag fault: a leaf with AF = 0 without hardware
+    /// Access-flag management (Arm ARM D8.5, "Hardware management of the
+    /// Access flag"). Also used for the riscv64
+    /// Svade page fault on A = 0, or D = 0 for a store.
+    AccessFlag,
+    /// arm64 Address size fault: a table or output address, or the TTBR
+    /// base, wider than the configured physical-address size (Arm ARM
+    /// DDI 0487, D8 "MMU fault types: Address size fault").
+    AddressSize,
+}
+
+impl FaultKind {
+    /// A short human-readable name, e.g. for fault reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultKind::NotPresent => "not present",
+            FaultKind::Protection => "protection",
+            FaultKind::ReservedBit => "reserved bit",
+            FaultKind::NonCanonical => "non-canonical",
+            FaultKind::AccessFlag => "access flag",
+            FaultKind::AddressSize => "address size",
+        }
+    }
 }

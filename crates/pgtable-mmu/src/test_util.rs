@@ -39,6 +39,28 @@ impl MemBus {
         pa
     }
 
+    /// A fresh zeroed region of `size` bytes (a power of two) aligned to
+    /// its size and to 4 KiB. Not counted by [`MemBus::table_count`]'s
+    /// callers, which use only [`MemBus::alloc`].
+    pub fn alloc_aligned(&self, size: u64) -> u64 {
+        let align = size.max(0x1000);
+        let pa = (self.next_table.get() + align - 1) & !(align - 1);
+        self.next_table.set(pa + align);
+        pa
+    }
+
+    /// Reads a doubleword without counting as a walker read.
+    pub fn get32(&self, pa: u64) -> u32 {
+        (self.get(pa & !7) >> ((pa & 4) * 8)) as u32
+    }
+
+    /// Stores a doubleword without counting as a walker write.
+    pub fn set32(&self, pa: u64, v: u32) {
+        let shift = (pa & 4) * 8;
+        let old = self.get(pa & !7) & !(0xffff_ffff << shift);
+        self.set(pa & !7, old | u64::from(v) << shift);
+    }
+
     /// Reads without counting as a walker read.
     pub fn get(&self, pa: u64) -> u64 {
         self.mem.borrow().get(&pa).copied().unwrap_or(0)

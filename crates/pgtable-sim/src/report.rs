@@ -4,7 +4,7 @@
 use crate::machine::{Context, Machine, Strategy};
 use pgtable::TableMemory;
 use pgtable_mmu::x86_64::PageFault;
-use pgtable_mmu::{Access, FaultKind};
+use pgtable_mmu::Access;
 use serde::Serialize;
 
 /// A page fault the software MMU raised on a kernel access.
@@ -46,12 +46,7 @@ impl FaultRecord {
                 2 => "PD",
                 _ => "PT",
             },
-            kind: match f.kind {
-                FaultKind::NotPresent => "not present",
-                FaultKind::Protection => "protection",
-                FaultKind::ReservedBit => "reserved bit",
-                FaultKind::NonCanonical => "non-canonical",
-            },
+            kind: f.kind.name(),
             error_code: f.error_code(),
             what: what.to_string(),
         }
