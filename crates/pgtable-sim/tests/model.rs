@@ -20,6 +20,8 @@ use pgtable_sim::layout::{HOTPLUG_BASE, SECTION_SIZE};
 use pgtable_sim::scenarios::{machine, Config};
 use pgtable_sim::{Bus, Context, Machine, SimError, Variant};
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestRunner};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Clone, Debug)]
@@ -413,16 +415,41 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
-
-    #[test]
-    fn model_4_level(pti in any::<bool>(), ops in proptest::collection::vec(op(), 1..40)) {
-        run(false, pti, &ops)?;
+/// Run `cases()` sequences in one paging mode and print what was done.
+fn run_mode(la57: bool) {
+    let config = ProptestConfig {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/model.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    };
+    let (sequences, operations, pti) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
+    let strategy = (any::<bool>(), proptest::collection::vec(op(), 1..40));
+    let result = TestRunner::new(config).run(&strategy, |(with_pti, ops)| {
+        sequences.set(sequences.get() + 1);
+        operations.set(operations.get() + ops.len() as u64);
+        pti.set(pti.get() + u64::from(with_pti));
+        run(la57, with_pti, &ops)
+    });
+    eprintln!(
+        "model ({}-level): {} sequences ({} with PTI), {} operations, each checked",
+        if la57 { 5 } else { 4 },
+        sequences.get(),
+        pti.get(),
+        operations.get()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
     }
+}
 
-    #[test]
-    fn model_5_level(pti in any::<bool>(), ops in proptest::collection::vec(op(), 1..40)) {
-        run(true, pti, &ops)?;
-    }
+#[test]
+fn model_4_level() {
+    run_mode(false);
+}
+
+#[test]
+fn model_5_level() {
+    run_mode(true);
 }
