@@ -71,3 +71,35 @@ fn stale_tlb_entry_is_served_until_flushed() {
     k.access(0, va, Access::Read, "after flush")
         .expect_err("flushed: the walk faults");
 }
+
+#[test]
+fn destroying_a_process_a_cpu_runs_is_refused_and_changes_nothing() {
+    let m = machine(&Config {
+        cpus: 2,
+        spaces: 2,
+        ..Config::default()
+    })
+    .unwrap();
+    // CPU 0 runs process 0, CPU 1 process 1.
+    let root = m.root_of(Context::Process(0)).unwrap();
+    let tables = pgtable::TableMemory::tables_in_use(m.pt.mem());
+    assert_eq!(
+        m.destroy_process(0),
+        Err(pgtable_sim::SimError::ProcessBusy(0))
+    );
+    assert_eq!(m.root_of(Context::Process(0)).unwrap(), root);
+    assert_eq!(pgtable::TableMemory::tables_in_use(m.pt.mem()), tables);
+    assert_eq!(m.process_ids(), vec![0, 1]);
+    assert_eq!(
+        m.destroy_process(7),
+        Err(pgtable_sim::SimError::NoProcess(7))
+    );
+    // Once the CPU runs something else, it goes.
+    m.switch(0, Context::Kernel).unwrap();
+    m.destroy_process(0).unwrap();
+    assert_eq!(m.process_ids(), vec![1]);
+    assert_eq!(
+        m.pt.reachable_tables(),
+        pgtable::TableMemory::tables_in_use(m.pt.mem())
+    );
+}
