@@ -9,8 +9,8 @@
 use crate::bus::Bus;
 use crate::machine::{Machine, Strategy};
 use pgtable::{Arch, PhysAddr, TableMemory};
-use pgtable_mmu::x86_64::{Translation, X86Mmu};
 use pgtable_mmu::{Access, Mode};
+use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
 use std::collections::HashSet;
 
 /// The first difference found.
@@ -58,16 +58,34 @@ impl Checker {
         Self::default()
     }
 
-    fn mmu(m: &Machine) -> X86Mmu {
-        if m.arch.la57 {
-            X86Mmu::new_la57()
+    /// The roots a CPU would load for `root` (with the kernel's upper half
+    /// on split-root architectures).
+    fn roots(m: &Machine, root: u64) -> Roots {
+        if m.arch.split_roots() {
+            Roots::split(root, m.pt.kernel_root().0)
         } else {
-            X86Mmu::new()
+            Roots::single(root)
         }
     }
 
+    fn translate(m: &Machine, mmu: &dyn Mmu, root: u64, va: u64) -> Result<Xlat, Fault> {
+        mmu.translate_any(
+            &Bus(m.pt.mem()),
+            &Self::roots(m, root),
+            va,
+            Access::Read,
+            Mode::Supervisor,
+        )
+    }
+
     fn slot_entry(m: &Machine, root: PhysAddr, slot: usize) -> u64 {
-        m.pt.mem().read_u64(PhysAddr(root.0 + slot as u64 * 8))
+        let size = m.arch.entry_size();
+        let pa = PhysAddr(root.0 + slot as u64 * size);
+        if size == 8 {
+            m.pt.mem().read_u64(pa)
+        } else {
+            u64::from(m.pt.mem().read_u32(pa))
+        }
     }
 
     /// (a) for `slots` of `root`. Under the lazy strategy a root may lack an
@@ -112,17 +130,17 @@ impl Checker {
         v
     }
 
-    fn same(a: &Translation, b: &Translation) -> bool {
+    fn same(a: &Xlat, b: &Xlat) -> bool {
         (a.pa, a.writable, a.user, a.executable) == (b.pa, b.writable, b.user, b.executable)
     }
 
     /// (b) for `addrs` through `root`.
     fn check_root(&mut self, m: &Machine, root: PhysAddr, addrs: &[u64]) -> Check {
-        let (mmu, bus, kroot) = (Self::mmu(m), Bus(m.pt.mem()), m.pt.kernel_root().0);
+        let (mmu, kroot) = (m.arch.mmu(), m.pt.kernel_root().0);
         for &va in addrs {
             self.compared += 1;
-            let want = mmu.translate(&bus, kroot, va, Access::Read, Mode::Supervisor);
-            let have = mmu.translate(&bus, root.0, va, Access::Read, Mode::Supervisor);
+            let want = Self::translate(m, &*mmu, kroot, va);
+            let have = Self::translate(m, &*mmu, root.0, va);
             let ok = match (&want, &have) {
                 (Ok(w), Ok(h)) => Self::same(w, h),
                 (Err(_), Err(_)) => true,
@@ -143,16 +161,16 @@ impl Checker {
 
     /// No CPU's TLB holds a translation the kernel's tables no longer give.
     fn check_tlbs(&mut self, m: &Machine, addrs: &[u64]) -> Check {
-        let (mmu, bus, kroot) = (Self::mmu(m), Bus(m.pt.mem()), m.pt.kernel_root().0);
+        let (mmu, kroot) = (m.arch.mmu(), m.pt.kernel_root().0);
         for (i, c) in m.cpus.borrow().iter().enumerate() {
             for &va in addrs {
-                let Some(cached) = c.cpu.tlb.peek(va) else {
+                let Some(cached) = c.cpu.tlb_peek(va) else {
                     continue;
                 };
-                let want = mmu.translate(&bus, kroot, va, Access::Read, Mode::Supervisor);
+                let want = Self::translate(m, &*mmu, kroot, va);
                 if !want.as_ref().is_ok_and(|w| Self::same(w, &cached)) {
                     return Err(CheckFailure {
-                        root: c.cpu.cr3(),
+                        root: c.cpu.roots().user,
                         slot: None,
                         addr: Some(va),
                         detail: format!(
@@ -226,7 +244,7 @@ impl Checker {
             .cpus
             .borrow()
             .iter()
-            .map(|c| PhysAddr(c.cpu.cr3()))
+            .map(|c| PhysAddr(c.cpu.roots().user))
             .collect();
         for root in cpu_roots {
             self.check_root(m, root, touched)?;
@@ -242,9 +260,9 @@ impl Checker {
     }
 }
 
-fn show(r: &Result<Translation, pgtable_mmu::x86_64::PageFault>) -> String {
+fn show(r: &Result<Xlat, Fault>) -> String {
     match r {
         Ok(t) => format!("pa {:#x}{}", t.pa, if t.writable { " rw" } else { " ro" }),
-        Err(f) => format!("fault at {}", f.level),
+        Err(f) => format!("{} fault at level {}", f.kind.name(), f.level),
     }
 }

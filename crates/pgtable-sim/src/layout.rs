@@ -9,7 +9,7 @@
 //! 9b861528a801, 4917f55b4ef9 and 8d400913c231 were hit.
 
 use pgtable::arch::RegionKind;
-use pgtable::{Arch, X86_64};
+use pgtable::Arch;
 use serde::Serialize;
 
 /// Size of a `struct page`.
@@ -45,7 +45,7 @@ pub struct SimLayout {
 
 impl SimLayout {
     /// The placement for a paging mode.
-    pub fn new(arch: X86_64) -> SimLayout {
+    pub fn new(arch: impl Arch) -> SimLayout {
         let layout = arch.layout();
         let top_slot = 1u64 << arch.level_shift(arch.top_level());
         let region = |k| {
@@ -88,6 +88,7 @@ impl SimLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgtable::X86_64;
 
     #[test]
     fn hot_added_memory_needs_new_slots_in_both_modes() {

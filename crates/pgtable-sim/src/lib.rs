@@ -4,8 +4,10 @@
 //! tables, a checker, and the scenarios that reproduce Linux's historical
 //! sync bugs.
 
+pub mod arch;
 mod bus;
 pub mod checker;
+pub mod cpu;
 mod frames;
 pub mod kernel;
 pub mod layout;
@@ -14,6 +16,7 @@ pub mod ptdump;
 pub mod report;
 pub mod scenarios;
 
+pub use arch::SimArch;
 pub use bus::Bus;
 pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
 pub use report::{FaultRecord, Outcome, Run, Variant};

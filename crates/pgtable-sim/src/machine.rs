@@ -1,20 +1,22 @@
 //! The simulated machine: sparse memory, CPUs with a software MMU and TLB,
 //! processes, and the kernel handle through which kernel code runs.
 
+use crate::arch::SimArch;
 use crate::bus::Bus;
+use crate::cpu::CpuMmu;
 use crate::frames::Frames;
 use crate::layout::{SimLayout, TABLE_FRAMES};
 use crate::report::FaultRecord;
 use pgtable::arch::RegionKind;
-use pgtable::{AddressSpace, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr, X86_64};
-use pgtable_mmu::x86_64::{Cpu, X86Mmu};
+use pgtable::{AddressSpace, Arch, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr};
+use pgtable_mmu::Roots;
 use pgtable_mmu::{Access, Mode};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// The page tables of the simulated machine.
-pub type Tables = PageTables<X86_64, SparseMemory>;
+pub type Tables = PageTables<SimArch, SparseMemory>;
 
 /// How kernel mappings reach the processes' roots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,8 +93,8 @@ impl std::error::Error for SimError {}
 /// One CPU.
 #[derive(Debug)]
 pub struct SimCpu {
-    /// The software MMU with its TLB and CR3.
-    pub cpu: Cpu,
+    /// The software MMU with its TLB and loaded roots.
+    pub cpu: CpuMmu,
     /// What it runs on.
     pub ctx: Context,
     /// Kernel accesses made.
@@ -104,8 +106,8 @@ pub struct SimCpu {
 /// Machine parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct MachineConfig {
-    /// 5-level paging.
-    pub la57: bool,
+    /// The paging mode.
+    pub arch: SimArch,
     /// Number of CPUs.
     pub cpus: usize,
     /// Sync strategy.
@@ -120,7 +122,7 @@ pub struct Machine {
     /// All page tables.
     pub pt: Tables,
     /// The paging mode.
-    pub arch: X86_64,
+    pub arch: SimArch,
     /// The kernel's virtual layout.
     pub layout: SimLayout,
     /// The sync strategy.
@@ -143,7 +145,7 @@ impl Machine {
     /// A machine that has booted: direct map and vmemmap of boot memory,
     /// every kernel top-level slot filled under [`Strategy::Prealloc`].
     pub fn boot(cfg: MachineConfig) -> Result<Machine, SimError> {
-        let arch = X86_64 { la57: cfg.la57 };
+        let arch = cfg.arch;
         let mem = SparseMemory::new(PhysAddr(TABLE_FRAMES.start)..PhysAddr(TABLE_FRAMES.end));
         let policy = if cfg.strategy == Strategy::Lazy {
             SyncPolicy::Lazy
@@ -152,20 +154,21 @@ impl Machine {
         };
         let mut pt = PageTables::with_policy(arch, mem, policy)?;
         if cfg.pti {
-            let cea = pgtable::Arch::layout(&arch)
+            let cea = arch
+                .layout()
                 .get(RegionKind::CpuEntryArea)
                 .map_or(0..0, |r| r.start..r.last + 1);
             pt = pt.with_pti(VirtAddr(cea.start)..VirtAddr(cea.end))?;
         }
-        let mmu = if cfg.la57 {
-            X86Mmu::new_la57()
-        } else {
-            X86Mmu::new()
-        };
         let root = pt.kernel_root().0;
+        let roots = if arch.split_roots() {
+            Roots::split(root, root)
+        } else {
+            Roots::single(root)
+        };
         let cpus = (0..cfg.cpus.max(1))
             .map(|_| SimCpu {
-                cpu: Cpu::new(mmu, root),
+                cpu: CpuMmu::new(arch, roots),
                 ctx: Context::Kernel,
                 accesses: 0,
                 faults: 0,
@@ -278,7 +281,7 @@ impl Machine {
             .iter_mut()
             .filter(|c| c.ctx == Context::Process(id))
         {
-            c.cpu.load_cr3(c.cpu.cr3());
+            c.cpu.load(c.cpu.roots());
         }
         for f in frames {
             self.frames.borrow_mut().free(f);
@@ -303,15 +306,14 @@ impl Machine {
             .and_then(Option::take)
             .ok_or(SimError::NoProcess(id))?;
         let mut frames = Vec::new();
-        let mmu = if self.arch.la57 {
-            X86Mmu::new_la57()
-        } else {
-            X86Mmu::new()
-        };
-        let user_end = pgtable::Arch::user_end(&self.arch);
-        let _ = mmu.for_each_mapping(&Bus(self.pt.mem()), space.root().0, 0, user_end, |m| {
-            frames.push(m.pa)
-        });
+        let user_end = self.arch.user_end();
+        let roots = Roots::single(space.root().0);
+        let _ = self
+            .arch
+            .mmu()
+            .for_each_leaf(&Bus(self.pt.mem()), &roots, 0, user_end, &mut |l| {
+                frames.push(l.xlat.pa)
+            });
         self.pt.destroy_space(space);
         for f in frames {
             self.frames.borrow_mut().free(PhysAddr(f));
@@ -343,12 +345,24 @@ impl Machine {
         }
     }
 
+    /// The roots a CPU loads to run `ctx`: its root, and on split-root
+    /// architectures the kernel's for the upper half.
+    pub fn roots_of(&self, ctx: Context) -> Result<Roots, SimError> {
+        let root = self.root_of(ctx)?.0;
+        let kernel = self.pt.kernel_root().0;
+        Ok(if self.arch.split_roots() {
+            Roots::split(root, kernel)
+        } else {
+            Roots::single(root)
+        })
+    }
+
     /// Schedule `ctx` on `cpu` (a CR3 load).
     pub fn switch(&self, cpu: usize, ctx: Context) -> Result<(), SimError> {
-        let root = self.root_of(ctx)?;
+        let roots = self.roots_of(ctx)?;
         let mut cpus = self.cpus.borrow_mut();
         let c = &mut cpus[cpu];
-        c.cpu.load_cr3(root.0);
+        c.cpu.load(roots);
         c.ctx = ctx;
         Ok(())
     }
@@ -415,7 +429,10 @@ impl Machine {
         let mut r = c.cpu.access(&bus, va, access, Mode::Supervisor);
         if r.is_err() && self.strategy == Strategy::Lazy {
             c.faults += 1;
-            if self.pt.sync_on_fault(PhysAddr(c.cpu.cr3()), VirtAddr(va)) {
+            if self
+                .pt
+                .sync_on_fault(PhysAddr(c.cpu.roots().user), VirtAddr(va))
+            {
                 r = c.cpu.access(&bus, va, access, Mode::Supervisor);
             }
         }
@@ -425,7 +442,7 @@ impl Machine {
                 if self.strategy != Strategy::Lazy {
                     c.faults += 1;
                 }
-                let rec = FaultRecord::new(cpu, c.ctx, &f, what);
+                let rec = FaultRecord::new(cpu, c.ctx, &f, self.arch.level_name(f.level), what);
                 drop(cpus);
                 self.faults.borrow_mut().push(rec.clone());
                 Err(rec)

@@ -321,7 +321,7 @@ fn sections(m: &Machine) -> Vec<(u64, String)> {
 /// The dump of the tables under `root`, with every top-level kernel slot
 /// whose entry differs from init_mm's marked (unless `root` is init_mm's).
 pub fn ptdump(m: &Machine, root: PhysAddr) -> Vec<PtdumpItem> {
-    let la57 = m.arch.la57;
+    let la57 = m.arch.as_x86_64().is_some_and(|a| a.la57);
     let mmu = if la57 {
         X86Mmu::new_la57()
     } else {

@@ -3,8 +3,8 @@
 
 use crate::machine::{Context, Machine, Strategy};
 use pgtable::TableMemory;
-use pgtable_mmu::x86_64::PageFault;
 use pgtable_mmu::Access;
+use pgtable_mmu::Fault;
 use serde::Serialize;
 
 /// A page fault the software MMU raised on a kernel access.
@@ -22,14 +22,20 @@ pub struct FaultRecord {
     pub level: &'static str,
     /// Not present, protection, reserved bit, non-canonical.
     pub kind: &'static str,
-    /// The error code the hardware pushes.
+    /// The fault in x86 #PF error-code form (P, W/R, U/S, RSVD, I/D).
     pub error_code: u32,
     /// What the kernel was touching.
     pub what: String,
 }
 
 impl FaultRecord {
-    pub(crate) fn new(cpu: usize, ctx: Context, f: &PageFault, what: &str) -> Self {
+    pub(crate) fn new(
+        cpu: usize,
+        ctx: Context,
+        f: &Fault,
+        level: &'static str,
+        what: &str,
+    ) -> Self {
         FaultRecord {
             cpu,
             context: ctx,
@@ -39,18 +45,25 @@ impl FaultRecord {
                 Access::Write => "write",
                 Access::Execute => "fetch",
             },
-            level: match f.level.number() {
-                5 => "PML5",
-                4 => "PML4",
-                3 => "PDPT",
-                2 => "PD",
-                _ => "PT",
-            },
+            level,
             kind: f.kind.name(),
-            error_code: f.error_code(),
+            error_code: error_code(f),
             what: what.to_string(),
         }
     }
+}
+
+/// The fault as x86's #PF error code would say it (P, W/R, U/S, RSVD, I/D),
+/// whatever the architecture: one syndrome format for every report.
+fn error_code(f: &Fault) -> u32 {
+    use pgtable_mmu::{FaultKind, Mode};
+    u32::from(!matches!(
+        f.kind,
+        FaultKind::NotPresent | FaultKind::NonCanonical
+    )) | u32::from(f.access == Access::Write) << 1
+        | u32::from(f.mode == Mode::User) << 2
+        | u32::from(f.kind == FaultKind::ReservedBit) << 3
+        | u32::from(f.access == Access::Execute) << 4
 }
 
 impl std::fmt::Display for FaultRecord {

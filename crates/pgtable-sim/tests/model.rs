@@ -244,7 +244,7 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     checker
         .full(m)
         .map_err(|f| TestCaseError::fail(f.to_string()))?;
-    let mmu = if m.arch.la57 {
+    let mmu = if m.arch.as_x86_64().is_some_and(|a| a.la57) {
         X86Mmu::new_la57()
     } else {
         X86Mmu::new()

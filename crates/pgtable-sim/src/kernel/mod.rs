@@ -14,11 +14,12 @@ mod vmemmap;
 
 pub use vmemmap::Memmap;
 
+use crate::arch::SimArch;
 use crate::machine::{Machine, SimError, Strategy};
 use crate::report::{FaultRecord, Variant};
 use pgtable::{
     CacheMode, EntryPtr, KernelEdit, KernelSpace, LegacyEdit, Level, PhysAddr, Prot, PteTable,
-    SparseMemory, VirtAddr, X86_64,
+    SparseMemory, VirtAddr,
 };
 use pgtable_mmu::Access;
 
@@ -61,7 +62,7 @@ pub(crate) trait Editor {
 
 macro_rules! forward_editor {
     ($ty:ident, $self:ident => $populate:expr) => {
-        impl Editor for $ty<'_, '_, X86_64, SparseMemory> {
+        impl Editor for $ty<'_, '_, SimArch, SparseMemory> {
             fn vmap_range(
                 &mut self,
                 va: u64,
@@ -152,7 +153,7 @@ pub struct Kernel<'m> {
     pub m: &'m Machine,
     /// init_mm. Kernel accesses borrow it, so none can happen while an edit
     /// (which borrows it mutably) has not synced.
-    pub ks: KernelSpace<'m, X86_64, SparseMemory>,
+    pub ks: KernelSpace<'m, SimArch, SparseMemory>,
 }
 
 impl<'m> Kernel<'m> {

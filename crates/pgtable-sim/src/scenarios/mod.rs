@@ -125,7 +125,7 @@ type Body = fn(&Machine, Variant) -> Result<Vec<String>, SimError>;
 /// `i % spaces`: the processes exist before the change under test.
 pub fn machine(cfg: &Config) -> Result<Machine, SimError> {
     let m = Machine::boot(MachineConfig {
-        la57: cfg.la57,
+        arch: crate::arch::SimArch::x86_64(cfg.la57),
         cpus: cfg.cpus,
         strategy: cfg.strategy,
         pti: cfg.pti,
