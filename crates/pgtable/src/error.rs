@@ -46,6 +46,9 @@ pub enum Error {
     NoVirtualSpace,
     /// The address space is still loaded somewhere or otherwise in use.
     Busy,
+    /// The level is folded (or is the root) in this paging mode: it has no
+    /// table of its own to allocate.
+    FoldedLevel(crate::arch::Level),
 }
 
 impl fmt::Display for Error {
@@ -69,6 +72,7 @@ impl fmt::Display for Error {
             Error::OutOfMemory => f.write_str("out of page-table memory"),
             Error::NoVirtualSpace => f.write_str("no free virtual range"),
             Error::Busy => f.write_str("address space in use"),
+            Error::FoldedLevel(l) => write!(f, "level {l} has no table of its own here"),
         }
     }
 }

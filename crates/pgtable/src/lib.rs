@@ -21,11 +21,11 @@ pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
 pub use error::{Error, Result};
 pub use mask::SyncMask;
-pub use memory::{FaultInjector, OffsetMemory, SparseMemory, TableMemory};
+pub use memory::{FaultInjector, Fragments, OffsetMemory, SparseMemory, TableMemory};
 pub use pgalloc::{PteTable, UserPteTable};
 pub use prot::{Access, CacheMode, Prot};
 pub use space::{
-    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, SyncPolicy, SyncReport,
+    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncPolicy, SyncReport,
     SyncStats, UserSpace,
 };
 pub use tables::EntryPtr;

@@ -17,18 +17,35 @@ use crate::tables::{EntryPtr, Tables};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PteTable(pub PhysAddr);
 
-/// A user PTE table (Linux's `pgtable_t`, given to `pmd_populate()`). A
-/// distinct type because user PTE tables have their own life (they may be
-/// freed with the address space, and on some architectures live outside the
-/// direct map); a kernel PTE table cannot be passed where one is expected.
+/// A user PTE table (Linux's `pgtable_t`, given to `pmd_populate()`).
+///
+/// A distinct type from [`PteTable`] because user PTE tables have their own
+/// life: they are freed with the address space, and under HIGHPTE (x86-32,
+/// [`Arch::highpte`]) they may sit in high memory, which the kernel has no
+/// permanent mapping of. So unlike a [`PteTable`], whose entries the kernel
+/// reaches directly (`pte_offset_kernel()`), this is a handle to a frame,
+/// not a pointer: its entries are only reached through
+/// [`UserSpace::pte_offset_map`](crate::UserSpace::pte_offset_map), which
+/// sets up the temporary mapping and releases it when dropped
+/// (`pte_offset_map()` / `pte_unmap()` over `kmap_local`). A kernel PTE table
+/// cannot be passed where a user one is expected, nor the reverse.
 #[derive(Debug, PartialEq, Eq)]
-pub struct UserPteTable(pub(crate) PhysAddr);
+pub struct UserPteTable {
+    pub(crate) frame: PhysAddr,
+    pub(crate) high: bool,
+}
 
 impl UserPteTable {
     /// The frame holding the table.
     #[must_use]
     pub fn frame(&self) -> PhysAddr {
-        self.0
+        self.frame
+    }
+
+    /// Whether the table is in high memory (outside the direct map).
+    #[must_use]
+    pub fn is_high(&self) -> bool {
+        self.high
     }
 }
 
@@ -119,7 +136,11 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
         }
         match self.t.decode(level, e) {
             Decoded::None => {
-                let table = self.t.mem.alloc_table()?;
+                let table = if self.side == Side::User && child == Level::Pte {
+                    self.t.alloc_user_pte()?.0
+                } else {
+                    self.t.alloc(child)?
+                };
                 self.populate(level, addr, e, table);
             }
             Decoded::Leaf(..) => return Err(Error::AlreadyMapped(VirtAddr(addr))),

@@ -2,8 +2,10 @@
 //! `*_none()` tests and `*_addr_end()`, with folding.
 
 use crate::addr::PhysAddr;
+use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
-use crate::memory::TableMemory;
+use crate::error::Result;
+use crate::memory::{Fragments, TableMemory};
 
 /// The physical address of one entry in some table.
 ///
@@ -19,6 +21,8 @@ pub struct EntryPtr(pub PhysAddr);
 pub(crate) struct Tables<'a, A, M: ?Sized> {
     pub arch: &'a A,
     pub mem: &'a M,
+    /// Where tables smaller than a page come from.
+    pub frags: &'a Fragments,
 }
 
 impl<A, M: ?Sized> Clone for Tables<'_, A, M> {
@@ -28,7 +32,74 @@ impl<A, M: ?Sized> Clone for Tables<'_, A, M> {
 }
 impl<A, M: ?Sized> Copy for Tables<'_, A, M> {}
 
+/// How a table of `bytes` is carved out of table memory.
+enum Size {
+    Page,
+    Fragment(u64),
+    Block(u64),
+}
+
+fn size_of(bytes: u64) -> Size {
+    if bytes == PAGE_SIZE {
+        Size::Page
+    } else if bytes < PAGE_SIZE {
+        Size::Fragment(bytes.max(32))
+    } else {
+        Size::Block(bytes / PAGE_SIZE)
+    }
+}
+
 impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
+    /// A zeroed table indexed by `level` (a level that is not folded; the
+    /// root is indexed by [`Level::Pgd`]), of the architecture's size for it.
+    #[inline]
+    pub fn alloc(&self, level: Level) -> Result<PhysAddr> {
+        match size_of(self.arch.table_bytes(level)) {
+            Size::Page => self.mem.alloc_table(),
+            Size::Fragment(bytes) => self.frags.alloc(self.mem, bytes),
+            Size::Block(pages) => self.mem.alloc_table_block(pages),
+        }
+    }
+
+    /// As [`alloc`](Self::alloc), for a table whose every entry the caller
+    /// writes before linking it.
+    #[inline]
+    pub fn alloc_for_overwrite(&self, level: Level) -> Result<PhysAddr> {
+        match size_of(self.arch.table_bytes(level)) {
+            Size::Page => self.mem.alloc_table_for_overwrite(),
+            _ => self.alloc(level),
+        }
+    }
+
+    /// A user PTE table (`pte_alloc_one()`): from high memory when the
+    /// architecture has HIGHPTE and the memory has some; says which.
+    #[inline]
+    pub fn alloc_user_pte(&self) -> Result<(PhysAddr, bool)> {
+        if self.arch.highpte() && self.arch.table_bytes(Level::Pte) == PAGE_SIZE {
+            if let Some(r) = self.mem.alloc_table_high() {
+                return r.map(|pa| (pa, true));
+            }
+        }
+        self.alloc(Level::Pte).map(|pa| (pa, false))
+    }
+
+    /// Give back a table from [`alloc`](Self::alloc) of the same `level`.
+    #[inline]
+    pub fn free(&self, level: Level, table: PhysAddr) {
+        match size_of(self.arch.table_bytes(level)) {
+            Size::Page => self.mem.free_table(table),
+            Size::Fragment(bytes) => self.frags.free(self.mem, table, bytes),
+            Size::Block(pages) => self.mem.free_table_block(table, pages),
+        }
+    }
+
+    /// The table memory frames a table of `level` at `table` covers.
+    pub fn frames_of(&self, level: Level, table: PhysAddr) -> impl Iterator<Item = u64> {
+        let bytes = self.arch.table_bytes(level).max(1);
+        let first = table.0 & !(PAGE_SIZE - 1);
+        (first..table.0 + bytes).step_by(PAGE_SIZE as usize)
+    }
+
     #[inline]
     pub fn read(&self, e: EntryPtr) -> u64 {
         if self.arch.entry_size() == 8 {

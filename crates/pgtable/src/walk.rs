@@ -35,8 +35,8 @@ impl Mapping {
 /// What a visit reports.
 pub(crate) enum Visit {
     Leaf(Mapping),
-    /// A table below the root, at this address.
-    Table(PhysAddr),
+    /// A table below the root, indexed by this level, at this address.
+    Table(Level, PhysAddr),
 }
 
 impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
@@ -95,7 +95,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
             Decoded::None => ControlFlow::Continue(()),
             Decoded::Leaf(..) => self.report_leaf(level, e, start, f),
             Decoded::Table(table) => {
-                f(Visit::Table(table))?;
+                f(Visit::Table(child, table))?;
                 let mut addr = start;
                 let mut ce = self.offset(child, e, addr).unwrap_or(e);
                 loop {

@@ -1501,7 +1501,7 @@ fn sync_on_fault_writes_only_registered_roots() {
         let dead_root = dead.root();
         pt.destroy_space(dead);
         let wrote = pt.sync_on_fault(dead_root, va);
-        let table = pt.kernel().edit().alloc_table().unwrap();
+        let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
         let dirty = (0..512).any(|i| pt.mem().read_u64(PhysAddr(table.0 + i * 8)) != 0);
         pt.mem().free_table(table);
         assert!(
@@ -1530,7 +1530,7 @@ fn populate_kernel_over_a_present_entry_is_refused() {
             // A fresh machine per case: an accepted call corrupts it.
             let (pt, _f) = fixture(arch);
             let mut t = Table::new(&pt);
-            let table = pt.kernel().edit().alloc_table().unwrap();
+            let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
             t.case(
                 &format!("{level}_populate_kernel over the table at {va:?}"),
                 Want::Exact(Error::AlreadyMapped(va)),
@@ -1573,7 +1573,7 @@ fn kernel_walk_helpers_refuse_an_entry_that_is_not_the_addresss() {
             let addr = VirtAddr(f.kb + 5 * top_slot(arch));
             let elsewhere = VirtAddr(f.kb + 7 * top_slot(arch));
             let user_slot = EntryPtr(PhysAddr(f.a.root().0 + 300 * 8));
-            let table = pt.kernel().edit().alloc_table().unwrap();
+            let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
             if case == 4 {
                 // Empty the 1G leaf's entry first, outside the case.
                 pt.kernel()

@@ -38,30 +38,29 @@ impl Kernel<'_> {
         let page = self.m.frames.borrow_mut().alloc()?;
         let addr = self.m.layout.shadow(self.m.layout.page_offset);
         let z = self.edit(v, |e| -> Result<ZeroTables, SimError> {
-            let pte = e.alloc_table()?;
-            for i in 0..512 {
+            let (size, top) = (arch.entry_size(), arch.top_level());
+            let pte = e.alloc_table(Level::Pte)?;
+            for i in 0..1u64 << arch.level_bits(Level::Pte) {
                 e.set_leaf(
                     Level::Pte,
                     addr,
-                    EntryPtr(PhysAddr(pte.0 + i * 8)),
+                    EntryPtr(PhysAddr(pte.0 + i * size)),
                     page,
                     Prot::KERNEL_RO,
                 )?;
             }
             let mut tables = vec![(Level::Pmd, pte)];
-            let mut below = pte;
-            // Each upper zero table: every entry points at the one below.
-            for level in [Level::Pud, Level::P4d, Level::Pgd] {
-                if level == Level::Pgd && arch.is_folded(Level::P4d) {
-                    break;
+            let (mut below, mut level) = (pte, Level::Pmd);
+            // Each upper zero table, up to the root's: every entry points at
+            // the one below.
+            while level != top {
+                let t = e.alloc_table(level)?;
+                for i in 0..1u64 << arch.level_bits(level) {
+                    e.populate(level, addr, EntryPtr(PhysAddr(t.0 + i * size)), below)?;
                 }
-                let t = e.alloc_table()?;
-                let child_level = Level::ALL[level as usize + 1];
-                for i in 0..512 {
-                    e.populate(child_level, addr, EntryPtr(PhysAddr(t.0 + i * 8)), below)?;
-                }
-                tables.push((level, t));
-                below = t;
+                let up = Level::ALL[level as usize - 1];
+                tables.push((up, t));
+                (below, level) = (t, up);
             }
             Ok(ZeroTables { page, tables })
         })?;

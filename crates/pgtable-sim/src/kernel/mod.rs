@@ -48,7 +48,7 @@ pub(crate) trait Editor {
         pa: PhysAddr,
         prot: Prot,
     ) -> pgtable::Result<()>;
-    fn alloc_table(&mut self) -> pgtable::Result<PhysAddr>;
+    fn alloc_table(&mut self, level: Level) -> pgtable::Result<PhysAddr>;
     fn is_none(&self, level: Level, e: EntryPtr) -> bool;
     /// `pXd_populate_kernel()` (new) or `pXd_populate(&init_mm, …)` (old).
     fn populate(
@@ -119,8 +119,8 @@ macro_rules! forward_editor {
             ) -> pgtable::Result<()> {
                 $ty::set_leaf(self, level, VirtAddr(va), e, pa, prot)
             }
-            fn alloc_table(&mut self) -> pgtable::Result<PhysAddr> {
-                $ty::alloc_table(self)
+            fn alloc_table(&mut self, level: Level) -> pgtable::Result<PhysAddr> {
+                $ty::alloc_table(self, level)
             }
             fn is_none(&self, level: Level, e: EntryPtr) -> bool {
                 $ty::entry(self, level, e) == pgtable::Decoded::None

@@ -21,6 +21,9 @@ pub enum RegionKind {
     Modules,
     /// Fixed mappings.
     Fixmap,
+    /// Persistent kernel mappings of high memory (`PKMAP_BASE`, 32-bit
+    /// `CONFIG_HIGHMEM`).
+    Pkmap,
 }
 
 /// One region of the kernel memory map.

@@ -6,8 +6,12 @@
 //! the mode, so x86-64 can pick 4- or 5-level paging at run time as Linux
 //! does with `pgtable_l5_enabled()`.
 
+pub mod arm32;
+pub mod arm64;
 mod layout;
 mod level;
+pub mod riscv64;
+pub mod x86_32;
 pub mod x86_64;
 
 pub use layout::{KernelLayout, Region, RegionKind};
@@ -93,6 +97,31 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     /// The kernel memory map of this mode.
     fn layout(&self) -> KernelLayout;
 
+    /// Whether kernel and user halves are translated from separate roots
+    /// (arm64's TTBR1 and TTBR0): a new address space then starts with no
+    /// kernel entry at all, and kernel addresses are always walked from the
+    /// kernel root.
+    #[inline]
+    fn split_roots(&self) -> bool {
+        false
+    }
+    /// Kernel regions whose tables just below the root are allocated when
+    /// the page tables are created, so that the root's entries never change
+    /// there afterwards: riscv's `preallocate_pgd_pages_range()` for the
+    /// vmalloc, modules and linear-map areas, x86-32 PAE's kernel PMD.
+    #[inline]
+    fn boot_prealloc(&self) -> &'static [RegionKind] {
+        &[]
+    }
+    /// Whether user PTE tables (`pgtable_t`) may live in high memory, outside
+    /// the direct map, and must be reached through a temporary mapping
+    /// (x86-32 `CONFIG_HIGHPTE`, `pte_offset_map()` over `kmap_local`).
+    /// Kernel PTE tables never do.
+    #[inline]
+    fn highpte(&self) -> bool {
+        false
+    }
+
     /// Whether `level` is folded into its parent.
     #[inline]
     fn is_folded(&self, level: Level) -> bool {
@@ -106,6 +135,14 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
             Some(child) => self.is_folded(child),
             None => false,
         }
+    }
+    /// Bytes of the table indexed by `level`'s bits (a level that is not
+    /// folded; the root is indexed by [`Level::Pgd`]): 4 KiB for most, 32
+    /// for x86-32 PAE's PDPT, 16 KiB and 1 KiB for arm32's short-descriptor
+    /// first and second level. The table's alignment is its size.
+    #[inline]
+    fn table_bytes(&self, level: Level) -> u64 {
+        self.entry_size() << self.level_bits(level)
     }
     /// Bytes one entry of `level` maps (`PGDIR_SIZE` … `PAGE_SIZE`).
     #[inline]

@@ -86,6 +86,29 @@ impl<M: TableMemory> TableMemory for FaultInjector<M> {
     fn free_table(&self, table: PhysAddr) {
         self.inner.free_table(table)
     }
+    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+        self.attempt()?;
+        self.inner.alloc_table_block(pages)
+    }
+    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+        self.inner.free_table_block(block, pages)
+    }
+    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+        let fail = self.attempt();
+        let r = self.inner.alloc_table_high()?;
+        Some(match (fail, r) {
+            (Err(e), Ok(pa)) => {
+                // The injected failure wins; the frame goes straight back.
+                self.inner.free_table(pa);
+                Err(e)
+            }
+            (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(pa)) => Ok(pa),
+        })
+    }
+    fn is_high(&self, table: PhysAddr) -> bool {
+        self.inner.is_high(table)
+    }
     fn read_u64(&self, pa: PhysAddr) -> u64 {
         self.inner.read_u64(pa)
     }

@@ -7,10 +7,12 @@
 //! `READ_ONCE`/`WRITE_ONCE` do), so several address spaces can be edited from
 //! several threads while the kernel space is being populated.
 
+mod fragment;
 mod inject;
 mod offset;
 mod sparse;
 
+pub use fragment::Fragments;
 pub use inject::FaultInjector;
 pub use offset::OffsetMemory;
 pub use sparse::SparseMemory;
@@ -34,6 +36,35 @@ pub trait TableMemory: Send + Sync {
     }
     /// Give back a table frame that no entry points at any more.
     fn free_table(&self, table: PhysAddr);
+    /// Allocate `pages` physically contiguous zeroed frames aligned to their
+    /// total size, for a table larger than a page (arm32's 16 KiB first
+    /// level). Each frame counts in [`tables_in_use`](Self::tables_in_use).
+    /// The default serves one page and refuses more with
+    /// [`crate::Error::OutOfMemory`].
+    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+        if pages == 1 {
+            self.alloc_table()
+        } else {
+            Err(crate::Error::OutOfMemory)
+        }
+    }
+    /// Allocate a zeroed table frame from high memory, which the kernel has
+    /// no permanent mapping of (x86-32 `CONFIG_HIGHPTE`: `pte_alloc_one()`
+    /// with `__GFP_HIGHMEM`), or `None` if this memory has no high part.
+    /// It is given back with [`free_table`](Self::free_table).
+    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+        None
+    }
+    /// Whether `table` lies in high memory.
+    fn is_high(&self, table: PhysAddr) -> bool {
+        let _ = table;
+        false
+    }
+    /// Give back a block from [`alloc_table_block`](Self::alloc_table_block).
+    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+        debug_assert_eq!(pages, 1, "the default serves single pages only");
+        self.free_table(block);
+    }
     /// Read the 8-byte word at `pa`.
     fn read_u64(&self, pa: PhysAddr) -> u64;
     /// Write the 8-byte word at `pa`.
@@ -63,6 +94,18 @@ impl<M: TableMemory + ?Sized> TableMemory for &M {
     }
     fn free_table(&self, table: PhysAddr) {
         (**self).free_table(table)
+    }
+    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+        (**self).alloc_table_block(pages)
+    }
+    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+        (**self).free_table_block(block, pages)
+    }
+    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+        (**self).alloc_table_high()
+    }
+    fn is_high(&self, table: PhysAddr) -> bool {
+        (**self).is_high(table)
     }
     fn read_u64(&self, pa: PhysAddr) -> u64 {
         (**self).read_u64(pa)

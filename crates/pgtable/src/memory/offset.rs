@@ -16,6 +16,8 @@ struct Frames {
     /// Physical address of the first free frame; each free frame holds the
     /// next one's address in its first word, so freeing allocates nothing.
     free: u64,
+    /// Freed multi-page blocks: (address, pages).
+    blocks: alloc::vec::Vec<(u64, u64)>,
 }
 
 /// Physical memory `phys_start..phys_start+len` visible at `virt_base`.
@@ -68,6 +70,7 @@ impl OffsetMemory {
                 next: phys_start.0,
                 end: phys_start.0 + (len & !(PAGE_SIZE - 1)),
                 free: NIL,
+                blocks: alloc::vec::Vec::new(),
             }),
             in_use: AtomicUsize::new(0),
             owned: false,
@@ -104,6 +107,7 @@ impl OffsetMemory {
             .next_multiple_of(PAGE_SIZE);
         fr.end = range.end.0.min(self.phys_start + self.len) & !(PAGE_SIZE - 1);
         fr.free = NIL;
+        fr.blocks.clear();
     }
 
     #[inline]
@@ -207,6 +211,45 @@ impl TableMemory for OffsetMemory {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
     }
 
+    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+        if pages == 1 {
+            return self.alloc_table();
+        }
+        let bytes = pages.checked_mul(PAGE_SIZE).ok_or(Error::OutOfMemory)?;
+        let mut fr = self.frames.lock();
+        let pa = if let Some(i) = fr.blocks.iter().position(|b| b.1 == pages) {
+            fr.blocks.swap_remove(i).0
+        } else {
+            let start = fr.next.next_multiple_of(bytes);
+            if start.checked_add(bytes).is_none_or(|e| e > fr.end) {
+                return Err(Error::OutOfMemory);
+            }
+            // The frames skipped to align the block serve single tables.
+            let mut f = fr.next;
+            while f < start {
+                self.write_u64(PhysAddr(f), fr.free);
+                fr.free = f;
+                f += PAGE_SIZE;
+            }
+            fr.next = start + bytes;
+            start
+        };
+        drop(fr);
+        for i in 0..pages {
+            self.zero_frame(pa + i * PAGE_SIZE);
+        }
+        self.in_use.fetch_add(pages as usize, Ordering::Relaxed);
+        Ok(PhysAddr(pa))
+    }
+
+    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+        if pages == 1 {
+            return self.free_table(block);
+        }
+        self.frames.lock().blocks.push((block.0, pages));
+        self.in_use.fetch_sub(pages as usize, Ordering::Relaxed);
+    }
+
     #[inline]
     fn read_u64(&self, pa: PhysAddr) -> u64 {
         self.word(pa.0).map_or(0, |w| w.load(Ordering::Acquire))
@@ -278,5 +321,22 @@ mod tests {
             0,
             "outside the region reads zero"
         );
+    }
+
+    #[test]
+    fn blocks_are_aligned_zeroed_and_reused() {
+        let m = OffsetMemory::new_host(PhysAddr(0x1000), 0x20000).unwrap();
+        let b = m.alloc_table_block(4).unwrap();
+        assert_eq!(b, PhysAddr(0x4000));
+        assert_eq!(m.tables_in_use(), 4);
+        let singles: alloc::vec::Vec<_> = (0..3).map(|_| m.alloc_table().unwrap()).collect();
+        assert!(
+            singles.iter().all(|s| s.0 < 0x4000),
+            "skipped frames are used"
+        );
+        m.write_u64(PhysAddr(b.0 + 0x2000), 9);
+        m.free_table_block(b, 4);
+        assert_eq!(m.alloc_table_block(4).unwrap(), b);
+        assert_eq!(m.read_u64(PhysAddr(b.0 + 0x2000)), 0);
     }
 }

@@ -23,6 +23,10 @@ struct Frames {
     next: u64,
     end: u64,
     free: Vec<u64>,
+    /// Freed multi-page blocks: (address, pages).
+    blocks: Vec<(u64, u64)>,
+    /// First frame of the range.
+    start: u64,
 }
 
 /// Physical memory of any size whose pages exist only once written.
@@ -34,6 +38,8 @@ struct Frames {
 pub struct SparseMemory {
     pages: spin::RwLock<HashMap<u64, Box<Page>>>,
     frames: spin::Mutex<Frames>,
+    /// High memory table frames, if any (`with_high_tables`).
+    high: Option<spin::Mutex<Frames>>,
     in_use: AtomicUsize,
     limit: AtomicUsize,
 }
@@ -57,10 +63,28 @@ impl SparseMemory {
                 next: tables.start.0.next_multiple_of(PAGE_SIZE),
                 end: tables.end.0 & !(PAGE_SIZE - 1),
                 free: Vec::new(),
+                blocks: Vec::new(),
+                start: tables.start.0.next_multiple_of(PAGE_SIZE),
             }),
+            high: None,
             in_use: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
         }
+    }
+
+    /// Also hand out table frames from `high`, a range of high memory
+    /// outside the direct map, for [`TableMemory::alloc_table_high`] (user
+    /// PTE tables under HIGHPTE).
+    #[must_use]
+    pub fn with_high_tables(mut self, high: Range<PhysAddr>) -> Self {
+        self.high = Some(spin::Mutex::new(Frames {
+            next: high.start.0.next_multiple_of(PAGE_SIZE),
+            end: high.end.0 & !(PAGE_SIZE - 1),
+            free: Vec::new(),
+            blocks: Vec::new(),
+            start: high.start.0.next_multiple_of(PAGE_SIZE),
+        }));
+        self
     }
 
     /// Refuse table allocations beyond `max` frames in use (a memory
@@ -113,8 +137,80 @@ impl TableMemory for SparseMemory {
         // Dropping the page zeroes it for its next user and gives the host
         // memory back.
         self.pages.write().remove(&(table.0 >> PAGE_SHIFT));
-        self.frames.lock().free.push(table.0);
+        match &self.high {
+            Some(h) if self.is_high(table) => h.lock().free.push(table.0),
+            _ => self.frames.lock().free.push(table.0),
+        }
         self.in_use.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+        let high = self.high.as_ref()?;
+        if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
+            return Some(Err(Error::OutOfMemory));
+        }
+        let mut fr = high.lock();
+        let pa = match fr.free.pop() {
+            Some(pa) => pa,
+            None if fr.next < fr.end => {
+                fr.next += PAGE_SIZE;
+                fr.next - PAGE_SIZE
+            }
+            None => return Some(Err(Error::OutOfMemory)),
+        };
+        self.in_use.fetch_add(1, Ordering::SeqCst);
+        Some(Ok(PhysAddr(pa)))
+    }
+
+    fn is_high(&self, table: PhysAddr) -> bool {
+        self.high.as_ref().is_some_and(|h| {
+            {
+                let h = h.lock();
+                h.start..h.end
+            }
+            .contains(&table.0)
+        })
+    }
+
+    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+        if pages == 1 {
+            return self.alloc_table();
+        }
+        let in_use = self.in_use.load(Ordering::SeqCst) as u64;
+        if in_use + pages > self.limit.load(Ordering::SeqCst) as u64 {
+            return Err(Error::OutOfMemory);
+        }
+        let mut fr = self.frames.lock();
+        let pa = if let Some(i) = fr.blocks.iter().position(|b| b.1 == pages) {
+            fr.blocks.swap_remove(i).0
+        } else {
+            let bytes = pages * PAGE_SIZE;
+            let start = fr.next.next_multiple_of(bytes);
+            if start.checked_add(bytes).is_none_or(|e| e > fr.end) {
+                return Err(Error::OutOfMemory);
+            }
+            // The frames skipped to align the block serve single tables.
+            let skipped = (fr.next..start).step_by(PAGE_SIZE as usize);
+            let skipped: Vec<u64> = skipped.collect();
+            fr.free.extend(skipped);
+            fr.next = start + bytes;
+            start
+        };
+        self.in_use.fetch_add(pages as usize, Ordering::SeqCst);
+        Ok(PhysAddr(pa))
+    }
+
+    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+        if pages == 1 {
+            return self.free_table(block);
+        }
+        let mut map = self.pages.write();
+        for i in 0..pages {
+            map.remove(&((block.0 >> PAGE_SHIFT) + i));
+        }
+        drop(map);
+        self.frames.lock().blocks.push((block.0, pages));
+        self.in_use.fetch_sub(pages as usize, Ordering::SeqCst);
     }
 
     fn read_u64(&self, pa: PhysAddr) -> u64 {
@@ -187,5 +283,27 @@ mod tests {
         let c = m.alloc_table().unwrap();
         assert_eq!(c, a);
         assert_eq!(m.read_u64(c), 0);
+    }
+
+    #[test]
+    fn blocks_are_aligned_counted_per_frame_and_reused() {
+        let m = SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x20000));
+        let b = m.alloc_table_block(4).unwrap();
+        assert_eq!(b, PhysAddr(0x4000), "aligned to its 16 KiB");
+        assert_eq!(m.tables_in_use(), 4);
+        let single = m.alloc_table().unwrap();
+        assert!(single.0 < 0x4000, "skipped frames serve single tables");
+        m.write_u64(PhysAddr(b.0 + 0x3ff8), 5);
+        m.free_table_block(b, 4);
+        assert_eq!(m.tables_in_use(), 1);
+        let again = m.alloc_table_block(4).unwrap();
+        assert_eq!(again, b);
+        assert_eq!(
+            m.read_u64(PhysAddr(b.0 + 0x3ff8)),
+            0,
+            "reused blocks are zeroed"
+        );
+        m.set_table_limit(6);
+        assert_eq!(m.alloc_table_block(4), Err(Error::OutOfMemory));
     }
 }

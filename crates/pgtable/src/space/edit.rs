@@ -39,9 +39,9 @@ pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory> {
     pub(super) tracker: Tracker,
     finished: bool,
     allow_wx: bool,
-    /// Tables this edit allocated with `alloc_table`: the raw helpers may
-    /// write their entries before they are linked in.
-    pub(super) fresh: Vec<PhysAddr>,
+    /// Tables this edit allocated with `alloc_table` (address, bytes): the
+    /// raw helpers may write their entries before they are linked in.
+    pub(super) fresh: Vec<(PhysAddr, u64)>,
 }
 
 impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {

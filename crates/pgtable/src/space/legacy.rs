@@ -97,7 +97,7 @@ impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
     }
 
     /// As [`KernelEdit::alloc_table`].
-    pub fn alloc_table(&mut self) -> Result<PhysAddr> {
-        self.0.alloc_table()
+    pub fn alloc_table(&mut self, level: Level) -> Result<PhysAddr> {
+        self.0.alloc_table(level)
     }
 }

@@ -14,18 +14,18 @@ pub use edit::{KernelEdit, SyncReport};
 pub use kernel::KernelSpace;
 pub use legacy::LegacyEdit;
 pub use registry::SyncStats;
-pub use user::{AddressSpace, UserSpace};
+pub use user::{AddressSpace, PteMap, UserSpace};
 
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Level, RegionKind};
 use crate::error::Result;
-use crate::memory::TableMemory;
+use crate::memory::{Fragments, TableMemory};
 use crate::tables::{EntryPtr, Tables};
 use crate::vmalloc::VmapAreas;
 use crate::walk::{Mapping, Visit};
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use registry::Registry;
 
 /// When kernel entries reach the other roots.
@@ -72,6 +72,10 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     /// Under page-table isolation, the kernel top-level slots a user-mode
     /// root shares with the kernel (the entry area).
     pti: Option<core::ops::Range<usize>>,
+    /// Tables smaller than a page.
+    frags: Fragments,
+    /// Live temporary mappings of high-memory PTE tables.
+    kmaps: AtomicUsize,
 }
 
 impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
@@ -90,12 +94,20 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         Self::with_policy(arch, mem, SyncPolicy::Eager)
     }
 
-    /// Page tables with a chosen [`SyncPolicy`].
+    /// Page tables with a chosen [`SyncPolicy`]. The regions of
+    /// [`Arch::boot_prealloc`] get their tables below the root now, as the
+    /// architecture's boot code does.
     pub fn with_policy(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
-        let kernel_root = mem.alloc_table()?;
+        let frags = Fragments::default();
+        let t = Tables {
+            arch: &arch,
+            mem: &mem,
+            frags: &frags,
+        };
+        let kernel_root = t.alloc(Level::Pgd)?;
         let vm = arch.layout().get(RegionKind::Vmalloc).map(|r| r.range());
         let vmalloc = vm.map_or_else(VmapAreas::default, |r| VmapAreas::new(r.start, r.end));
-        Ok(PageTables {
+        let pt = PageTables {
             arch,
             mem,
             kernel_root,
@@ -104,7 +116,18 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             roots: spin::Mutex::new(Registry::default()),
             stats: Counters::default(),
             pti: None,
-        })
+            frags,
+            kmaps: AtomicUsize::new(0),
+        };
+        for kind in pt.arch.boot_prealloc() {
+            if let Some(r) = pt.arch.layout().get(*kind) {
+                let mut ks = pt.kernel();
+                let mut edit = ks.edit();
+                edit.preallocate(VirtAddr(r.start), VirtAddr(r.last))?;
+                let _ = edit.finish();
+            }
+        }
+        Ok(pt)
     }
 
     /// Turn on page-table isolation (x86-64 PTI, `pti=on`): every address
@@ -127,6 +150,17 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         Ok(self)
     }
 
+    /// Temporary mappings of high-memory user PTE tables currently held
+    /// (each [`PteMap`] that needed one, until dropped).
+    pub fn temporary_maps(&self) -> usize {
+        self.kmaps.load(Ordering::Acquire)
+    }
+
+    /// The fragment allocator of tables smaller than a page.
+    pub fn fragments(&self) -> &Fragments {
+        &self.frags
+    }
+
     /// The kernel top-level slots user-mode roots share, under PTI.
     pub fn pti_slots(&self) -> Option<core::ops::Range<usize>> {
         self.pti.clone()
@@ -136,6 +170,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         Tables {
             arch: &self.arch,
             mem: &self.mem,
+            frags: &self.frags,
         }
     }
 
@@ -168,21 +203,30 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// `pgd_alloc()`: a new address space whose kernel half equals the
     /// kernel's, registered so that every later sync reaches it.
     pub fn create_space(&self) -> Result<AddressSpace> {
-        let root = self.mem.alloc_table()?;
+        let t = self.tables();
+        let root = t.alloc(Level::Pgd)?;
         let user = match &self.pti {
             None => None,
-            Some(_) => match self.mem.alloc_table() {
+            Some(_) => match t.alloc(Level::Pgd) {
                 Ok(u) => Some(u),
                 Err(e) => {
-                    self.mem.free_table(root);
+                    t.free(Level::Pgd, root);
                     return Err(e);
                 }
             },
         };
         let mut roots = self.roots.lock();
-        self.clone_kernel_half(root, self.arch.kernel_top_slots());
-        if let (Some(u), Some(shared)) = (user, &self.pti) {
-            self.clone_kernel_half(u, shared.clone());
+        let mut r = self.clone_kernel_half(root, self.arch.kernel_top_slots());
+        if let (Ok(()), Some(u), Some(shared)) = (r, user, &self.pti) {
+            r = self.clone_kernel_half(u, shared.clone());
+        }
+        if let Err(e) = r {
+            drop(roots);
+            for r in [Some(root), user].into_iter().flatten() {
+                self.free_kernel_copies(r);
+                t.free(Level::Pgd, r);
+            }
+            return Err(e);
         }
         roots.insert(root, user);
         Ok(AddressSpace::new(root, user))
@@ -200,10 +244,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             return;
         }
         user::free_user_half(self, root);
-        self.mem.free_table(root);
+        self.free_kernel_copies(root);
+        self.tables().free(Level::Pgd, root);
         if let Some(u) = space.user_root() {
             // Its user half pointed at the tables just freed with `root`.
-            self.mem.free_table(u);
+            self.free_kernel_copies(u);
+            self.tables().free(Level::Pgd, u);
         }
     }
 
@@ -234,17 +280,29 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 
     /// The leaf mapping `va` through `root`, as the library reads the
     /// tables.
+    /// On split-root architectures a kernel address is walked from the
+    /// kernel root whatever `root` is, as the MMU does with TTBR1.
     pub fn translate(&self, root: PhysAddr, va: VirtAddr) -> Option<Mapping> {
         if !self.arch.is_canonical(va) || !self.is_table_frame(root) {
             return None;
         }
+        let root = self.walk_root(root, va.0);
         self.tables().translate(root, va.0)
     }
 
-    /// Whether `pa` can be a table frame (page-aligned, within the physical
-    /// address width), so walking from it cannot overflow.
+    /// The root the MMU walks for `va` when `root` is loaded.
+    fn walk_root(&self, root: PhysAddr, va: u64) -> PhysAddr {
+        if self.arch.split_roots() && va >= self.arch.kernel_start() {
+            self.kernel_root
+        } else {
+            root
+        }
+    }
+
+    /// Whether `pa` can be a root table (aligned to its size, within the
+    /// physical address width), so walking from it cannot overflow.
     fn is_table_frame(&self, pa: PhysAddr) -> bool {
-        pa.is_aligned(crate::addr::PAGE_SIZE) && pa.0 < self.arch.phys_limit()
+        pa.is_aligned(self.arch.table_bytes(Level::Pgd)) && pa.0 < self.arch.phys_limit()
     }
 
     /// Counters of the sync machinery.
@@ -259,22 +317,28 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// The first registered root whose kernel top-level slot differs from
     /// the kernel's, with the slot. A PTI user-mode root must equal the
     /// kernel in the shared slots and be empty in every other kernel slot.
+    ///
+    /// Where each space has its own copy of the kernel tables above the sync
+    /// level (x86-32 PAE without a shared kernel PMD), the copies are
+    /// compared entry by entry down to that level.
     pub fn first_out_of_sync(&self) -> Option<(PhysAddr, usize)> {
         let t = self.tables();
         let size = self.arch.entry_size();
         let roots = self.roots.lock();
         let shared = self.pti.clone().unwrap_or(0..0);
         let users = roots.users.iter().flatten().map(|u| (*u, true));
+        let top = self.arch.top_level();
         for (root, user) in roots.list.iter().map(|r| (*r, false)).chain(users) {
             for slot in self.arch.kernel_top_slots() {
                 let off = slot as u64 * size;
                 let kernel = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
-                let want = if user && !shared.contains(&slot) {
-                    0
+                let have = t.read(EntryPtr(PhysAddr(root.0 + off)));
+                let same = if user && !shared.contains(&slot) {
+                    have == 0
                 } else {
-                    kernel
+                    self.same_kernel_entry(top, kernel, have)
                 };
-                if t.read(EntryPtr(PhysAddr(root.0 + off))) != want {
+                if !same {
                     return Some((root, slot));
                 }
             }
@@ -287,6 +351,9 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// Returns whether an entry was copied, i.e. whether the faulting access
     /// may be retried; a root that is not registered is never written.
     pub fn sync_on_fault(&self, root: PhysAddr, va: VirtAddr) -> bool {
+        let crate::arch::SyncMethod::CopyEntries(level) = self.arch.sync_method() else {
+            return false;
+        };
         if va.0 < self.arch.kernel_start()
             || !self.arch.is_canonical(va)
             || !self.is_table_frame(root)
@@ -294,12 +361,14 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             return false;
         }
         let t = self.tables();
-        let (want, have) = (
-            t.pgd_offset(self.kernel_root, va.0),
-            t.pgd_offset(root, va.0),
-        );
-        let raw = t.read(want);
         let roots = self.roots.lock();
+        let (Some(want), Some(have)) = (
+            t.entry_at(self.kernel_root, level, va.0),
+            t.entry_at(root, level, va.0),
+        ) else {
+            return false;
+        };
+        let raw = t.read(want);
         if !roots.contains(root) || raw == 0 || t.read(have) == raw {
             return false;
         }
@@ -309,11 +378,13 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// Page-table frames reachable from the kernel root and every registered
-    /// root, each counted once (roots included). Equals
+    /// root, each counted once (roots included; a frame holding several
+    /// small tables once, a table of several frames for each). Equals
     /// [`TableMemory::tables_in_use`] when nothing leaked.
     pub fn reachable_tables(&self) -> usize {
         let mut seen = hashbrown::HashSet::new();
         let t = self.tables();
+        let split = self.arch.split_roots();
         let mut roots: Vec<PhysAddr> = self
             .roots_with_user()
             .into_iter()
@@ -324,11 +395,15 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         let user_end = self.arch.user_end();
         let kernel_start = self.arch.kernel_start();
         for root in roots {
-            seen.insert(root.0);
+            seen.extend(t.frames_of(Level::Pgd, root));
+            let is_kernel = root == self.kernel_root;
             for (s, e) in [(0, user_end), (kernel_start, 0)] {
+                if split && is_kernel != (s == kernel_start) {
+                    continue; // the other half is another root's
+                }
                 let _ = t.visit(root, s, e, &mut |v| {
-                    if let Visit::Table(table) = v {
-                        seen.insert(table.0);
+                    if let Visit::Table(level, table) = v {
+                        seen.extend(t.frames_of(level, table));
                     }
                     ControlFlow::Continue(())
                 });

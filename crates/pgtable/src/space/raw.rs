@@ -40,12 +40,18 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
         t.decode(level, e)
     }
 
-    /// Allocate a zeroed table frame (`p4d_alloc_one()` …
-    /// `pte_alloc_one_kernel()`). Until it is linked, the raw helpers may
-    /// write its entries for any kernel address.
-    pub fn alloc_table(&mut self) -> Result<PhysAddr> {
-        let table = self.ks.pt.mem().alloc_table()?;
-        self.fresh.push(table);
+    /// Allocate a zeroed table of the entries of `level` (`p4d_alloc_one()`
+    /// … `pte_alloc_one_kernel()`: [`Level::Pte`] for a PTE table), of the
+    /// architecture's size for that level. Until it is linked, the raw
+    /// helpers may write its entries for any kernel address. A folded level
+    /// (or the root's) has no such table: [`Error::FoldedLevel`].
+    pub fn alloc_table(&mut self, level: Level) -> Result<PhysAddr> {
+        let t = self.ks.pt.tables();
+        if t.arch.is_folded(level) || level == Level::Pgd {
+            return Err(Error::FoldedLevel(level));
+        }
+        let table = t.alloc(level)?;
+        self.fresh.push((table, t.arch.table_bytes(level)));
         Ok(table)
     }
 
@@ -58,7 +64,11 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
             VirtAddr(addr.0 & !(PAGE_SIZE - 1)),
             PAGE_SIZE,
         )?;
-        if self.fresh.contains(&PhysAddr(e.0 .0 & !(PAGE_SIZE - 1))) {
+        if self
+            .fresh
+            .iter()
+            .any(|(t, bytes)| (t.0..t.0 + bytes).contains(&e.0 .0))
+        {
             return Ok(());
         }
         match self.ks.pt.tables().entry_at(self.ks.root(), level, addr.0) {

@@ -3,7 +3,8 @@
 
 use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr};
-use crate::arch::{Arch, Level, SyncMethod};
+use crate::arch::{Arch, Decoded, Level, SyncMethod};
+use crate::error::Result;
 use crate::memory::TableMemory;
 use crate::tables::{EntryPtr, Tables};
 use alloc::vec::Vec;
@@ -97,23 +98,156 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 
     /// `pgd_ctor()`: copy the kernel half of the kernel root into `root`
     /// (only `slots` of it for a PTI user-mode root). Called with the
-    /// registry lock held, so no sync can run in between.
-    pub(crate) fn clone_kernel_half(&self, root: PhysAddr, slots: core::ops::Range<usize>) {
+    /// registry lock held, so no sync can run in between. Where the sync
+    /// level lies below the root's entries (x86-32 PAE with an unshared
+    /// kernel PMD, `pgd_prepopulate_pmd()`), the tables above it are copied
+    /// for this space; on failure, what was copied is left linked in `root`
+    /// for [`free_kernel_copies`](Self::free_kernel_copies).
+    pub(crate) fn clone_kernel_half(
+        &self,
+        root: PhysAddr,
+        slots: core::ops::Range<usize>,
+    ) -> Result<()> {
         let t = self.tables();
         let size = self.arch.entry_size();
+        let top = self.arch.top_level();
         let mut copied = 0;
+        let mut r = Ok(());
         for slot in slots {
             let off = slot as u64 * size;
             let raw = t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off)));
-            if raw != 0 {
-                t.write(EntryPtr(PhysAddr(root.0 + off)), raw);
-                copied += 1;
+            if raw == 0 {
+                continue;
             }
+            match self.copy_kernel_entry(top, raw, &mut copied) {
+                Ok(own) => t.write(EntryPtr(PhysAddr(root.0 + off)), own),
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+            copied += 1;
         }
         self.stats
             .entries_copied
             .fetch_add(copied, Ordering::Relaxed);
+        r
     }
+
+    /// Whether the entries of `level` are copied into every space as they
+    /// are: at or below the sync level (or everywhere when nothing syncs).
+    fn shared_at(&self, level: Level) -> bool {
+        match self.arch.sync_method() {
+            SyncMethod::CopyEntries(sync) => level >= sync,
+            SyncMethod::None => true,
+        }
+    }
+
+    /// A space's own version of the kernel entry `raw` of `level`: `raw`
+    /// itself where entries are shared, else a new table holding copies of
+    /// the kernel table's entries.
+    fn copy_kernel_entry(&self, level: Level, raw: u64, copied: &mut u64) -> Result<u64> {
+        let t = self.tables();
+        let (Decoded::Table(kernel), false) = (self.arch.decode(level, raw), self.shared_at(level))
+        else {
+            return Ok(raw);
+        };
+        let child = level.next().unwrap_or(Level::Pte);
+        let own = t.alloc(child)?;
+        let linked = self.arch.encode_table(level, own, false);
+        let below = entry_level(&self.arch, child);
+        for i in 0..1u64 << self.arch.level_bits(child) {
+            let off = i * self.arch.entry_size();
+            let k = t.read(EntryPtr(PhysAddr(kernel.0 + off)));
+            if k == 0 {
+                continue;
+            }
+            match self.copy_kernel_entry(below, k, copied) {
+                Ok(e) => t.write(EntryPtr(PhysAddr(own.0 + off)), e),
+                Err(err) => {
+                    // Linked so the caller's cleanup finds and frees it.
+                    self.free_copy(level, linked);
+                    return Err(err);
+                }
+            }
+            *copied += 1;
+        }
+        Ok(linked)
+    }
+
+    /// Whether a space's kernel entry `have` of `level` is in sync with the
+    /// kernel's `kernel`.
+    pub(crate) fn same_kernel_entry(&self, level: Level, kernel: u64, have: u64) -> bool {
+        if kernel == have {
+            return true;
+        }
+        let t = self.tables();
+        let (Decoded::Table(k), Decoded::Table(h), false) = (
+            self.arch.decode(level, kernel),
+            self.arch.decode(level, have),
+            self.shared_at(level),
+        ) else {
+            return false;
+        };
+        let child = level.next().unwrap_or(Level::Pte);
+        let below = entry_level(&self.arch, child);
+        (0..1u64 << self.arch.level_bits(child)).all(|i| {
+            let off = i * self.arch.entry_size();
+            self.same_kernel_entry(
+                below,
+                t.read(EntryPtr(PhysAddr(k.0 + off))),
+                t.read(EntryPtr(PhysAddr(h.0 + off))),
+            )
+        })
+    }
+
+    /// Free the tables `root` has of its own in the kernel half (the copies
+    /// [`clone_kernel_half`](Self::clone_kernel_half) made); the kernel's
+    /// tables are never freed.
+    pub(crate) fn free_kernel_copies(&self, root: PhysAddr) {
+        let t = self.tables();
+        let top = self.arch.top_level();
+        for slot in self.arch.kernel_top_slots() {
+            let e = EntryPtr(PhysAddr(root.0 + slot as u64 * self.arch.entry_size()));
+            let raw = t.read(e);
+            let kernel = t.read(EntryPtr(PhysAddr(
+                self.kernel_root.0 + slot as u64 * self.arch.entry_size(),
+            )));
+            if raw != 0 && raw != kernel {
+                self.free_copy(top, raw);
+                t.write(e, 0);
+            }
+        }
+    }
+
+    /// Free a copied table entry of `level` and the copies below it.
+    fn free_copy(&self, level: Level, raw: u64) {
+        let t = self.tables();
+        let (Decoded::Table(own), false) = (self.arch.decode(level, raw), self.shared_at(level))
+        else {
+            return;
+        };
+        let child = level.next().unwrap_or(Level::Pte);
+        let below = entry_level(&self.arch, child);
+        if !self.shared_at(below) {
+            for i in 0..1u64 << self.arch.level_bits(child) {
+                let e = t.read(EntryPtr(PhysAddr(own.0 + i * self.arch.entry_size())));
+                if e != 0 {
+                    self.free_copy(below, e);
+                }
+            }
+        }
+        t.free(child, own);
+    }
+}
+
+/// The level the entries of a table indexed by `level` belong to (the
+/// lowest of a chain of folded levels).
+fn entry_level<A: Arch>(arch: &A, mut level: Level) -> Level {
+    while arch.is_passthrough(level) {
+        level = level.next().unwrap_or(Level::Pte);
+    }
+    level
 }
 
 /// Copy the wanted entries of `level` into `root`; returns how many changed.

@@ -144,14 +144,44 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         self.pt.translate(self.space.root, va)
     }
 
-    /// `pte_alloc_one()`: a user PTE table (`pgtable_t`).
+    /// `pte_alloc_one()`: a user PTE table (`pgtable_t`), from high memory
+    /// under HIGHPTE when the table memory has some.
     pub fn pte_alloc_one(&mut self) -> Result<UserPteTable> {
-        self.pt.mem().alloc_table().map(UserPteTable)
+        let (frame, high) = self.pt.tables().alloc_user_pte()?;
+        Ok(UserPteTable { frame, high })
     }
 
     /// `pte_free()`: give back a user PTE table that was never populated.
     pub fn pte_free(&mut self, pte: UserPteTable) {
-        self.pt.mem().free_table(pte.0);
+        let t = self.pt.tables();
+        if pte.high {
+            t.mem.free_table(pte.frame);
+        } else {
+            t.free(Level::Pte, pte.frame);
+        }
+    }
+
+    /// `pte_offset_map()`: the PTE for `va` below the PMD entry `pmd` of
+    /// this space, or `None` if `pmd` holds no PTE table. A table in high
+    /// memory is reached through a temporary kernel mapping
+    /// (`kmap_local_page()`), counted in
+    /// [`PageTables::temporary_maps`] until the returned map is dropped
+    /// (`pte_unmap()`); a lowmem table needs none.
+    pub fn pte_offset_map(&self, pmd: EntryPtr, va: VirtAddr) -> Option<PteMap<'s, A, M>> {
+        let t = self.pt.tables();
+        let e = t.offset(Level::Pte, pmd, va.0)?;
+        let table = PhysAddr(e.0 .0 & !(t.arch.table_bytes(Level::Pte) - 1));
+        let temporary = t.arch.highpte() && t.mem.is_high(table);
+        if temporary {
+            self.pt
+                .kmaps
+                .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        }
+        Some(PteMap {
+            pt: self.pt,
+            entry: e,
+            temporary,
+        })
     }
 
     /// `pgd_offset()`: this space's root entry for a user address.
@@ -223,9 +253,44 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         pmd: EntryPtr,
         pte: UserPteTable,
     ) -> core::result::Result<(), (Error, UserPteTable)> {
-        match self.populate_at(Level::Pmd, addr, pmd, pte.0) {
+        match self.populate_at(Level::Pmd, addr, pmd, pte.frame) {
             Ok(()) => Ok(()),
             Err(e) => Err((e, pte)),
+        }
+    }
+}
+
+/// A user PTE reached by [`UserSpace::pte_offset_map`]; dropping it is
+/// `pte_unmap()`.
+pub struct PteMap<'s, A: Arch, M: TableMemory> {
+    pt: &'s PageTables<A, M>,
+    entry: EntryPtr,
+    temporary: bool,
+}
+
+impl<A: Arch, M: TableMemory> PteMap<'_, A, M> {
+    /// The entry.
+    pub fn entry(&self) -> EntryPtr {
+        self.entry
+    }
+
+    /// Whether a temporary mapping was needed (the table is in high memory).
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+
+    /// The entry, decoded.
+    pub fn read(&self) -> crate::arch::Decoded {
+        self.pt.tables().decode(Level::Pte, self.entry)
+    }
+}
+
+impl<A: Arch, M: TableMemory> Drop for PteMap<'_, A, M> {
+    fn drop(&mut self) {
+        if self.temporary {
+            self.pt
+                .kmaps
+                .fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
         }
     }
 }

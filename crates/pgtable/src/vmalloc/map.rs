@@ -241,7 +241,7 @@ fn vmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
         // A whole new PTE table: filled before it is linked, so it need not
         // be cleared first (`pte_alloc_kernel_track()` then `set_pte()`s,
         // in the other order but with the same result).
-        let table = t.mem.alloc_table_for_overwrite()?;
+        let table = t.alloc_for_overwrite(Level::Pte)?;
         cx.fill(Level::Pte, EntryPtr(table), addr, end, true);
         cx.pop.populate(Level::Pmd, addr, pmd, table);
         return Ok(());

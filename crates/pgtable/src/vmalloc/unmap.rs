@@ -173,7 +173,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         let child = level.next().unwrap_or(Level::Pte);
         if whole || t.table_is_empty(child, table) {
             t.write(e, 0);
-            t.mem.free_table(table);
+            t.free(child, table);
             self.pop.note(level, addr);
         }
     }
