@@ -8,9 +8,10 @@
 mod show;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use pgtable::Arch;
 use pgtable_sim::ptdump;
 use pgtable_sim::scenarios::{self, stress, Config, SCENARIOS};
-use pgtable_sim::{Context, Outcome, SimError, Strategy, Variant};
+use pgtable_sim::{Context, Outcome, SimArch, SimError, Strategy, Variant};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -19,16 +20,24 @@ use std::process::ExitCode;
 #[command(
     name = "pgtable",
     version,
-    about = "Kernel page-table population (Linux 6.17 pgd/p4d_populate_kernel) on a simulated x86-64 machine",
-    long_about = "Kernel page-table population (Linux 6.17 pgd/p4d_populate_kernel) on a simulated x86-64 \
-                  machine.\n\nWithout a command: run every scenario in 5-level and 4-level mode, as the old \
-                  (pre-6.17) code and as the new code, and print what the software MMU saw.\n\nExit status: \
-                  0 when every verdict is ok, 1 when one is not, 2 for a usage error."
+    about = "Kernel page-table population (Linux 6.17 pgd/p4d_populate_kernel) on simulated x86-64, x86-32, arm64, riscv64 and arm machines",
+    long_about = "Kernel page-table population (Linux 6.17 pgd/p4d_populate_kernel) on simulated machines: \
+                  x86-64 (5- and 4-level), x86-32 (2-level, PAE with shared and per-process kernel PMDs), \
+                  arm64 (48- and 39-bit), riscv64 (Sv57, Sv48, Sv39) and arm (short descriptors).\n\n\
+                  Without a command: run every scenario on every architecture and mode (or on the one \
+                  --arch names), as the old (pre-6.17) code and as the new code, and print what the \
+                  software MMU saw.\n\nExit status: 0 when every verdict is ok, 1 when one is not, 2 \
+                  for a usage error."
 )]
 struct Cli {
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Architecture and paging mode (`x86_64/4-level`, `x86_32/pae`,
+    /// `arm64/48-bit`, `riscv64/sv39`, `arm32/short`, or a short alias such
+    /// as `x86_64`, `pae`, `arm64`, `sv48`, `arm`); all when absent.
+    #[arg(long, global = true, value_parser = parse_arch)]
+    arch: Option<SimArch>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -60,8 +69,9 @@ struct BenchArgs {
 struct ScenarioArgs {
     /// Scenario name (`pgtable scenario list` shows them).
     name: String,
-    /// Paging levels; both modes when absent.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(4..=5))]
+    /// x86-64 paging levels (the same as `--arch x86_64/4-level` or
+    /// `/5-level`).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(4..=5), conflicts_with = "arch")]
     levels: Option<u8>,
     /// Sync strategy (default eager; stress runs all three when absent).
     #[arg(long, value_enum)]
@@ -95,9 +105,29 @@ struct PtdumpArgs {
     /// Dump process N's root; without it, init_mm's.
     #[arg(long, value_name = "N")]
     space: Option<usize>,
-    /// Paging levels.
+    /// x86-64 paging levels.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=5))]
     levels: u8,
+}
+
+/// `--arch`: a mode's name or alias.
+fn parse_arch(s: &str) -> Result<SimArch, String> {
+    SimArch::by_name(s).ok_or_else(|| {
+        let names: Vec<&str> = SimArch::all().iter().map(|a| a.name()).collect();
+        format!(
+            "unknown architecture {s:?}; valid ones are: {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// The modes a command runs: the one `--arch` (or `--levels`) names, or all.
+fn modes(arch: Option<SimArch>, levels: Option<u8>) -> Vec<SimArch> {
+    match (arch, levels) {
+        (Some(a), _) => vec![a],
+        (None, Some(l)) => vec![SimArch::x86_64(l == 5)],
+        (None, None) => SimArch::all(),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -133,6 +163,7 @@ impl From<SimError> for Failure {
     fn from(e: SimError) -> Self {
         match e {
             SimError::UnknownScenario(name) => Failure::Usage(unknown_scenario(&name, false)),
+            SimError::NotApplicable(why) => Failure::Usage(format!("not applicable: {why}")),
             e => Failure::Sim(e.to_string()),
         }
     }
@@ -162,9 +193,9 @@ fn scenario_list(ptdump: bool) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match &cli.cmd {
-        None => all(cli.json),
-        Some(Cmd::Scenario(a)) => scenario(a, cli.json),
-        Some(Cmd::Ptdump(a)) => ptdump_cmd(a, cli.json),
+        None => all(cli.json, cli.arch),
+        Some(Cmd::Scenario(a)) => scenario(a, cli.arch, cli.json),
+        Some(Cmd::Ptdump(a)) => ptdump_cmd(a, cli.arch, cli.json),
         Some(Cmd::Bench(a)) => bench(a, cli.json),
     };
     match r {
@@ -203,30 +234,43 @@ fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
     Ok(())
 }
 
-const MODES: [bool; 2] = [true, false];
+/// A scenario that means nothing on a mode, and why.
+#[derive(Clone, Debug, Serialize)]
+struct Skipped {
+    scenario: &'static str,
+    mode: &'static str,
+    why: &'static str,
+}
 
 #[derive(Serialize)]
 struct AllJson<'a> {
     ok: bool,
     outcomes: &'a [Outcome],
+    not_applicable: &'a [Skipped],
 }
 
-/// `pgtable`: every scenario in both modes.
-fn all(json: bool) -> Result<bool, Failure> {
-    let pb = progress_bar(json, (MODES.len() * SCENARIOS.len()) as u64, "scenarios");
+/// `pgtable`: every scenario on every mode.
+fn all(json: bool, arch: Option<SimArch>) -> Result<bool, Failure> {
+    let modes = modes(arch, None);
+    let pb = progress_bar(json, (modes.len() * SCENARIOS.len()) as u64, "scenarios");
     let mut outcomes = Vec::new();
-    for la57 in MODES {
+    let mut skipped = Vec::new();
+    for &arch in &modes {
         for info in SCENARIOS {
-            pb.set_message(format!(
-                "{} ({})",
-                info.name,
-                if la57 { "5-level" } else { "4-level" }
-            ));
+            pb.set_message(format!("{} ({})", info.name, arch.name()));
             let cfg = Config {
-                la57,
+                arch,
                 ..Config::default()
             };
-            outcomes.push(scenarios::run(info.name, &cfg)?);
+            match scenarios::run(info.name, &cfg) {
+                Ok(o) => outcomes.push(o),
+                Err(SimError::NotApplicable(why)) => skipped.push(Skipped {
+                    scenario: info.name,
+                    mode: arch.name(),
+                    why,
+                }),
+                Err(e) => return Err(e.into()),
+            }
             pb.inc(1);
         }
     }
@@ -236,15 +280,27 @@ fn all(json: bool) -> Result<bool, Failure> {
         print_json(&AllJson {
             ok,
             outcomes: &outcomes,
+            not_applicable: &skipped,
         })?;
     } else {
         println!("{}", show::summary_table(&outcomes));
         println!();
         print!("{}", show::legend(&outcomes));
+        if !skipped.is_empty() {
+            println!();
+            println!("Not applicable:");
+            for s in &skipped {
+                println!("  {:<18} {:<22} {}", s.scenario, s.mode, s.why);
+            }
+        }
         println!();
         let bad = outcomes.iter().filter(|o| !o.ok).count();
         if bad == 0 {
-            println!("All {} runs ok.", outcomes.len());
+            println!(
+                "All {} runs ok ({} not applicable).",
+                outcomes.len(),
+                skipped.len()
+            );
         } else {
             println!("{bad} of {} runs FAILED.", outcomes.len());
         }
@@ -252,10 +308,10 @@ fn all(json: bool) -> Result<bool, Failure> {
     Ok(ok)
 }
 
-fn config(a: &ScenarioArgs, la57: bool, strategy: Strategy) -> Config {
+fn config(a: &ScenarioArgs, arch: SimArch, strategy: Strategy) -> Config {
     let d = Config::default();
     Config {
-        la57,
+        arch,
         strategy,
         cpus: a.cpus.map_or(d.cpus, |n| n as usize),
         spaces: a.spaces.map_or(d.spaces, |n| n as usize),
@@ -278,7 +334,7 @@ struct StressJson<'a> {
 }
 
 /// `pgtable scenario NAME`.
-fn scenario(a: &ScenarioArgs, json: bool) -> Result<bool, Failure> {
+fn scenario(a: &ScenarioArgs, arch: Option<SimArch>, json: bool) -> Result<bool, Failure> {
     if a.name == "list" {
         // Not a scenario: the list itself.
         println!("{}", scenario_list(false));
@@ -287,17 +343,20 @@ fn scenario(a: &ScenarioArgs, json: bool) -> Result<bool, Failure> {
     if !SCENARIOS.iter().any(|s| s.name == a.name) {
         return Err(Failure::Usage(unknown_scenario(&a.name, false)));
     }
-    let modes: Vec<bool> = match a.levels {
-        Some(l) => vec![l == 5],
-        None => MODES.to_vec(),
-    };
+    let modes = modes(arch, a.levels);
     if a.name == "stress" {
         return stress_cmd(a, &modes, json);
     }
     let strategy = a.strategy.map_or(Strategy::Eager, Strategy::from);
     let mut outcomes = Vec::new();
-    for &la57 in &modes {
-        outcomes.push(scenarios::run(&a.name, &config(a, la57, strategy))?);
+    for &arch in &modes {
+        match scenarios::run(&a.name, &config(a, arch, strategy)) {
+            Ok(o) => outcomes.push(o),
+            Err(SimError::NotApplicable(why)) if modes.len() > 1 => {
+                eprintln!("{} on {}: not applicable: {why}", a.name, arch.name());
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let ok = outcomes.iter().all(|o| o.ok);
     if json {
@@ -317,20 +376,16 @@ fn scenario(a: &ScenarioArgs, json: bool) -> Result<bool, Failure> {
 }
 
 /// `pgtable scenario stress`: one strategy, or all three compared.
-fn stress_cmd(a: &ScenarioArgs, modes: &[bool], json: bool) -> Result<bool, Failure> {
+fn stress_cmd(a: &ScenarioArgs, modes: &[SimArch], json: bool) -> Result<bool, Failure> {
     let strategies: Vec<Strategy> = match a.strategy {
         Some(s) => vec![s.into()],
         None => vec![Strategy::Eager, Strategy::Prealloc, Strategy::Lazy],
     };
     let mut reports = Vec::new();
-    for &la57 in modes {
+    for &arch in modes {
         for &strategy in &strategies {
-            let cfg = config(a, la57, strategy);
-            let label = format!(
-                "stress {} {}",
-                if la57 { "5-level" } else { "4-level" },
-                show::strategy_name(strategy)
-            );
+            let cfg = config(a, arch, strategy);
+            let label = format!("stress {} {}", arch.name(), show::strategy_name(strategy));
             let pb = progress_bar(json, cfg.steps, &label);
             let r = stress::run(&cfg, &mut |done| pb.set_position(done.min(cfg.steps)));
             pb.finish_and_clear();
@@ -369,7 +424,13 @@ struct PtdumpJson {
 }
 
 /// `pgtable ptdump`.
-fn ptdump_cmd(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
+fn ptdump_cmd(a: &PtdumpArgs, arch: Option<SimArch>, json: bool) -> Result<bool, Failure> {
+    if let Some(other) = arch.filter(|a| a.as_x86_64().is_none()) {
+        return Err(Failure::Usage(format!(
+            "ptdump prints x86-64 tables only; {} is not supported yet",
+            other.name()
+        )));
+    }
     if a.scenario == "stress" {
         return Err(Failure::Usage(format!(
             "ptdump cannot dump the stress scenario; valid scenarios are:\n{}",
@@ -380,7 +441,7 @@ fn ptdump_cmd(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
         return Err(Failure::Usage(unknown_scenario(&a.scenario, true)));
     }
     let cfg = Config {
-        la57: a.levels == 5,
+        arch: arch.unwrap_or(SimArch::x86_64(a.levels == 5)),
         ..Config::default()
     };
     let variant = if a.old { Variant::Old } else { Variant::New };

@@ -137,16 +137,27 @@ pub fn legend(outcomes: &[Outcome]) -> String {
     s.push_str(
         "  new code  the same change through pgd/p4d_populate_kernel and the edit guard, which syncs every root\n",
     );
-    let whys: BTreeSet<(&str, &str)> = outcomes
+    let whys: BTreeSet<(&str, &str, bool, &str)> = outcomes
         .iter()
         .filter(|o| o.old.is_some())
-        .map(|o| (strategy_name(o.strategy), o.why.as_str()))
+        .map(|o| {
+            (
+                o.mode,
+                strategy_name(o.strategy),
+                o.expect_old_fault,
+                o.why.as_str(),
+            )
+        })
         .collect();
-    for (strategy, why) in whys {
+    for (mode, strategy, fault, why) in whys {
         let _ = writeln!(
             s,
-            "  {strategy:<9} old code must fault{}: {why}",
-            if strategy == "eager" { "" } else { " only if" }
+            "  {mode} {strategy}: old code {}: {why}",
+            if fault {
+                "must fault"
+            } else {
+                "must not fault"
+            }
         );
     }
     s.push_str("  verdict   ok when the old code faulted exactly when expected, the new code took no fault,\n");

@@ -51,9 +51,44 @@ fn no_argument_json_has_every_outcome() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(v["ok"], true);
     let outcomes = v["outcomes"].as_array().unwrap();
-    assert_eq!(outcomes.len(), 2 * 8);
+    let skipped = v["not_applicable"].as_array().unwrap();
+    let modes = pgtable_sim::SimArch::all().len();
+    assert_eq!(outcomes.len() + skipped.len(), modes * 8);
+    // Only the 32-bit modes skip: vmemmap/hotplug (3) and KASAN (1).
+    assert_eq!(skipped.len(), 4 * 4, "{skipped:?}");
+    assert!(skipped
+        .iter()
+        .all(|s| !s["why"].as_str().unwrap().is_empty()));
     let stress = outcomes.iter().find(|o| o["scenario"] == "stress").unwrap();
     assert!(stress["old"].is_null());
+    // Old code faults where the architecture needs a sync, never on arm64.
+    for o in outcomes
+        .iter()
+        .filter(|o| o["scenario"] == "vmalloc-new-slot")
+    {
+        let mode = o["mode"].as_str().unwrap();
+        let faulted = !o["old"]["faults"].as_array().unwrap().is_empty();
+        assert_eq!(faulted, o["expect_old_fault"].as_bool().unwrap(), "{mode}");
+        if mode.starts_with("arm64") {
+            assert!(!faulted, "{mode}: split roots need no sync");
+        }
+    }
+}
+
+#[test]
+fn arch_selects_one_mode_and_unknown_ones_are_usage_errors() {
+    let o = pgtable(&["--arch", "arm64", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let outcomes = v["outcomes"].as_array().unwrap();
+    assert!(outcomes.iter().all(|o| o["mode"] == "arm64/48-bit"));
+    assert_eq!(outcomes.len(), 8);
+    let o = pgtable(&["--arch", "vax"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("x86_32/PAE"), "{}", stderr(&o));
+    let o = pgtable(&["scenario", "hotplug-new-slot", "--arch", "arm32"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not applicable"), "{}", stderr(&o));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use crate::bus::Bus;
 use crate::machine::{Machine, Strategy};
-use pgtable::{Arch, PhysAddr, TableMemory};
+use pgtable::{Arch, Decoded, PhysAddr, TableMemory};
 use pgtable_mmu::{Access, Mode};
 use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
 use std::collections::HashSet;
@@ -109,7 +109,8 @@ impl Checker {
                 kernel
             };
             let have = Self::slot_entry(m, root, slot);
-            if have != want && !(m.strategy == Strategy::Lazy && have == 0) {
+            let lazily_missing = m.strategy == Strategy::Lazy && have == 0;
+            if !lazily_missing && !Self::same_entry(m, want, have) {
                 return Err(CheckFailure {
                     root: root.0,
                     slot: Some(slot),
@@ -119,6 +120,34 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// Whether a root's top-level kernel entry `have` matches the kernel's
+    /// `want`. Where each process has its own copy of the table below the
+    /// top (x86-32 PAE with per-process kernel PMDs), the two point at
+    /// different tables whose entries must be equal instead.
+    fn same_entry(m: &Machine, want: u64, have: u64) -> bool {
+        use pgtable::arch::SyncMethod;
+        if want == have {
+            return true;
+        }
+        let top = m.arch.top_level();
+        let copies = matches!(m.arch.sync_method(), SyncMethod::CopyEntries(l) if l > top);
+        let (Decoded::Table(k), Decoded::Table(h), true) =
+            (m.arch.decode(top, want), m.arch.decode(top, have), copies)
+        else {
+            return false;
+        };
+        let Some(child) = top.next() else {
+            return false;
+        };
+        let size = m.arch.entry_size();
+        (0..1u64 << m.arch.level_bits(child)).all(|i| {
+            let have = Self::slot_entry(m, PhysAddr(h.0 + i * size), 0);
+            // Under the lazy strategy an entry is copied on first fault.
+            have == Self::slot_entry(m, PhysAddr(k.0 + i * size), 0)
+                || (m.strategy == Strategy::Lazy && have == 0)
+        })
     }
 
     /// Addresses to probe: the first, middle and last page of each range.

@@ -11,8 +11,6 @@ use pgtable_mmu::{Access, Fault, Mmu, Mode, Roots, Xlat};
 
 enum Model {
     X86(pgtable_mmu::x86_64::Cpu),
-    // Built for the modes other than x86-64 as they join `SimArch`.
-    #[allow(dead_code)]
     Generic {
         mmu: Box<dyn Mmu + Send + Sync>,
         tlb: Tlb<Xlat>,
@@ -43,6 +41,11 @@ impl CpuMmu {
                 };
                 Model::X86(pgtable_mmu::x86_64::Cpu::new(mmu, roots.user))
             }
+            _ => Model::Generic {
+                mmu: arch.mmu(),
+                tlb: Tlb::default(),
+                roots,
+            },
         };
         CpuMmu { model }
     }

@@ -2,7 +2,6 @@
 //! kernel users). Frames hold no data unless written: only their addresses
 //! matter to the page tables.
 
-use crate::layout::DATA_FRAMES;
 use pgtable::PhysAddr;
 
 /// A bump allocator with free lists for 4 KiB pages and 2 MiB blocks.
@@ -19,11 +18,12 @@ pub struct Frames {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfFrames;
 
-impl Default for Frames {
-    fn default() -> Self {
+impl Frames {
+    /// Frames from `range` (start, end).
+    pub fn new(range: (u64, u64)) -> Self {
         Frames {
-            next: DATA_FRAMES.start,
-            end: DATA_FRAMES.end,
+            next: range.0,
+            end: range.1,
             free_4k: Vec::new(),
             free_2m: Vec::new(),
             in_use: 0,

@@ -28,12 +28,16 @@ pub const DATA_FRAMES: core::ops::Range<u64> = (16 << 20)..(12 << 30);
 /// slots under [`SimLayout`]'s placement.
 pub const HOTPLUG_BASE: u64 = 64 << 30;
 
-/// The kernel's virtual layout on the simulated machine.
+/// Physical memory of a 32-bit machine: lowmem only, all of it direct-mapped.
+pub const BOOT_RAM_32: u64 = 512 << 20;
+
+/// The kernel's virtual layout and the physical memory of the simulated
+/// machine, for one paging mode.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct SimLayout {
     /// `page_offset_base`.
     pub page_offset: u64,
-    /// `vmemmap_base`.
+    /// `vmemmap_base` (0 where the mode has no vmemmap).
     pub vmemmap: u64,
     /// vmalloc area start and end (exclusive).
     pub vmalloc: (u64, u64),
@@ -41,6 +45,26 @@ pub struct SimLayout {
     pub kasan_offset: u64,
     /// Bytes one top-level entry maps.
     pub top_slot: u64,
+    /// Bytes one entry of the level the kernel copies into every process
+    /// maps (the sync level; the top level where nothing is copied later):
+    /// the unit a kernel user must fill to need a sync.
+    pub sync_slot: u64,
+    /// Physical memory present (and direct-mapped) at boot.
+    pub boot_ram: u64,
+    /// Where table frames come from.
+    pub table_frames: (u64, u64),
+    /// Where user PTE tables come from under HIGHPTE: high memory, outside
+    /// the direct map.
+    pub high_tables: Option<(u64, u64)>,
+    /// Where data frames come from.
+    pub data_frames: (u64, u64),
+    /// Where hot-added memory goes, if the mode has memory hotplug of the
+    /// direct map (64-bit modes).
+    pub hotplug_base: Option<u64>,
+    /// Whether the mode has a virtually mapped `struct page` array.
+    pub has_vmemmap: bool,
+    /// Whether the mode has a KASAN shadow region in the kernel half.
+    pub has_kasan: bool,
 }
 
 impl SimLayout {
@@ -48,6 +72,10 @@ impl SimLayout {
     pub fn new(arch: impl Arch) -> SimLayout {
         let layout = arch.layout();
         let top_slot = 1u64 << arch.level_shift(arch.top_level());
+        let sync_slot = match arch.sync_method() {
+            pgtable::arch::SyncMethod::CopyEntries(l) => arch.level_size(l),
+            pgtable::arch::SyncMethod::None => top_slot,
+        };
         let region = |k| {
             layout
                 .get(k)
@@ -55,17 +83,62 @@ impl SimLayout {
         };
         let (dm, _) = region(RegionKind::DirectMap);
         let (vmemmap, _) = region(RegionKind::Vmemmap);
-        SimLayout {
-            // Boot RAM's direct map ends 48 GiB before the end of its slot:
-            // memory from HOTPLUG_BASE (64 GiB) on lies in the next slot.
-            page_offset: dm + top_slot - HOTPLUG_BASE,
-            // Boot RAM's struct pages end in the last GiB of a slot; those of
-            // memory from 64 GiB on lie in the next one.
-            vmemmap: vmemmap + top_slot - (HOTPLUG_BASE / 4096 * STRUCT_PAGE_SIZE),
-            vmalloc: region(RegionKind::Vmalloc),
+        let has_vmemmap = layout.get(RegionKind::Vmemmap).is_some();
+        let kasan = layout.get(RegionKind::KasanShadow);
+        let vmalloc = region(RegionKind::Vmalloc);
+        if arch.va_bits() <= 32 {
+            // Lowmem: boot RAM is all there is, direct-mapped from
+            // PAGE_OFFSET; tables at its top, and under HIGHPTE user PTE
+            // tables from high memory above the direct map's reach.
+            return SimLayout {
+                page_offset: dm,
+                vmemmap: 0,
+                vmalloc,
+                kasan_offset: 0,
+                top_slot,
+                sync_slot,
+                boot_ram: BOOT_RAM_32,
+                table_frames: (384 << 20, BOOT_RAM_32),
+                high_tables: arch.highpte().then_some((1 << 30, (1 << 30) + (64 << 20))),
+                data_frames: (16 << 20, 384 << 20),
+                hotplug_base: None,
+                has_vmemmap: false,
+                has_kasan: false,
+            };
+        }
+        // Where a top-level slot is larger than the hot-add offset, place
+        // boot memory at the end of one so that hot-added memory needs the
+        // next (KASLR may choose such bases); smaller slots need no help.
+        let struct_pages = HOTPLUG_BASE / 4096 * STRUCT_PAGE_SIZE;
+        let shift_into = |base: u64, reach: u64| {
+            if top_slot > reach {
+                base + top_slot - reach
+            } else {
+                base
+            }
+        };
+        let kasan_offset = match (arch.name().starts_with("x86_64"), kasan) {
             // CONFIG_KASAN_SHADOW_OFFSET, the same for 4- and 5-level paging.
-            kasan_offset: 0xdfff_fc00_0000_0000,
+            (true, _) => 0xdfff_fc00_0000_0000,
+            // Generic KASAN: the shadow region is the shadow of the kernel
+            // half, so its start gives the offset.
+            (false, Some(r)) => r.start.wrapping_sub(arch.kernel_start() >> 3),
+            (false, None) => 0,
+        };
+        SimLayout {
+            page_offset: shift_into(dm, HOTPLUG_BASE),
+            vmemmap: shift_into(vmemmap, struct_pages),
+            vmalloc,
+            kasan_offset,
             top_slot,
+            sync_slot,
+            boot_ram: BOOT_RAM,
+            table_frames: (TABLE_FRAMES.start, TABLE_FRAMES.end),
+            high_tables: None,
+            data_frames: (DATA_FRAMES.start, DATA_FRAMES.end),
+            hotplug_base: Some(HOTPLUG_BASE),
+            has_vmemmap,
+            has_kasan: kasan.is_some(),
         }
     }
 

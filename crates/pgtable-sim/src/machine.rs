@@ -5,7 +5,7 @@ use crate::arch::SimArch;
 use crate::bus::Bus;
 use crate::cpu::CpuMmu;
 use crate::frames::Frames;
-use crate::layout::{SimLayout, TABLE_FRAMES};
+use crate::layout::SimLayout;
 use crate::report::FaultRecord;
 use pgtable::arch::RegionKind;
 use pgtable::{AddressSpace, Arch, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr};
@@ -62,6 +62,8 @@ pub enum SimError {
     ProcessBusy(usize),
     /// Unknown scenario name.
     UnknownScenario(String),
+    /// The scenario means nothing on this paging mode, for this reason.
+    NotApplicable(&'static str),
 }
 
 impl From<pgtable::Error> for SimError {
@@ -84,6 +86,7 @@ impl std::fmt::Display for SimError {
             SimError::NoProcess(p) => write!(f, "no process {p}"),
             SimError::ProcessBusy(p) => write!(f, "process {p} is running on a CPU"),
             SimError::UnknownScenario(s) => write!(f, "unknown scenario {s:?}"),
+            SimError::NotApplicable(why) => write!(f, "not applicable: {why}"),
         }
     }
 }
@@ -146,7 +149,12 @@ impl Machine {
     /// every kernel top-level slot filled under [`Strategy::Prealloc`].
     pub fn boot(cfg: MachineConfig) -> Result<Machine, SimError> {
         let arch = cfg.arch;
-        let mem = SparseMemory::new(PhysAddr(TABLE_FRAMES.start)..PhysAddr(TABLE_FRAMES.end));
+        let layout = SimLayout::new(arch);
+        let (ts, te) = layout.table_frames;
+        let mut mem = SparseMemory::new(PhysAddr(ts)..PhysAddr(te));
+        if let Some((hs, he)) = layout.high_tables {
+            mem = mem.with_high_tables(PhysAddr(hs)..PhysAddr(he));
+        }
         let policy = if cfg.strategy == Strategy::Lazy {
             SyncPolicy::Lazy
         } else {
@@ -175,13 +183,13 @@ impl Machine {
             })
             .collect();
         let m = Machine {
-            layout: SimLayout::new(arch),
+            layout,
             arch,
             pt,
             strategy: cfg.strategy,
             cpus: RefCell::new(cpus),
             processes: RefCell::new(Vec::new()),
-            frames: RefCell::new(Frames::default()),
+            frames: RefCell::new(Frames::new(layout.data_frames)),
             faults: RefCell::new(Vec::new()),
             mapped: RefCell::new(BTreeMap::new()),
             vm_frames: RefCell::new(BTreeMap::new()),

@@ -567,7 +567,7 @@ mod tests {
     fn the_process_user_page_and_the_direct_map_show_up() {
         for la57 in [false, true] {
             let cfg = Config {
-                la57,
+                arch: crate::arch::SimArch::x86_64(la57),
                 ..Config::default()
             };
             let m = run_machine("hotplug-new-slot", &cfg, Variant::New).unwrap();
@@ -622,7 +622,7 @@ mod tests {
     fn an_out_of_sync_slot_is_marked() {
         for la57 in [false, true] {
             let cfg = Config {
-                la57,
+                arch: crate::arch::SimArch::x86_64(la57),
                 ..Config::default()
             };
             let m = run_machine("hotplug-new-slot", &cfg, Variant::Old).unwrap();

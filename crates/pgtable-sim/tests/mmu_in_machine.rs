@@ -10,7 +10,7 @@ use pgtable_sim::{Context, Variant};
 fn kernel_access_through_an_out_of_sync_root_faults() {
     for la57 in [false, true] {
         let m = machine(&Config {
-            la57,
+            arch: pgtable_sim::SimArch::x86_64(la57),
             cpus: 2,
             spaces: 1,
             ..Config::default()

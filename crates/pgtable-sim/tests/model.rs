@@ -13,12 +13,11 @@
 //! `PROPTEST_CASES` sets the number of sequences per paging mode.
 
 use pgtable::{Arch, Prot, TableMemory};
-use pgtable_mmu::x86_64::X86Mmu;
-use pgtable_mmu::{Access, Mode};
+use pgtable_mmu::{Access, Leaf, Mode, Roots};
 use pgtable_sim::checker::Checker;
-use pgtable_sim::layout::{HOTPLUG_BASE, SECTION_SIZE};
+use pgtable_sim::layout::SECTION_SIZE;
 use pgtable_sim::scenarios::{machine, Config};
-use pgtable_sim::{Bus, Context, Machine, SimError, Variant};
+use pgtable_sim::{Bus, Context, Machine, SimArch, SimError, Variant};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use std::cell::Cell;
@@ -163,7 +162,11 @@ fn apply(m: &Machine, md: &mut Model, op: &Op) -> Result<(), SimError> {
             }
         }
         Op::HotplugAdd(slot) => {
-            let pa = HOTPLUG_BASE + slot * 2 * SECTION_SIZE;
+            // 32-bit modes have no hotplug of the direct map.
+            let Some(base) = m.layout.hotplug_base else {
+                return Ok(());
+            };
+            let pa = base + slot * 2 * SECTION_SIZE;
             if !md.sections.contains(&pa) {
                 k.hotplug_add(Variant::New, pa, SECTION_SIZE, 0)?;
                 md.sections.push(pa);
@@ -207,12 +210,10 @@ fn apply(m: &Machine, md: &mut Model, op: &Op) -> Result<(), SimError> {
             }
         }
         Op::CeaMap(cpu) => {
-            let base = m
-                .arch
-                .layout()
-                .get(pgtable::arch::RegionKind::CpuEntryArea)
-                .unwrap()
-                .start;
+            let Some(cea) = m.arch.layout().get(pgtable::arch::RegionKind::CpuEntryArea) else {
+                return Ok(());
+            };
+            let base = cea.start;
             if !md.cea.contains(&(base + cpu as u64 * 0x1_0000)) {
                 let va = k.cpu_entry_area_map(Variant::New, cpu)?;
                 let frames: Vec<u64> = m
@@ -244,30 +245,28 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     checker
         .full(m)
         .map_err(|f| TestCaseError::fail(f.to_string()))?;
-    let mmu = if m.arch.as_x86_64().is_some_and(|a| a.la57) {
-        X86Mmu::new_la57()
-    } else {
-        X86Mmu::new()
-    };
+    let mmu = m.arch.mmu();
     let bus = Bus(m.pt.mem());
-    let mut roots = vec![(Context::Kernel, m.pt.kernel_root().0)];
+    // Without PAE, x86-32 has no execute-disable bit: every page executes.
+    let has_nx = !matches!(m.arch, SimArch::X86_32(a) if !a.pae);
+    let mut roots = vec![(Context::Kernel, m.roots_of(Context::Kernel).unwrap())];
     for id in m.process_ids() {
         roots.push((
             Context::Process(id),
-            m.root_of(Context::Process(id)).unwrap().0,
+            m.roots_of(Context::Process(id)).unwrap(),
         ));
     }
     for (&start, frames) in &md.kernel {
         for (p, &pa) in frames.iter().enumerate() {
             let va = start + p as u64 * 4096;
             for &(ctx, root) in &roots {
-                let t = mmu.translate(&bus, root, va, Access::Read, Mode::Supervisor);
+                let t = mmu.translate_any(&bus, &root, va, Access::Read, Mode::Supervisor);
                 let t = t.map_err(|f| {
                     TestCaseError::fail(format!("{ctx}: kernel {va:#x} faults at {}", f.level))
                 })?;
                 prop_assert_eq!(t.pa, pa, "{}: kernel {:#x}", ctx, va);
                 prop_assert!(
-                    !t.user && t.writable && !t.executable,
+                    !t.user && t.writable && !(has_nx && t.executable),
                     "{ctx}: kernel {va:#x} rights"
                 );
             }
@@ -276,7 +275,7 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     for &va in &md.gone {
         for &(ctx, root) in &roots {
             prop_assert!(
-                mmu.translate(&bus, root, va, Access::Read, Mode::Supervisor)
+                mmu.translate_any(&bus, &root, va, Access::Read, Mode::Supervisor)
                     .is_err(),
                 "{ctx}: {va:#x} still mapped"
             );
@@ -284,7 +283,7 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     }
     for (&(id, va), &pa) in &md.user {
         for &(ctx, root) in &roots {
-            let t = mmu.translate(&bus, root, va, Access::Read, Mode::User);
+            let t = mmu.translate_any(&bus, &root, va, Access::Read, Mode::User);
             if ctx == Context::Process(id) {
                 prop_assert_eq!(
                     t.map(|t| t.pa).ok(),
@@ -303,46 +302,47 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     }
     // Security: kernel leaves are never user-accessible nor W+X; no root
     // reaches a frame of a destroyed process.
-    let kernel_start = m.arch.kernel_start();
+    let (kernel_start, kernel_end) = (m.arch.kernel_start(), m.arch.kernel_end());
     let mut bad = None;
-    let _ = mmu.for_each_mapping(&bus, m.pt.kernel_root().0, kernel_start, 0, |l| {
-        if l.user || (l.writable && l.executable) {
+    let kroots = m.roots_of(Context::Kernel).unwrap();
+    let _ = mmu.for_each_leaf(&bus, &kroots, kernel_start, kernel_end, &mut |l: &Leaf| {
+        let x = l.xlat;
+        if x.user || (has_nx && x.writable && x.executable) {
             bad.get_or_insert(format!(
                 "kernel leaf {:#x} user={} w={} x={}",
-                l.va, l.user, l.writable, l.executable
+                l.va, x.user, x.writable, x.executable
             ));
         }
     });
     for &(ctx, root) in &roots {
-        let _ = mmu.for_each_mapping(&bus, root, 0, m.arch.user_end(), |l| {
-            if md.dead.contains(&l.pa) {
+        let _ = mmu.for_each_leaf(&bus, &root, 0, m.arch.user_end(), &mut |l: &Leaf| {
+            if md.dead.contains(&l.xlat.pa) {
                 bad.get_or_insert(format!(
                     "{ctx} maps {:#x}, a destroyed process's frame",
-                    l.pa
+                    l.xlat.pa
                 ));
             }
         });
     }
     // PTI: a user-mode root maps the user half and the entry area only.
-    let cea = m
-        .arch
-        .layout()
-        .get(pgtable::arch::RegionKind::CpuEntryArea)
-        .unwrap();
+    let cea = m.arch.layout().get(pgtable::arch::RegionKind::CpuEntryArea);
     for (root, user) in m.pt.roots_with_user() {
-        let Some(u) = user else { continue };
-        let _ = mmu.for_each_mapping(&bus, u.0, kernel_start, 0, |l| {
+        let (Some(u), Some(cea)) = (user, cea) else {
+            continue;
+        };
+        let (ur, kr) = (Roots::single(u.0), Roots::single(root.0));
+        let _ = mmu.for_each_leaf(&bus, &ur, kernel_start, kernel_end, &mut |l: &Leaf| {
             if !cea.contains(l.va) {
                 bad.get_or_insert(format!("user-mode root {:#x} maps kernel {:#x}", u.0, l.va));
             }
         });
         for &start in &md.cea {
             let want = mmu
-                .translate(&bus, root.0, start, Access::Read, Mode::Supervisor)
+                .translate_any(&bus, &kr, start, Access::Read, Mode::Supervisor)
                 .map(|t| t.pa)
                 .ok();
             let have = mmu
-                .translate(&bus, u.0, start, Access::Read, Mode::Supervisor)
+                .translate_any(&bus, &ur, start, Access::Read, Mode::Supervisor)
                 .map(|t| t.pa)
                 .ok();
             if want.is_none() || want != have {
@@ -355,7 +355,7 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
         for (&(id, va), &pa) in &md.user {
             if m.root_of(Context::Process(id)).ok() == Some(root) {
                 let have = mmu
-                    .translate(&bus, u.0, va, Access::Read, Mode::User)
+                    .translate_any(&bus, &ur, va, Access::Read, Mode::User)
                     .map(|t| t.pa)
                     .ok();
                 if have != Some(pa) {
@@ -378,10 +378,10 @@ fn verify(m: &Machine, md: &Model, checker: &mut Checker) -> Result<(), TestCase
     Ok(())
 }
 
-fn run(la57: bool, pti: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(arch: SimArch, pti: bool, ops: &[Op]) -> Result<(), TestCaseError> {
     let m = machine(&Config {
-        la57,
-        pti,
+        arch,
+        pti: pti && arch.as_x86_64().is_some(),
         cpus: 3,
         spaces: 2,
         ..Config::default()
@@ -415,10 +415,10 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-/// Run `cases()` sequences in one paging mode and print what was done.
-fn run_mode(la57: bool) {
+/// Run `cases` sequences in one paging mode and print what was done.
+fn run_mode(arch: SimArch, cases: u32) {
     let config = ProptestConfig {
-        cases: cases(),
+        cases,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "tests/model.proptest-regressions",
         ))),
@@ -430,13 +430,18 @@ fn run_mode(la57: bool) {
         sequences.set(sequences.get() + 1);
         operations.set(operations.get() + ops.len() as u64);
         pti.set(pti.get() + u64::from(with_pti));
-        run(la57, with_pti, &ops)
+        run(arch, with_pti, &ops)
     });
+    let pti = if arch.as_x86_64().is_some() {
+        pti.get()
+    } else {
+        0
+    };
     eprintln!(
-        "model ({}-level): {} sequences ({} with PTI), {} operations, each checked",
-        if la57 { 5 } else { 4 },
+        "model ({}): {} sequences ({} with PTI), {} operations, each checked",
+        arch.name(),
         sequences.get(),
-        pti.get(),
+        pti,
         operations.get()
     );
     if let Err(e) = result {
@@ -446,10 +451,22 @@ fn run_mode(la57: bool) {
 
 #[test]
 fn model_4_level() {
-    run_mode(false);
+    run_mode(SimArch::x86_64(false), cases());
 }
 
 #[test]
 fn model_5_level() {
-    run_mode(true);
+    run_mode(SimArch::x86_64(true), cases());
+}
+
+/// Every other architecture and mode, a fifth of the sequences each (the
+/// x86-64 modes carry PTI and the full count).
+#[test]
+fn model_other_architectures() {
+    for arch in SimArch::all()
+        .into_iter()
+        .filter(|a| a.as_x86_64().is_none())
+    {
+        run_mode(arch, (cases() / 5).max(16));
+    }
 }

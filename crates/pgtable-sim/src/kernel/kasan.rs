@@ -80,9 +80,6 @@ impl Kernel<'_> {
         let z = self.kasan_zero_tables(v)?;
         let arch = self.m.arch;
         let top = arch.top_level();
-        let table = z
-            .below(top)
-            .ok_or(SimError::Pgtable(pgtable::Error::BadProtection))?;
         let (s, e) = (self.m.layout.shadow(start), self.m.layout.shadow(end - 1));
         let slot = self.m.layout.top_slot;
         let n = self.edit(v, |ed| -> Result<usize, SimError> {
@@ -90,10 +87,7 @@ impl Kernel<'_> {
             let mut va = s & !(slot - 1);
             while va <= e {
                 let entry = ed.pgd_offset(va);
-                if ed.is_none(top, entry) {
-                    ed.populate(top, va, entry, table)?;
-                    n += 1;
-                }
+                n += zero_fill(ed, &z, arch, top, entry, va.max(s), (va + slot).min(e + 1))?;
                 va += slot;
             }
             Ok(n)
@@ -121,4 +115,42 @@ impl Kernel<'_> {
         self.m.vm_frames.borrow_mut().insert(s, frames);
         Ok(s)
     }
+}
+
+/// Point every empty entry of `level` over `start..end` below `e` (the
+/// entry for `start`) at the zero table for that level, descending into
+/// entries that already hold a table (a slot preallocated at boot, as riscv
+/// does): `kasan_populate_early_shadow()`'s walk. Returns the entries
+/// populated.
+fn zero_fill(
+    ed: &mut dyn super::Editor,
+    z: &ZeroTables,
+    arch: crate::arch::SimArch,
+    level: Level,
+    e: EntryPtr,
+    start: u64,
+    end: u64,
+) -> Result<usize, SimError> {
+    if ed.is_none(level, e) {
+        let table = z
+            .below(level)
+            .ok_or(SimError::Pgtable(pgtable::Error::FoldedLevel(level)))?;
+        ed.populate(level, start, e, table)?;
+        return Ok(1);
+    }
+    let Some(child) = level.next().filter(|_| level < Level::Pmd) else {
+        return Ok(0); // a PMD entry with a table: real shadow is there
+    };
+    let mut n = 0;
+    let step = arch.level_size(child);
+    let mut va = start;
+    while va < end {
+        let Some(ce) = ed.offset(child, e, va) else {
+            return Ok(n); // a leaf: already shadowed
+        };
+        let next = ((va & !(step - 1)) + step).min(end);
+        n += zero_fill(ed, z, arch, child, ce, va, next)?;
+        va = next;
+    }
+    Ok(n)
 }

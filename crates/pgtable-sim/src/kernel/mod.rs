@@ -39,6 +39,7 @@ pub(crate) trait Editor {
     fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<()>;
     fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> pgtable::Result<VirtAddr>;
     fn pgd_offset(&self, va: u64) -> EntryPtr;
+    fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr>;
     fn alloc_track(&mut self, level: Level, e: EntryPtr, va: u64) -> pgtable::Result<EntryPtr>;
     fn set_leaf(
         &mut self,
@@ -100,6 +101,9 @@ macro_rules! forward_editor {
             }
             fn pgd_offset(&self, va: u64) -> EntryPtr {
                 $ty::pgd_offset(self, VirtAddr(va))
+            }
+            fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr> {
+                $ty::offset(self, level, parent, VirtAddr(va))
             }
             fn alloc_track(
                 &mut self,
@@ -209,13 +213,16 @@ impl<'m> Kernel<'m> {
     /// Boot: map boot memory in the direct map and vmemmap; under
     /// [`Strategy::Prealloc`], fill every kernel top-level slot.
     pub(crate) fn boot(&mut self) -> Result<(), SimError> {
-        use crate::layout::BOOT_RAM;
         if self.m.strategy == Strategy::Prealloc {
             let start = VirtAddr(pgtable::Arch::kernel_start(&self.m.arch));
-            let _ = self.ks.edit().preallocate(start, VirtAddr(u64::MAX))?;
+            let last = VirtAddr(pgtable::Arch::kernel_end(&self.m.arch).wrapping_sub(1));
+            let _ = self.ks.edit().preallocate(start, last)?;
         }
-        self.map_direct(Variant::New, 0, BOOT_RAM)?;
-        self.vmemmap_populate(Variant::New, 0, BOOT_RAM, Memmap::Huge, 0)?;
+        let ram = self.m.layout.boot_ram;
+        self.map_direct(Variant::New, 0, ram)?;
+        if self.m.layout.has_vmemmap {
+            self.vmemmap_populate(Variant::New, 0, ram, Memmap::Huge, 0)?;
+        }
         Ok(())
     }
 }

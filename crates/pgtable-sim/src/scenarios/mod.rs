@@ -6,6 +6,7 @@ mod historical;
 pub mod stress;
 mod users;
 
+use crate::arch::SimArch;
 use crate::checker::Checker;
 use crate::machine::{Context, Machine, MachineConfig, SimError, Strategy};
 use crate::report::{Outcome, Run, Variant};
@@ -14,8 +15,8 @@ use pgtable::Arch;
 /// Parameters of a scenario run.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
-    /// 5-level paging.
-    pub la57: bool,
+    /// The paging mode.
+    pub arch: SimArch,
     /// Sync strategy.
     pub strategy: Strategy,
     /// CPUs.
@@ -33,7 +34,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            la57: false,
+            arch: SimArch::x86_64(false),
             strategy: Strategy::Eager,
             cpus: 4,
             spaces: 4,
@@ -104,8 +105,33 @@ fn body_of(name: &str) -> Option<Body> {
     })
 }
 
+/// Whether scenario `name` means something on `arch`; if not, why.
+pub fn applies(name: &str, arch: SimArch) -> Result<(), &'static str> {
+    use crate::layout::SimLayout;
+    let l = SimLayout::new(arch);
+    match name {
+        "hotplug-new-slot" | "compound-devmap" | "subpmd-clear"
+            if !l.has_vmemmap || l.hotplug_base.is_none() =>
+        {
+            Err("32-bit: no vmemmap and no hotplug of the direct map (lowmem is fixed at boot, struct pages live in it)")
+        }
+        "kasan-shadow" if !l.has_kasan => Err(match arch {
+            SimArch::X86_32(_) => "no KASAN on x86-32",
+            SimArch::Arm32(_) => "arm32 KASAN shadow lies below PAGE_OFFSET (user half): not modelled",
+            _ => "no KASAN shadow region in this memory map",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Run one scenario by name.
 pub fn run(name: &str, cfg: &Config) -> Result<Outcome, SimError> {
+    if !SCENARIOS.iter().any(|s| s.name == name) {
+        return Err(SimError::UnknownScenario(name.into()));
+    }
+    if let Err(why) = applies(name, cfg.arch) {
+        return Err(SimError::NotApplicable(why));
+    }
     if name == "stress" {
         return stress::outcome(cfg);
     }
@@ -125,7 +151,7 @@ type Body = fn(&Machine, Variant) -> Result<Vec<String>, SimError>;
 /// `i % spaces`: the processes exist before the change under test.
 pub fn machine(cfg: &Config) -> Result<Machine, SimError> {
     let m = Machine::boot(MachineConfig {
-        arch: crate::arch::SimArch::x86_64(cfg.la57),
+        arch: cfg.arch,
         cpus: cfg.cpus,
         strategy: cfg.strategy,
         pti: cfg.pti,
@@ -156,19 +182,41 @@ fn one_run(cfg: &Config, v: Variant, body: Body) -> Result<Run, SimError> {
     Ok(Run::collect(&m, v, checker, notes))
 }
 
-fn pair(info: &ScenarioInfo, cfg: &Config, body: Body) -> Result<Outcome, SimError> {
-    let arch = pgtable::X86_64 { la57: cfg.la57 };
-    let (expect, why) = match cfg.strategy {
+/// Whether the old code must fault on `arch` under `strategy`, and why.
+pub fn expectation(arch: SimArch, strategy: Strategy) -> (bool, String) {
+    use pgtable::arch::SyncMethod;
+    let level = match arch.sync_method() {
+        SyncMethod::None => return (false, arch.sync_rule().to_string()),
+        SyncMethod::CopyEntries(level) => level,
+    };
+    match strategy {
         Strategy::Eager => (
             true,
-            "the change fills an empty top-level kernel slot; processes created before it lack the entry until a sync".to_string(),
+            format!(
+                "the change fills an empty kernel {level} entry; processes created before it lack it until a sync ({})",
+                arch.sync_rule()
+            ),
         ),
-        Strategy::Prealloc => (false, "every kernel top-level slot was filled at boot: nothing new to sync".to_string()),
-        Strategy::Lazy => (false, "faults on a missing top-level kernel entry are fixed by copying it (vmalloc_fault)".to_string()),
-    };
+        Strategy::Prealloc if level == arch.top_level() => (
+            false,
+            "every kernel top-level slot was filled at boot: nothing new to sync".to_string(),
+        ),
+        Strategy::Prealloc => (
+            true,
+            format!("filling the top level at boot does not help: the sync level ({level}) lies below it"),
+        ),
+        Strategy::Lazy => (
+            false,
+            format!("faults on a missing kernel {level} entry are fixed by copying it (vmalloc_fault)"),
+        ),
+    }
+}
+
+fn pair(info: &ScenarioInfo, cfg: &Config, body: Body) -> Result<Outcome, SimError> {
+    let (expect, why) = expectation(cfg.arch, cfg.strategy);
     Ok(Outcome {
         scenario: info.name,
-        mode: arch.name(),
+        mode: cfg.arch.name(),
         strategy: cfg.strategy,
         commit: info.commit,
         expect_old_fault: expect,

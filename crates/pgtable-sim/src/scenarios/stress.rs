@@ -3,7 +3,7 @@
 
 use super::{machine, Config};
 use crate::checker::Checker;
-use crate::layout::{HOTPLUG_BASE, SECTION_SIZE};
+use crate::layout::SECTION_SIZE;
 use crate::machine::{Context, Machine, SimError, Strategy};
 use crate::report::{CpuSummary, FaultRecord, Figures, Outcome, Run, Variant};
 use pgtable::{Arch, TableMemory};
@@ -220,7 +220,12 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
             None => vec![],
         },
         Op::HotplugAdd => {
-            let pa = HOTPLUG_BASE + st.rng.gen_range(0..HOTPLUG_SLOTS) * 2 * SECTION_SIZE;
+            let Some(base) = m.layout.hotplug_base else {
+                // 32-bit modes have no hotplug of the direct map.
+                st.refused += 1;
+                return Ok(vec![]);
+            };
+            let pa = base + st.rng.gen_range(0..HOTPLUG_SLOTS) * 2 * SECTION_SIZE;
             if st.sections.contains(&pa) {
                 st.refused += 1;
                 return Ok(vec![]);

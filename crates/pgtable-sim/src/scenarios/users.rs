@@ -1,7 +1,6 @@
 //! One scenario per other kernel user.
 
 use super::{read_from_every_cpu, slot};
-use crate::layout::BOOT_RAM;
 use crate::machine::{Machine, SimError};
 use crate::report::Variant;
 
@@ -33,7 +32,7 @@ pub(super) fn ioremap(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> 
 pub(super) fn kasan_shadow(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
     let l = m.layout;
     let mut k = m.kernel();
-    k.kasan_zero_shadow(Variant::New, l.va(0), l.va(BOOT_RAM))?;
+    k.kasan_zero_shadow(Variant::New, l.va(0), l.va(l.boot_ram))?;
     // The first physical address whose shadow starts a new top-level slot.
     let boundary = (l.shadow(l.va(0)) & !(l.top_slot - 1)).wrapping_add(l.top_slot);
     let pa = (boundary.wrapping_sub(l.kasan_offset) << 3)
@@ -73,7 +72,15 @@ pub(super) fn kasan_shadow(m: &Machine, v: Variant) -> Result<Vec<String>, SimEr
 /// The percpu first chunk, 8 pages per CPU, in an empty slot of the vmalloc
 /// area; each CPU reads its own unit (`this_cpu_read()`).
 pub(super) fn percpu(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
-    let base = m.layout.vmalloc.0 + 2 * m.layout.top_slot;
+    let (start, end) = m.layout.vmalloc;
+    let unit = m.layout.sync_slot;
+    // An empty slot past the first vmalloc allocations; in small vmalloc
+    // areas (32-bit, or a 1 GiB PAE slot) the middle of the area.
+    let base = if end.wrapping_sub(start) > 3 * unit {
+        start + 2 * unit
+    } else {
+        (start + end.wrapping_sub(start) / 2) & !(unit.min(4 << 20) - 1)
+    };
     let mut k = m.kernel();
     let unit = k.percpu_first_chunk(v, base, 8)?;
     for cpu in 0..m.cpu_count() {

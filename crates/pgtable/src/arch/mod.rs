@@ -159,6 +159,17 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     fn levels(&self) -> usize {
         Level::ALL.iter().filter(|l| !self.is_folded(**l)).count()
     }
+    /// The end of the kernel half (exclusive): `1 << va_bits()` for a
+    /// 32-bit address space, 0 (the top of memory) for a sign-extended one.
+    #[inline]
+    fn kernel_end(&self) -> u64 {
+        let bits = self.va_bits();
+        if bits < 64 && self.kernel_start() < 1u64 << bits {
+            1u64 << bits
+        } else {
+            0
+        }
+    }
     /// The largest physical address + 1.
     #[inline]
     fn phys_limit(&self) -> u64 {

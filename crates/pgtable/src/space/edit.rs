@@ -82,8 +82,18 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         }
     }
 
+    /// The deepest level whose entries an unmap never clears to free the
+    /// table below: the root's. Under [`SyncPolicy::Lazy`] also the sync
+    /// level, since nothing would clear the other spaces' copies of such an
+    /// entry and they would keep pointing at a freed table (Linux's lazy
+    /// `vmalloc_fault()` era never freed kernel page tables for this reason).
     fn top_level(&self) -> Level {
-        self.ks.pt.arch().top_level()
+        let arch = self.ks.pt.arch();
+        let top = arch.top_level();
+        match (self.ks.pt.policy(), arch.sync_method()) {
+            (SyncPolicy::Lazy, crate::arch::SyncMethod::CopyEntries(l)) if l > top => l,
+            _ => top,
+        }
     }
 
     fn map(

@@ -393,11 +393,11 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             .collect();
         roots.push(self.kernel_root);
         let user_end = self.arch.user_end();
-        let kernel_start = self.arch.kernel_start();
+        let (kernel_start, kernel_end) = (self.arch.kernel_start(), self.arch.kernel_end());
         for root in roots {
             seen.extend(t.frames_of(Level::Pgd, root));
             let is_kernel = root == self.kernel_root;
-            for (s, e) in [(0, user_end), (kernel_start, 0)] {
+            for (s, e) in [(0, user_end), (kernel_start, kernel_end)] {
                 if split && is_kernel != (s == kernel_start) {
                     continue; // the other half is another root's
                 }
