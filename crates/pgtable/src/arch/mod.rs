@@ -36,8 +36,11 @@ pub enum Decoded {
 /// How a kernel mapping change reaches the other address spaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMethod {
-    /// Kernel and user halves live in different roots (arm64's TTBR1/TTBR0):
-    /// nothing to copy.
+    /// Nothing is ever copied after a space is created: kernel and user
+    /// halves live in different roots (arm64's TTBR1/TTBR0), every root
+    /// points at the one kernel table below the sync level (x86-32 PAE with
+    /// a shared kernel PMD), or the top level is preallocated at boot where
+    /// the kernel maps (riscv64).
     None,
     /// Copy the kernel entries of this (real) level, found by walking each
     /// root, from the kernel's tables into every registered root (x86's

@@ -11,7 +11,7 @@ use crate::tables::EntryPtr;
 
 /// A kernel edit written as before Linux 6.17: the plain populate helpers,
 /// no mask, no sync. Made by the `unsafe`
-/// [`KernelSpace::legacy_edit`]; only the historical scenarios use it.
+/// [`KernelSpace::legacy_edit`](crate::KernelSpace::legacy_edit); only the historical scenarios use it.
 pub struct LegacyEdit<'k, 'a, A: Arch, M: TableMemory>(pub(crate) KernelEdit<'k, 'a, A, M>);
 
 impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
