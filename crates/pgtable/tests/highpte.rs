@@ -49,14 +49,19 @@ fn a_high_user_pte_table_is_reached_only_through_a_temporary_map() {
             // The PAE walk above already linked a PTE table for this PMD.
             u.pte_free(pte);
         }
-        u.map_pages(va, &[PhysAddr(0x20_0000)], Prot::USER_RW).unwrap();
+        u.map_pages(va, &[PhysAddr(0x20_0000)], Prot::USER_RW)
+            .unwrap();
         {
             let map = u.pte_offset_map(pmd, va).unwrap();
             assert_eq!(map.is_temporary(), high, "{arch:?}");
             assert_eq!(pt.temporary_maps(), usize::from(high));
             assert!(matches!(map.read(), Decoded::Leaf(pa, _) if pa == PhysAddr(0x20_0000)));
         }
-        assert_eq!(pt.temporary_maps(), 0, "pte_unmap() when the map is dropped");
+        assert_eq!(
+            pt.temporary_maps(),
+            0,
+            "pte_unmap() when the map is dropped"
+        );
         pt.destroy_space(space);
         assert_eq!(pt.mem().tables_in_use(), pt.reachable_tables(), "{arch:?}");
     }
