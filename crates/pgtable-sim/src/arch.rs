@@ -154,11 +154,6 @@ impl SimArch {
             SimArch::Arm32(_) => "PMD-level sync (the folded PMD is the 1 MiB first-level entry): copied into every process's 16 KiB table",
         }
     }
-
-    /// Whether this mode has the kernel region of `kind`.
-    pub fn has_region(&self, kind: RegionKind) -> bool {
-        self.layout().get(kind).is_some()
-    }
 }
 
 impl Arch for SimArch {

@@ -14,8 +14,8 @@ use pgtable_mmu::arm64::{desc, Arm64Mmu};
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, Roots};
 use pgtable_sim::Bus;
 
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+mod common;
+use common::{contiguous, pages, Expect, GIB, MIB};
 
 /// Every 4 KiB-granule width Linux builds, with the MMU configured for it.
 fn modes() -> [(Arm64, Arm64Mmu); 3] {
@@ -24,15 +24,6 @@ fn modes() -> [(Arm64, Arm64Mmu); 3] {
         (Arm64::VA_39, Arm64Mmu::new_39()),
         (Arm64::VA_52, Arm64Mmu::new_52()),
     ]
-}
-
-/// What a mapping should look like through the MMU.
-#[derive(Clone, Copy, Debug)]
-struct Expect {
-    va: u64,
-    pa: u64,
-    size: u64,
-    prot: Prot,
 }
 
 fn page_tables(arch: Arm64) -> PageTables<Arm64, SparseMemory> {
@@ -146,30 +137,17 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
             });
             // vmalloc: scattered frames.
             frames = [0x2_0000_5000, high | 0x2_0000_1000, 0x2_0000_9000];
-            let pages: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
-            vm_va = edit.vmap(&pages, Prot::KERNEL_RO).unwrap().0;
-            for (i, f) in frames.iter().enumerate() {
-                kernel.push(Expect {
-                    va: vm_va + i as u64 * PAGE_SIZE,
-                    pa: *f,
-                    size: PAGE_SIZE,
-                    prot: Prot::KERNEL_RO,
-                });
-            }
+            let phys: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
+            vm_va = edit.vmap(&phys, Prot::KERNEL_RO).unwrap().0;
+            kernel.extend(pages(vm_va, &frames, Prot::KERNEL_RO));
             // ioremap (Device-nGnRE) of an unaligned range, and a
             // write-combining one (Normal-NC).
             io_va = edit
                 .ioremap(PhysAddr(0x9000_0123), 0x2000, CacheMode::Uncached)
                 .unwrap()
                 .0;
-            for i in 0..3 {
-                kernel.push(Expect {
-                    va: (io_va & !0xfff) + i * PAGE_SIZE,
-                    pa: 0x9000_0000 + i * PAGE_SIZE,
-                    size: PAGE_SIZE,
-                    prot: Prot::KERNEL.with_cache(CacheMode::Uncached),
-                });
-            }
+            let uc = Prot::KERNEL.with_cache(CacheMode::Uncached);
+            kernel.extend(contiguous(io_va & !0xfff, 0x9000_0000, 3, uc));
             wc_va = edit
                 .ioremap(PhysAddr(0xa000_0000), 2 * MIB, CacheMode::WriteCombining)
                 .unwrap()

@@ -15,8 +15,8 @@ use pgtable_mmu::riscv64::{pte, Riscv64Mmu, Scheme};
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, Roots};
 use pgtable_sim::Bus;
 
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+mod common;
+use common::{contiguous, pages, Expect, GIB, MIB};
 
 fn modes() -> [(Riscv64, Riscv64Mmu); 3] {
     [
@@ -24,15 +24,6 @@ fn modes() -> [(Riscv64, Riscv64Mmu); 3] {
         (Riscv64::SV48, Riscv64Mmu::new(Scheme::Sv48)),
         (Riscv64::SV57, Riscv64Mmu::new(Scheme::Sv57)),
     ]
-}
-
-/// What a mapping should look like through the MMU.
-#[derive(Clone, Copy, Debug)]
-struct Expect {
-    va: u64,
-    pa: u64,
-    size: u64,
-    prot: Prot,
 }
 
 fn page_tables(arch: Riscv64) -> PageTables<Riscv64, SparseMemory> {
@@ -155,28 +146,15 @@ fn preallocated_areas_reach_old_spaces_and_the_rest_does_not() {
                 prot: Prot::KERNEL_ROX,
             });
             let frames = [0x2_0000_5000, 0x80_0000_0000_1000, 0x2_0000_9000];
-            let pages: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
-            vm_va = edit.vmap(&pages, Prot::KERNEL_RO).unwrap().0;
-            for (i, f) in frames.iter().enumerate() {
-                kernel.push(Expect {
-                    va: vm_va + i as u64 * PAGE_SIZE,
-                    pa: *f,
-                    size: PAGE_SIZE,
-                    prot: Prot::KERNEL_RO,
-                });
-            }
+            let phys: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
+            vm_va = edit.vmap(&phys, Prot::KERNEL_RO).unwrap().0;
+            kernel.extend(pages(vm_va, &frames, Prot::KERNEL_RO));
             io_va = edit
                 .ioremap(PhysAddr(0x1000_0123), 0x2000, CacheMode::Uncached)
                 .unwrap()
                 .0;
-            for i in 0..3 {
-                kernel.push(Expect {
-                    va: (io_va & !0xfff) + i * PAGE_SIZE,
-                    pa: 0x1000_0000 + i * PAGE_SIZE,
-                    size: PAGE_SIZE,
-                    prot: Prot::KERNEL.with_cache(CacheMode::Uncached),
-                });
-            }
+            let uc = Prot::KERNEL.with_cache(CacheMode::Uncached);
+            kernel.extend(contiguous(io_va & !0xfff, 0x1000_0000, 3, uc));
             wc_va = edit
                 .ioremap(PhysAddr(0x4000_0000), 2 * MIB, CacheMode::WriteCombining)
                 .unwrap()

@@ -25,8 +25,6 @@ struct Frames {
     free: Vec<u64>,
     /// Freed multi-page blocks: (address, pages).
     blocks: Vec<(u64, u64)>,
-    /// First frame of the range.
-    start: u64,
 }
 
 /// Physical memory of any size whose pages exist only once written.
@@ -38,8 +36,9 @@ struct Frames {
 pub struct SparseMemory {
     pages: spin::RwLock<HashMap<u64, Box<Page>>>,
     frames: spin::Mutex<Frames>,
-    /// High memory table frames, if any (`with_high_tables`).
-    high: Option<spin::Mutex<Frames>>,
+    /// High memory: its range and its table frames, if any
+    /// (`with_high_tables`).
+    high: Option<(Range<u64>, spin::Mutex<Frames>)>,
     in_use: AtomicUsize,
     limit: AtomicUsize,
 }
@@ -64,7 +63,6 @@ impl SparseMemory {
                 end: tables.end.0 & !(PAGE_SIZE - 1),
                 free: Vec::new(),
                 blocks: Vec::new(),
-                start: tables.start.0.next_multiple_of(PAGE_SIZE),
             }),
             high: None,
             in_use: AtomicUsize::new(0),
@@ -77,13 +75,17 @@ impl SparseMemory {
     /// PTE tables under HIGHPTE).
     #[must_use]
     pub fn with_high_tables(mut self, high: Range<PhysAddr>) -> Self {
-        self.high = Some(spin::Mutex::new(Frames {
-            next: high.start.0.next_multiple_of(PAGE_SIZE),
-            end: high.end.0 & !(PAGE_SIZE - 1),
+        let (start, end) = (
+            high.start.0.next_multiple_of(PAGE_SIZE),
+            high.end.0 & !(PAGE_SIZE - 1),
+        );
+        let frames = Frames {
+            next: start,
+            end,
             free: Vec::new(),
             blocks: Vec::new(),
-            start: high.start.0.next_multiple_of(PAGE_SIZE),
-        }));
+        };
+        self.high = Some((start..end, spin::Mutex::new(frames)));
         self
     }
 
@@ -138,14 +140,14 @@ impl TableMemory for SparseMemory {
         // memory back.
         self.pages.write().remove(&(table.0 >> PAGE_SHIFT));
         match &self.high {
-            Some(h) if self.is_high(table) => h.lock().free.push(table.0),
+            Some((range, h)) if range.contains(&table.0) => h.lock().free.push(table.0),
             _ => self.frames.lock().free.push(table.0),
         }
         self.in_use.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
-        let high = self.high.as_ref()?;
+        let (_, high) = self.high.as_ref()?;
         if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
             return Some(Err(Error::OutOfMemory));
         }
@@ -163,13 +165,9 @@ impl TableMemory for SparseMemory {
     }
 
     fn is_high(&self, table: PhysAddr) -> bool {
-        self.high.as_ref().is_some_and(|h| {
-            {
-                let h = h.lock();
-                h.start..h.end
-            }
-            .contains(&table.0)
-        })
+        self.high
+            .as_ref()
+            .is_some_and(|(range, _)| range.contains(&table.0))
     }
 
     fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {

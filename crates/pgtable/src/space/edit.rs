@@ -87,7 +87,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     /// level, since nothing would clear the other spaces' copies of such an
     /// entry and they would keep pointing at a freed table (Linux's lazy
     /// `vmalloc_fault()` era never freed kernel page tables for this reason).
-    fn top_level(&self) -> Level {
+    fn keep_level(&self) -> Level {
         let arch = self.ks.pt.arch();
         let top = arch.top_level();
         match (self.ks.pt.policy(), arch.sync_method()) {
@@ -112,7 +112,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             src,
             done: va.0,
         };
-        let r = map_range(&mut cx, self.ks.root(), end, Some(self.top_level()));
+        let r = map_range(&mut cx, self.ks.root(), end, Some(self.keep_level()));
         self.tracker = cx.pop.tracker;
         r
     }
@@ -156,7 +156,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<()> {
         let pt = self.ks.pt;
         let end = check_range(pt.arch(), Half::Kernel, va, size)?;
-        let (root, keep) = (self.ks.root(), Some(self.top_level()));
+        let (root, keep) = (self.ks.root(), Some(self.keep_level()));
         let mut pop = self.populate();
         unmap_range(&mut pop, root, va.0, end, keep, Pass::Check)?;
         unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)?;

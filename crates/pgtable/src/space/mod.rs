@@ -156,11 +156,6 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         self.kmaps.load(Ordering::Acquire)
     }
 
-    /// The fragment allocator of tables smaller than a page.
-    pub fn fragments(&self) -> &Fragments {
-        &self.frags
-    }
-
     /// The kernel top-level slots user-mode roots share, under PTI.
     pub fn pti_slots(&self) -> Option<core::ops::Range<usize>> {
         self.pti.clone()
@@ -384,30 +379,43 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     pub fn reachable_tables(&self) -> usize {
         let mut seen = hashbrown::HashSet::new();
         let t = self.tables();
-        let split = self.arch.split_roots();
-        let mut roots: Vec<PhysAddr> = self
+        let mut count = |root: PhysAddr, start: u64, end: u64| {
+            let _ = t.visit(root, start, end, &mut |v| {
+                if let Visit::Table(level, table) = v {
+                    seen.extend(t.frames_of(level, table));
+                }
+                ControlFlow::Continue(())
+            });
+        };
+        // The kernel half once, from the kernel root.
+        let kernel = (self.arch.kernel_start(), self.arch.kernel_end());
+        count(self.kernel_root, kernel.0, kernel.1);
+        // Every other root: its user half, and only those kernel slots that
+        // are its own (per-space copies); a slot equal to the kernel's
+        // leads to the tables just counted.
+        let slots = self.arch.kernel_top_slots();
+        let slot_size = 1u64 << self.arch.level_shift(Level::Pgd);
+        let size = self.arch.entry_size();
+        let roots: Vec<PhysAddr> = self
             .roots_with_user()
             .into_iter()
             .flat_map(|(r, u)| [Some(r), u])
             .flatten()
             .collect();
-        roots.push(self.kernel_root);
-        let user_end = self.arch.user_end();
-        let (kernel_start, kernel_end) = (self.arch.kernel_start(), self.arch.kernel_end());
+        for &root in &roots {
+            count(root, 0, self.arch.user_end());
+            for slot in slots.clone() {
+                let off = slot as u64 * size;
+                let own = t.read(EntryPtr(PhysAddr(root.0 + off)));
+                if own != 0 && own != t.read(EntryPtr(PhysAddr(self.kernel_root.0 + off))) {
+                    let start = kernel.0 + (slot - slots.start) as u64 * slot_size;
+                    count(root, start, start.wrapping_add(slot_size));
+                }
+            }
+        }
+        seen.extend(t.frames_of(Level::Pgd, self.kernel_root));
         for root in roots {
             seen.extend(t.frames_of(Level::Pgd, root));
-            let is_kernel = root == self.kernel_root;
-            for (s, e) in [(0, user_end), (kernel_start, kernel_end)] {
-                if split && is_kernel != (s == kernel_start) {
-                    continue; // the other half is another root's
-                }
-                let _ = t.visit(root, s, e, &mut |v| {
-                    if let Visit::Table(level, table) = v {
-                        seen.extend(t.frames_of(level, table));
-                    }
-                    ControlFlow::Continue(())
-                });
-            }
         }
         seen.len()
     }
