@@ -17,17 +17,17 @@ fn tables(len: u64) -> PageTables<X86_64, OffsetMemory> {
 
 fn map(pt: &PageTables<X86_64, OffsetMemory>, shift: u32) {
     let mut k = pt.kernel();
-    let mut e = k.edit();
-    e.vmap_range(VirtAddr(VA), PhysAddr(PA), SIZE, Prot::KERNEL, shift)
-        .unwrap();
-    let _ = e.finish();
+    let _ = k.edit(|e| {
+        e.vmap_range(VirtAddr(VA), PhysAddr(PA), SIZE, Prot::KERNEL, shift)
+            .unwrap();
+    });
 }
 
 fn unmap(pt: &PageTables<X86_64, OffsetMemory>) {
     let mut k = pt.kernel();
-    let mut e = k.edit();
-    e.vunmap_range(VirtAddr(VA), SIZE).unwrap();
-    let _ = e.finish();
+    let _ = k.edit(|e| {
+        e.vunmap_range(VirtAddr(VA), SIZE).unwrap();
+    });
 }
 
 fn walks(c: &mut Criterion) {
@@ -74,11 +74,11 @@ fn walks(c: &mut Criterion) {
             // when the top level changes; unmap keeps the top level, so
             // only the first 255 iterations sync. Force the sync instead.
             let va = VirtAddr(0xffff_0000_0000_0000 | (slot << 39));
-            pt.kernel().sync_global_pgds(va, va);
+            pt.kernel().sync_global_pgds(va, va).unwrap();
         })
     });
     for s in spaces {
-        pt.destroy_space(s);
+        pt.destroy_space(s).expect("own space");
     }
 }
 

@@ -13,15 +13,15 @@ fn main() {
     let rounds = if what == "huge" { 200_000 } else { 20 };
     for _ in 0..rounds {
         let mut k = pt.kernel();
-        let mut e = k.edit();
-        if what == "pages" {
-            e.vmap_pages(va, &frames, Prot::KERNEL).unwrap();
-        } else {
-            let shift = if what == "huge" { 21 } else { 12 };
-            e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, shift)
-                .unwrap();
-        }
-        e.vunmap_range(va, bytes).unwrap();
-        let _ = e.finish();
+        let _ = k.edit(|e| {
+            if what == "pages" {
+                e.vmap_pages(va, &frames, Prot::KERNEL).unwrap();
+            } else {
+                let shift = if what == "huge" { 21 } else { 12 };
+                e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, shift)
+                    .unwrap();
+            }
+            e.vunmap_range(va, bytes).unwrap();
+        });
     }
 }

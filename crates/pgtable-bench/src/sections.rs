@@ -75,9 +75,7 @@ fn edit<A: Arch, M: TableMemory>(
     f: impl FnOnce(&mut pgtable::KernelEdit<'_, '_, A, M>),
 ) {
     let mut k = pt.kernel();
-    let mut e = k.edit();
-    f(&mut e);
-    let _ = e.finish();
+    let _ = k.edit(f);
 }
 
 /// Parts 1 and 2: map and unmap against `x86_64::OffsetPageTable`, and the
@@ -339,7 +337,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     for _ in 0..s.runs {
         destroys.push(time(|| {
             for sp in spaces.drain(..) {
-                pt.destroy_space(sp);
+                pt.destroy_space(sp).expect("own space");
             }
         }));
         creates.push(time(|| {
@@ -350,7 +348,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     }
     assert!(pt.first_out_of_sync().is_none());
     for sp in spaces.drain(..) {
-        pt.destroy_space(sp);
+        pt.destroy_space(sp).expect("own space");
     }
     let rate = |v: &[Duration]| -> Vec<f64> {
         v.iter()
@@ -462,7 +460,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         assert!(pt.first_out_of_sync().is_none());
         assert!(pt.translate(spaces[0].root(), VirtAddr(dm_e - 1)).is_some());
         for sp in spaces {
-            pt.destroy_space(sp);
+            pt.destroy_space(sp).expect("own space");
         }
         if run > 0 {
             times.push(t.as_secs_f64() * 1e3);

@@ -171,9 +171,9 @@ impl Machine {
     pub fn retire(self, spaces: impl IntoIterator<Item = AddressSpace>) {
         go_home();
         for s in spaces {
-            self.pt.destroy_space(s);
+            self.pt.destroy_space(s).expect("own space");
         }
-        self.pt.destroy_space(self.home);
+        self.pt.destroy_space(self.home).expect("own space");
     }
 }
 
@@ -184,6 +184,7 @@ fn identity(pt: &Pt, space: &mut AddressSpace, shift: u32) -> Result<(), String>
         CacheMode::WriteBack,
     );
     pt.user(space)
+        .map_err(|e| format!("own space: {e:?}"))?
         .map_range(VirtAddr(0), PhysAddr(0), IDENTITY_END, prot, shift)
         .map_err(|e| format!("identity map: {e:?}"))
 }

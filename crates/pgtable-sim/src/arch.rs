@@ -93,7 +93,7 @@ impl SimArch {
             SimArch::X86_64(_) => Box::new(x86_64::X86Mmu::new()),
             SimArch::X86_32(a) if a.pae => Box::new(x86_32::X86_32Mmu::new_pae()),
             SimArch::X86_32(_) => Box::new(x86_32::X86_32Mmu::new_32bit()),
-            SimArch::Arm64(a) => Box::new(match a.va_bits {
+            SimArch::Arm64(a) => Box::new(match a.va_bits() {
                 39 => arm64::Arm64Mmu::new_39(),
                 52 => arm64::Arm64Mmu::new_52(),
                 _ => arm64::Arm64Mmu::new_48(),

@@ -217,13 +217,13 @@ impl Machine {
     pub fn create_process(&self) -> Result<usize, SimError> {
         let mut space = self.pt.create_space()?;
         let frame = self.frames.borrow_mut().alloc()?;
-        let r = self.pt.user(&mut space).map_pages(
-            VirtAddr(0x40_0000),
-            &[frame],
-            pgtable::Prot::USER_RW,
-        );
+        let r = self
+            .pt
+            .user(&mut space)
+            .and_then(|mut u| u.map_pages(VirtAddr(0x40_0000), &[frame], pgtable::Prot::USER_RW));
         if let Err(e) = r {
-            self.pt.destroy_space(space);
+            // Our own space, just created: the refusal cannot happen.
+            let _ = self.pt.destroy_space(space);
             self.frames.borrow_mut().free(frame);
             return Err(e.into());
         }
@@ -252,7 +252,7 @@ impl Machine {
         let r = space.and_then(|s| {
             self.pt
                 .user(s)
-                .map_pages(VirtAddr(va), &frames, prot)
+                .and_then(|mut u| u.map_pages(VirtAddr(va), &frames, prot))
                 .map_err(SimError::from)
         });
         if let Err(e) = r {
@@ -280,7 +280,7 @@ impl Machine {
             })
             .collect();
         self.pt
-            .user(space)
+            .user(space)?
             .unmap(VirtAddr(va), pages as u64 * 4096)?;
         drop(procs);
         for c in self
@@ -322,7 +322,7 @@ impl Machine {
             .for_each_leaf(&Bus(self.pt.mem()), &roots, 0, user_end, &mut |l| {
                 frames.push(l.xlat.pa)
             });
-        self.pt.destroy_space(space);
+        self.pt.destroy_space(space).map_err(pgtable::Error::from)?;
         for f in frames {
             self.frames.borrow_mut().free(PhysAddr(f));
         }

@@ -139,119 +139,119 @@ fn map_kernel(pt: &PageTables<Arm32, SparseMemory>) -> Vec<Expect> {
     let vmalloc = region(RegionKind::Vmalloc);
     let mut ex = Vec::new();
     let mut ks = pt.kernel();
-    let mut ed = ks.edit();
-    // Lowmem: 4 MiB of sections, 1 MiB of kernel text (a ROX section),
-    // then small pages where the range is not section-aligned.
-    ed.vmap_range(
-        VirtAddr(lowmem),
-        PhysAddr(0x6000_0000),
-        4 << 20,
-        Prot::KERNEL,
-        20,
-    )
-    .unwrap();
-    ex.push(Expect {
-        va: lowmem,
-        pa: 0x6000_0000,
-        size: 4 << 20,
-        leaf: 1 << 20,
-        prot: Prot::KERNEL,
-    });
-    let text = lowmem + (4 << 20);
-    ed.vmap_range(
-        VirtAddr(text),
-        PhysAddr(0x6040_0000),
-        1 << 20,
-        Prot::KERNEL_ROX,
-        20,
-    )
-    .unwrap();
-    ex.push(Expect {
-        va: text,
-        pa: 0x6040_0000,
-        size: 1 << 20,
-        leaf: 1 << 20,
-        prot: Prot::KERNEL_ROX,
-    });
-    let odd = lowmem + (5 << 20) + 0x3000;
-    ed.vmap_range(
-        VirtAddr(odd),
-        PhysAddr(0x6050_3000),
-        5 * PAGE_SIZE,
-        Prot::KERNEL,
-        20,
-    )
-    .unwrap();
-    ex.push(Expect {
-        va: odd,
-        pa: 0x6050_3000,
-        size: 5 * PAGE_SIZE,
-        leaf: PAGE_SIZE,
-        prot: Prot::KERNEL,
-    });
-    // Modules (the first kernel slot, 0xbf0), pkmap and a fixmap slot.
-    let (modules, pkmap) = (region(RegionKind::Modules), region(RegionKind::Pkmap));
-    let fixmap = layout.get(RegionKind::Fixmap).unwrap().last + 1 - PAGE_SIZE;
-    for (va, pa, n, prot) in [
-        (modules, 0x3000_0000, 3, Prot::KERNEL_ROX),
-        (modules + 0x3000, 0x3000_3000, 2, Prot::KERNEL_RO),
-        (pkmap, 0x3100_0000, 1, Prot::KERNEL),
-        (fixmap, 0x3180_0000, 1, Prot::KERNEL_RO),
-    ] {
-        ed.vmap_pages(VirtAddr(va), &frames(pa, n), prot).unwrap();
+    let (_, report) = ks.edit(|ed| {
+        // Lowmem: 4 MiB of sections, 1 MiB of kernel text (a ROX section),
+        // then small pages where the range is not section-aligned.
+        ed.vmap_range(
+            VirtAddr(lowmem),
+            PhysAddr(0x6000_0000),
+            4 << 20,
+            Prot::KERNEL,
+            20,
+        )
+        .unwrap();
         ex.push(Expect {
-            va,
-            pa,
-            size: n * PAGE_SIZE,
-            leaf: PAGE_SIZE,
-            prot,
+            va: lowmem,
+            pa: 0x6000_0000,
+            size: 4 << 20,
+            leaf: 1 << 20,
+            prot: Prot::KERNEL,
         });
-    }
-    // vmalloc: two pages in each of 8 consecutive MiB, so 8 second-level
-    // tables of 1 KiB, four to a page. Placed 64 MiB in, clear of the
-    // areas ioremap and vmap allocate from the bottom of the region.
-    for i in 0..8u64 {
-        let va = vmalloc + (64 << 20) + (i << 20) + i * PAGE_SIZE;
-        let pa = 0x3200_0000 + i * 0x1_0000;
-        ed.vmap_pages(VirtAddr(va), &frames(pa, 2), Prot::KERNEL)
-            .unwrap();
+        let text = lowmem + (4 << 20);
+        ed.vmap_range(
+            VirtAddr(text),
+            PhysAddr(0x6040_0000),
+            1 << 20,
+            Prot::KERNEL_ROX,
+            20,
+        )
+        .unwrap();
         ex.push(Expect {
-            va,
-            pa,
-            size: 2 * PAGE_SIZE,
+            va: text,
+            pa: 0x6040_0000,
+            size: 1 << 20,
+            leaf: 1 << 20,
+            prot: Prot::KERNEL_ROX,
+        });
+        let odd = lowmem + (5 << 20) + 0x3000;
+        ed.vmap_range(
+            VirtAddr(odd),
+            PhysAddr(0x6050_3000),
+            5 * PAGE_SIZE,
+            Prot::KERNEL,
+            20,
+        )
+        .unwrap();
+        ex.push(Expect {
+            va: odd,
+            pa: 0x6050_3000,
+            size: 5 * PAGE_SIZE,
             leaf: PAGE_SIZE,
             prot: Prot::KERNEL,
         });
-    }
-    // ioremap: a section-aligned 2 MiB device window (sections), a small
-    // write-combining one at an odd offset and a write-through page.
-    for (pa, size, cache, leaf) in [
-        (0xe000_0000, 2 << 20, CacheMode::Uncached, 1 << 20),
-        (0xe030_0123, 0x100, CacheMode::WriteCombining, PAGE_SIZE),
-        (0xe040_0000, PAGE_SIZE, CacheMode::WriteThrough, PAGE_SIZE),
-    ] {
-        let va = ed.ioremap(PhysAddr(pa), size, cache).unwrap();
-        assert_eq!(va.0 & (PAGE_SIZE - 1), pa & (PAGE_SIZE - 1));
+        // Modules (the first kernel slot, 0xbf0), pkmap and a fixmap slot.
+        let (modules, pkmap) = (region(RegionKind::Modules), region(RegionKind::Pkmap));
+        let fixmap = layout.get(RegionKind::Fixmap).unwrap().last + 1 - PAGE_SIZE;
+        for (va, pa, n, prot) in [
+            (modules, 0x3000_0000, 3, Prot::KERNEL_ROX),
+            (modules + 0x3000, 0x3000_3000, 2, Prot::KERNEL_RO),
+            (pkmap, 0x3100_0000, 1, Prot::KERNEL),
+            (fixmap, 0x3180_0000, 1, Prot::KERNEL_RO),
+        ] {
+            ed.vmap_pages(VirtAddr(va), &frames(pa, n), prot).unwrap();
+            ex.push(Expect {
+                va,
+                pa,
+                size: n * PAGE_SIZE,
+                leaf: PAGE_SIZE,
+                prot,
+            });
+        }
+        // vmalloc: two pages in each of 8 consecutive MiB, so 8 second-level
+        // tables of 1 KiB, four to a page. Placed 64 MiB in, clear of the
+        // areas ioremap and vmap allocate from the bottom of the region.
+        for i in 0..8u64 {
+            let va = vmalloc + (64 << 20) + (i << 20) + i * PAGE_SIZE;
+            let pa = 0x3200_0000 + i * 0x1_0000;
+            ed.vmap_pages(VirtAddr(va), &frames(pa, 2), Prot::KERNEL)
+                .unwrap();
+            ex.push(Expect {
+                va,
+                pa,
+                size: 2 * PAGE_SIZE,
+                leaf: PAGE_SIZE,
+                prot: Prot::KERNEL,
+            });
+        }
+        // ioremap: a section-aligned 2 MiB device window (sections), a small
+        // write-combining one at an odd offset and a write-through page.
+        for (pa, size, cache, leaf) in [
+            (0xe000_0000, 2 << 20, CacheMode::Uncached, 1 << 20),
+            (0xe030_0123, 0x100, CacheMode::WriteCombining, PAGE_SIZE),
+            (0xe040_0000, PAGE_SIZE, CacheMode::WriteThrough, PAGE_SIZE),
+        ] {
+            let va = ed.ioremap(PhysAddr(pa), size, cache).unwrap();
+            assert_eq!(va.0 & (PAGE_SIZE - 1), pa & (PAGE_SIZE - 1));
+            ex.push(Expect {
+                va: va.0 & !(PAGE_SIZE - 1),
+                pa: pa & !(PAGE_SIZE - 1),
+                size: size.next_multiple_of(PAGE_SIZE),
+                leaf,
+                prot: Prot::KERNEL.with_cache(cache),
+            });
+        }
+        // vmap(): the library picks the address.
+        let va = ed.vmap(&frames(0x3400_0000, 3), Prot::KERNEL).unwrap();
+        assert!(layout.get(RegionKind::Vmalloc).unwrap().contains(va.0));
         ex.push(Expect {
-            va: va.0 & !(PAGE_SIZE - 1),
-            pa: pa & !(PAGE_SIZE - 1),
-            size: size.next_multiple_of(PAGE_SIZE),
-            leaf,
-            prot: Prot::KERNEL.with_cache(cache),
+            va: va.0,
+            pa: 0x3400_0000,
+            size: 3 * PAGE_SIZE,
+            leaf: PAGE_SIZE,
+            prot: Prot::KERNEL,
         });
-    }
-    // vmap(): the library picks the address.
-    let va = ed.vmap(&frames(0x3400_0000, 3), Prot::KERNEL).unwrap();
-    assert!(layout.get(RegionKind::Vmalloc).unwrap().contains(va.0));
-    ex.push(Expect {
-        va: va.0,
-        pa: 0x3400_0000,
-        size: 3 * PAGE_SIZE,
-        leaf: PAGE_SIZE,
-        prot: Prot::KERNEL,
     });
-    let report = ed.finish();
-    assert!(report.synced, "first-level entries changed: {report:?}");
+    assert!(report.synced(), "first-level entries changed: {report:?}");
     ex
 }
 
@@ -264,7 +264,7 @@ fn map_user(
     n: u64,
 ) -> Vec<Expect> {
     let mut ex = Vec::new();
-    let mut us = pt.user(space);
+    let mut us = pt.user(space).unwrap();
     for i in 0..n {
         let va = ((i + 1) << 20) + 0x2000;
         let pa = frames_at + i * 0x1_0000;
@@ -305,7 +305,7 @@ fn run(arch: Arm32) {
     let mut user1 = map_user(&pt, &mut s1, 0x4800_0000, 5);
     // s1 also gets a user section and the last user page below TASK_SIZE.
     {
-        let mut us = pt.user(&mut s1);
+        let mut us = pt.user(&mut s1).unwrap();
         us.map_range(
             VirtAddr(0x0800_0000),
             PhysAddr(0x5000_0000),
@@ -338,13 +338,14 @@ fn run(arch: Arm32) {
     let one = [PhysAddr(0x5200_0000)];
     assert!(pt
         .user(&mut s1)
+        .unwrap()
         .map_pages(boundary, &one, Prot::USER_RW)
         .is_err());
     let below = VirtAddr(boundary.0 - PAGE_SIZE);
     assert!(pt
         .kernel()
-        .edit()
-        .vmap_pages(below, &one, Prot::KERNEL)
+        .edit(|e| e.vmap_pages(below, &one, Prot::KERNEL))
+        .0
         .is_err());
 
     // Every kernel mapping from every root; each space's user mappings
@@ -485,9 +486,9 @@ fn run(arch: Arm32) {
     let gone = vm[0];
     {
         let mut ks = pt.kernel();
-        let mut ed = ks.edit();
-        ed.vunmap_range(VirtAddr(gone.va), gone.size).unwrap();
-        let _ = ed.finish();
+        let _ = ks.edit(|ed| {
+            ed.vunmap_range(VirtAddr(gone.va), gone.size).unwrap();
+        });
     }
     assert_eq!(pt.first_out_of_sync(), None);
     for root in [kroot, s0.root(), s1.root()] {
@@ -495,6 +496,7 @@ fn run(arch: Arm32) {
         check(&m, pt.mem(), root, vm[1]);
     }
     pt.user(&mut s0)
+        .unwrap()
         .unmap(VirtAddr(user0[2].va), PAGE_SIZE)
         .unwrap();
     faults(&m, pt.mem(), s0.root(), user0[2].va, 2);
@@ -512,8 +514,8 @@ fn run(arch: Arm32) {
     // past 4 GiB.)
     let roots = [kroot, s0.root(), s1.root()];
     assert_eq!(table_frames(&pt, &roots), pt.mem().tables_in_use());
-    pt.destroy_space(s0);
-    pt.destroy_space(s1);
+    pt.destroy_space(s0).expect("own space");
+    pt.destroy_space(s1).expect("own space");
     assert_eq!(table_frames(&pt, &[kroot]), pt.mem().tables_in_use());
     for e in kernel.iter().filter(|e| e.va != gone.va) {
         check(&m, pt.mem(), kroot, e);

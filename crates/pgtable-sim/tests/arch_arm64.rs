@@ -101,65 +101,65 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
         // Data frames at 8 GiB up; with LPA2 some above 2^48 too.
         let high = if arch.lpa2() { 0xf_0000_0000_0000 } else { 0 };
         let mut kernel = Vec::new();
-        let (io_va, wc_va, vm_va, frames);
+        let (mut io_va, mut wc_va, mut vm_va, mut frames) = (0, 0, 0, [0u64; 3]);
         {
             let mut ks = pt.kernel();
-            let mut edit = ks.edit();
-            // The linear map: one 1 GiB block and 2 MiB blocks after it.
-            edit.vmap_range(
-                VirtAddr(dm.start),
-                PhysAddr(8 * GIB),
-                GIB + 4 * MIB,
-                Prot::KERNEL,
-                30,
-            )
-            .unwrap();
-            kernel.push(Expect {
-                va: dm.start,
-                pa: 8 * GIB,
-                size: GIB + 4 * MIB,
-                prot: Prot::KERNEL,
+            let (_, report) = ks.edit(|edit| {
+                // The linear map: one 1 GiB block and 2 MiB blocks after it.
+                edit.vmap_range(
+                    VirtAddr(dm.start),
+                    PhysAddr(8 * GIB),
+                    GIB + 4 * MIB,
+                    Prot::KERNEL,
+                    30,
+                )
+                .unwrap();
+                kernel.push(Expect {
+                    va: dm.start,
+                    pa: 8 * GIB,
+                    size: GIB + 4 * MIB,
+                    prot: Prot::KERNEL,
+                });
+                // Module text: read-only, executable at EL1, a 2 MiB block.
+                edit.vmap_range(
+                    VirtAddr(modules.start),
+                    PhysAddr(high | (16 * GIB)),
+                    2 * MIB,
+                    Prot::KERNEL_ROX,
+                    21,
+                )
+                .unwrap();
+                kernel.push(Expect {
+                    va: modules.start,
+                    pa: high | (16 * GIB),
+                    size: 2 * MIB,
+                    prot: Prot::KERNEL_ROX,
+                });
+                // vmalloc: scattered frames.
+                frames = [0x2_0000_5000, high | 0x2_0000_1000, 0x2_0000_9000];
+                let phys: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
+                vm_va = edit.vmap(&phys, Prot::KERNEL_RO).unwrap().0;
+                kernel.extend(pages(vm_va, &frames, Prot::KERNEL_RO));
+                // ioremap (Device-nGnRE) of an unaligned range, and a
+                // write-combining one (Normal-NC).
+                io_va = edit
+                    .ioremap(PhysAddr(0x9000_0123), 0x2000, CacheMode::Uncached)
+                    .unwrap()
+                    .0;
+                let uc = Prot::KERNEL.with_cache(CacheMode::Uncached);
+                kernel.extend(contiguous(io_va & !0xfff, 0x9000_0000, 3, uc));
+                wc_va = edit
+                    .ioremap(PhysAddr(0xa000_0000), 2 * MIB, CacheMode::WriteCombining)
+                    .unwrap()
+                    .0;
+                kernel.push(Expect {
+                    va: wc_va,
+                    pa: 0xa000_0000,
+                    size: 2 * MIB,
+                    prot: Prot::KERNEL.with_cache(CacheMode::WriteCombining),
+                });
             });
-            // Module text: read-only, executable at EL1, a 2 MiB block.
-            edit.vmap_range(
-                VirtAddr(modules.start),
-                PhysAddr(high | (16 * GIB)),
-                2 * MIB,
-                Prot::KERNEL_ROX,
-                21,
-            )
-            .unwrap();
-            kernel.push(Expect {
-                va: modules.start,
-                pa: high | (16 * GIB),
-                size: 2 * MIB,
-                prot: Prot::KERNEL_ROX,
-            });
-            // vmalloc: scattered frames.
-            frames = [0x2_0000_5000, high | 0x2_0000_1000, 0x2_0000_9000];
-            let phys: Vec<PhysAddr> = frames.iter().map(|f| PhysAddr(*f)).collect();
-            vm_va = edit.vmap(&phys, Prot::KERNEL_RO).unwrap().0;
-            kernel.extend(pages(vm_va, &frames, Prot::KERNEL_RO));
-            // ioremap (Device-nGnRE) of an unaligned range, and a
-            // write-combining one (Normal-NC).
-            io_va = edit
-                .ioremap(PhysAddr(0x9000_0123), 0x2000, CacheMode::Uncached)
-                .unwrap()
-                .0;
-            let uc = Prot::KERNEL.with_cache(CacheMode::Uncached);
-            kernel.extend(contiguous(io_va & !0xfff, 0x9000_0000, 3, uc));
-            wc_va = edit
-                .ioremap(PhysAddr(0xa000_0000), 2 * MIB, CacheMode::WriteCombining)
-                .unwrap()
-                .0;
-            kernel.push(Expect {
-                va: wc_va,
-                pa: 0xa000_0000,
-                size: 2 * MIB,
-                prot: Prot::KERNEL.with_cache(CacheMode::WriteCombining),
-            });
-            let report = edit.finish();
-            assert!(!report.synced && report.range.is_none(), "{name}");
+            assert!(!report.synced() && report.range.is_none(), "{name}");
         }
         // Nothing was synced or copied: TTBR1 is the same for everyone.
         let after = pt.stats();
@@ -191,6 +191,7 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
                 .map(|i| PhysAddr(e.pa + i * PAGE_SIZE))
                 .collect();
             pt.user(space)
+                .unwrap()
                 .map_pages(VirtAddr(e.va), &pages, e.prot)
                 .unwrap();
         }
@@ -267,8 +268,8 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
         // pages, one 2 MiB write-combining block.
         assert_eq!(leaves, 3 + 1 + 3 + 3 + 1, "{name}");
 
-        pt.destroy_space(early);
-        pt.destroy_space(late);
+        pt.destroy_space(early).expect("own space");
+        pt.destroy_space(late).expect("own space");
         assert_eq!(pt.reachable_tables(), pt.mem().tables_in_use(), "{name}");
     }
 }
@@ -278,13 +279,12 @@ fn a_kernel_unmap_is_gone_from_every_space_at_once() {
     for (arch, mmu) in modes() {
         let pt = page_tables(arch);
         let spaces: Vec<AddressSpace> = (0..3).map(|_| pt.create_space().unwrap()).collect();
-        let va;
-        {
-            let mut ks = pt.kernel();
-            let mut edit = ks.edit();
-            va = edit.vmap(&[PhysAddr(0x7000_0000)], Prot::KERNEL).unwrap().0;
-            let _ = edit.finish();
-        }
+        let va = pt
+            .kernel()
+            .edit(|edit| edit.vmap(&[PhysAddr(0x7000_0000)], Prot::KERNEL))
+            .0
+            .unwrap()
+            .0;
         let bus = Bus(pt.mem());
         for s in &spaces {
             mmu.translate_any(&bus, &roots(&pt, s), va, Access::Write, Mode::Supervisor)
@@ -292,9 +292,9 @@ fn a_kernel_unmap_is_gone_from_every_space_at_once() {
         }
         {
             let mut ks = pt.kernel();
-            let mut edit = ks.edit();
-            edit.vunmap(VirtAddr(va)).unwrap();
-            let _ = edit.finish();
+            let _ = ks.edit(|edit| {
+                edit.vunmap(VirtAddr(va)).unwrap();
+            });
         }
         for s in &spaces {
             check_unmapped(&mmu, &bus, &roots(&pt, s), va, Mode::Supervisor);
@@ -302,7 +302,7 @@ fn a_kernel_unmap_is_gone_from_every_space_at_once() {
         assert_eq!(pt.stats().syncs, 0);
         assert_eq!(pt.first_out_of_sync(), None);
         for s in spaces {
-            pt.destroy_space(s);
+            pt.destroy_space(s).expect("own space");
         }
     }
 }

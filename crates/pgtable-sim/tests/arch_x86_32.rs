@@ -175,95 +175,94 @@ fn map_kernel(pt: &Pt) -> Vec<Page> {
     let data = if a.pae { 0x1_2340_0000 } else { 0x4000_0000 };
     let mut pages = Vec::new();
     let mut ks = pt.kernel();
-    let mut e = ks.edit();
-
-    // The direct map, with large leaves (4 MiB / 2 MiB).
-    e.vmap_range(
-        VirtAddr(0xc000_0000),
-        PhysAddr(0),
-        32 << 20,
-        Prot::KERNEL,
-        30,
-    )
-    .unwrap();
-    for off in [0, 0x0123_4000, (32 << 20) - PAGE_SIZE] {
-        let p = Page::kernel(&a, 0xc000_0000 + off, off, pmd, Prot::KERNEL);
-        pages.push(p);
-    }
-
-    // vmalloc: 4 KiB pages from the allocator, straddling a PMD boundary
-    // when the area starts just below one.
-    let frames: Vec<PhysAddr> = (0..5).map(|i| PhysAddr(data + i * PAGE_SIZE)).collect();
-    let va = e.vmap(&frames, Prot::KERNEL_RO).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        let p = Page::kernel(
-            &a,
-            va.0 + i as u64 * PAGE_SIZE,
-            f.0,
-            PAGE_SIZE,
-            Prot::KERNEL_RO,
-        );
-        pages.push(p);
-    }
-
-    // ioremap, uncached.
-    let io = e
-        .ioremap(PhysAddr(0xfed0_0040), 0x100, CacheMode::Uncached)
+    let (_, report) = ks.edit(|e| {
+        // The direct map, with large leaves (4 MiB / 2 MiB).
+        e.vmap_range(
+            VirtAddr(0xc000_0000),
+            PhysAddr(0),
+            32 << 20,
+            Prot::KERNEL,
+            30,
+        )
         .unwrap();
-    assert_eq!(io.0 & 0xfff, 0x40);
-    pages.push(Page::kernel(
-        &a,
-        io.0 & !0xfff,
-        0xfed0_0000,
-        PAGE_SIZE,
-        Prot::KERNEL,
-    ));
+        for off in [0, 0x0123_4000, (32 << 20) - PAGE_SIZE] {
+            let p = Page::kernel(&a, 0xc000_0000 + off, off, pmd, Prot::KERNEL);
+            pages.push(p);
+        }
 
-    // A large leaf and module text near the end of vmalloc, away from the
-    // allocator's addresses.
-    let huge = (vm.last + 1 - 3 * pmd) & !(pmd - 1);
-    e.vmap_range(
-        VirtAddr(huge),
-        PhysAddr(data + 4 * pmd),
-        pmd,
-        Prot::KERNEL,
-        30,
-    )
-    .unwrap();
-    pages.push(Page::kernel(
-        &a,
-        huge + pmd / 2,
-        data + 4 * pmd + pmd / 2,
-        pmd,
-        Prot::KERNEL,
-    ));
-    e.allow_write_exec();
-    let text = huge + pmd;
-    e.vmap_pages(
-        VirtAddr(text),
-        &[PhysAddr(data + 8 * pmd)],
-        Prot::KERNEL_ROX,
-    )
-    .unwrap();
-    pages.push(Page::kernel(
-        &a,
-        text,
-        data + 8 * pmd,
-        PAGE_SIZE,
-        Prot::KERNEL_ROX,
-    ));
+        // vmalloc: 4 KiB pages from the allocator, straddling a PMD boundary
+        // when the area starts just below one.
+        let frames: Vec<PhysAddr> = (0..5).map(|i| PhysAddr(data + i * PAGE_SIZE)).collect();
+        let va = e.vmap(&frames, Prot::KERNEL_RO).unwrap();
+        for (i, f) in frames.iter().enumerate() {
+            let p = Page::kernel(
+                &a,
+                va.0 + i as u64 * PAGE_SIZE,
+                f.0,
+                PAGE_SIZE,
+                Prot::KERNEL_RO,
+            );
+            pages.push(p);
+        }
 
-    // The pkmap, the CPU entry area and the top fixmap slot.
-    for (i, va) in [pkmap.start, cea.start, fixmap.last + 1 - PAGE_SIZE]
-        .into_iter()
-        .enumerate()
-    {
-        let pa = data + 9 * pmd + i as u64 * PAGE_SIZE;
-        e.vmap_pages(VirtAddr(va), &[PhysAddr(pa)], Prot::KERNEL)
+        // ioremap, uncached.
+        let io = e
+            .ioremap(PhysAddr(0xfed0_0040), 0x100, CacheMode::Uncached)
             .unwrap();
-        pages.push(Page::kernel(&a, va, pa, PAGE_SIZE, Prot::KERNEL));
-    }
-    let report = e.finish();
+        assert_eq!(io.0 & 0xfff, 0x40);
+        pages.push(Page::kernel(
+            &a,
+            io.0 & !0xfff,
+            0xfed0_0000,
+            PAGE_SIZE,
+            Prot::KERNEL,
+        ));
+
+        // A large leaf and module text near the end of vmalloc, away from the
+        // allocator's addresses.
+        let huge = (vm.last + 1 - 3 * pmd) & !(pmd - 1);
+        e.vmap_range(
+            VirtAddr(huge),
+            PhysAddr(data + 4 * pmd),
+            pmd,
+            Prot::KERNEL,
+            30,
+        )
+        .unwrap();
+        pages.push(Page::kernel(
+            &a,
+            huge + pmd / 2,
+            data + 4 * pmd + pmd / 2,
+            pmd,
+            Prot::KERNEL,
+        ));
+        e.allow_write_exec();
+        let text = huge + pmd;
+        e.vmap_pages(
+            VirtAddr(text),
+            &[PhysAddr(data + 8 * pmd)],
+            Prot::KERNEL_ROX,
+        )
+        .unwrap();
+        pages.push(Page::kernel(
+            &a,
+            text,
+            data + 8 * pmd,
+            PAGE_SIZE,
+            Prot::KERNEL_ROX,
+        ));
+
+        // The pkmap, the CPU entry area and the top fixmap slot.
+        for (i, va) in [pkmap.start, cea.start, fixmap.last + 1 - PAGE_SIZE]
+            .into_iter()
+            .enumerate()
+        {
+            let pa = data + 9 * pmd + i as u64 * PAGE_SIZE;
+            e.vmap_pages(VirtAddr(va), &[PhysAddr(pa)], Prot::KERNEL)
+                .unwrap();
+            pages.push(Page::kernel(&a, va, pa, PAGE_SIZE, Prot::KERNEL));
+        }
+    });
     assert!(report.mask.contains(SyncMask::PMD), "{report:?}");
     pages
 }
@@ -271,7 +270,7 @@ fn map_kernel(pt: &Pt) -> Vec<Page> {
 /// Maps user pages in `space`; `salt` makes each space's frames its own.
 fn map_user(pt: &Pt, space: &mut AddressSpace, salt: u64) -> Vec<Page> {
     let a = *pt.arch();
-    let mut u = pt.user(space);
+    let mut u = pt.user(space).unwrap();
     let base = 0x5000_0000 + salt * 0x10_0000;
     let rw: Vec<PhysAddr> = (0..3).map(|i| PhysAddr(base + i * PAGE_SIZE)).collect();
     u.map_pages(VirtAddr(0x0804_8000), &rw, Prot::USER_RW)
@@ -380,8 +379,8 @@ fn every_mapping_translates_from_every_root() {
                 assert!(k != e && k != l && e != l, "a kernel PMD table each");
             }
         }
-        pt.destroy_space(early);
-        pt.destroy_space(late);
+        pt.destroy_space(early).expect("own space");
+        pt.destroy_space(late).expect("own space");
         assert_eq!(pt.mem().tables_in_use(), reachable(&pt), "{}", a.name());
     }
 }
@@ -400,9 +399,10 @@ fn kernel_changes_after_creation_reach_every_space() {
         let frames = [PhysAddr(0x4010_0000), PhysAddr(0x4010_1000)];
         let report = {
             let mut ks = pt.kernel();
-            let mut e = ks.edit();
-            e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL).unwrap();
-            e.finish()
+            ks.edit(|e| {
+                e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL).unwrap();
+            })
+            .1
         };
         assert!(report.mask.contains(SyncMask::PMD), "{report:?}");
         assert!(report.range.is_some(), "PMD is in the sync mask");
@@ -423,16 +423,16 @@ fn kernel_changes_after_creation_reach_every_space() {
         // entry reaches every space too.
         {
             let mut ks = pt.kernel();
-            let mut e = ks.edit();
-            e.vunmap_range(VirtAddr(va), 2 * PAGE_SIZE).unwrap();
-            let _ = e.finish();
+            let _ = ks.edit(|e| {
+                e.vunmap_range(VirtAddr(va), 2 * PAGE_SIZE).unwrap();
+            });
         }
         for &root in &roots {
             faults(&mmu, &pt, root, va, Mode::Supervisor);
         }
         assert_eq!(pt.first_out_of_sync(), None, "{}", a.name());
         for s in spaces {
-            pt.destroy_space(s);
+            pt.destroy_space(s).expect("own space");
         }
         assert_eq!(pt.mem().tables_in_use(), reachable(&pt), "{}", a.name());
     }
@@ -461,7 +461,7 @@ fn highpte_puts_user_pte_tables_in_high_memory_only() {
             assert!(TABLES.contains(&pa), "kernel PTE tables stay in lowmem");
         }
         assert_eq!(pt.temporary_maps(), 0);
-        pt.destroy_space(space);
+        pt.destroy_space(space).expect("own space");
         assert_eq!(pt.mem().tables_in_use(), reachable(&pt), "{}", a.name());
     }
 }
@@ -475,17 +475,17 @@ fn the_largest_physical_address_maps_under_pae_only() {
         let top = a.phys_limit() - PAGE_SIZE;
         let va = a.layout().get(RegionKind::Pkmap).unwrap().start;
         let mut ks = pt.kernel();
-        let mut e = ks.edit();
-        e.vmap_pages(VirtAddr(va), &[PhysAddr(top)], Prot::KERNEL)
-            .unwrap();
-        assert!(e
-            .vmap_pages(
-                VirtAddr(va + PAGE_SIZE),
-                &[PhysAddr(a.phys_limit())],
-                Prot::KERNEL
-            )
-            .is_err());
-        let _ = e.finish();
+        let _ = ks.edit(|e| {
+            e.vmap_pages(VirtAddr(va), &[PhysAddr(top)], Prot::KERNEL)
+                .unwrap();
+            assert!(e
+                .vmap_pages(
+                    VirtAddr(va + PAGE_SIZE),
+                    &[PhysAddr(a.phys_limit())],
+                    Prot::KERNEL
+                )
+                .is_err());
+        });
         drop(ks);
         let p = Page::kernel(&a, va, top, PAGE_SIZE, Prot::KERNEL);
         check(&mmu, &pt, pt.kernel_root(), &p);

@@ -22,16 +22,18 @@ fn kernel_access_through_an_out_of_sync_root_faults() {
         {
             // SAFETY: the stale root is exactly what this test looks at; the
             // simulated MMU reports the fault instead of crashing.
-            let mut legacy = unsafe { k.ks.legacy_edit() };
-            legacy
-                .vmap_range(
-                    VirtAddr(va),
-                    PhysAddr(0x100_0000),
-                    PAGE_SIZE,
-                    Prot::KERNEL,
-                    12,
-                )
-                .unwrap();
+            unsafe {
+                k.ks.legacy_edit(|legacy| {
+                    legacy.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(0x100_0000),
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        12,
+                    )
+                })
+            }
+            .unwrap();
         }
         let f = k
             .access(0, va, Access::Read, "test")
@@ -41,7 +43,7 @@ fn kernel_access_through_an_out_of_sync_root_faults() {
         assert_eq!(f.error_code & 1, 0, "P = 0: not present");
         k.access(1, va, Access::Read, "test")
             .expect("init_mm's root has it");
-        k.ks.sync_global_pgds(VirtAddr(va), VirtAddr(va));
+        k.ks.sync_global_pgds(VirtAddr(va), VirtAddr(va)).unwrap();
         k.access(0, va, Access::Read, "test").expect("synced");
     }
 }
@@ -58,7 +60,9 @@ fn stale_tlb_entry_is_served_until_flushed() {
     let va = k.vmalloc(Variant::New, 1).unwrap();
     k.access(0, va, Access::Write, "fill the TLB").unwrap();
     // Unmap without the TLB shootdown vfree would do.
-    k.ks.edit().vunmap_range(VirtAddr(va), PAGE_SIZE).unwrap();
+    k.ks.edit(|e| e.vunmap_range(VirtAddr(va), PAGE_SIZE))
+        .0
+        .unwrap();
     assert!(m.pt.translate(m.pt.kernel_root(), VirtAddr(va)).is_none());
     k.access(0, va, Access::Read, "stale")
         .expect("the TLB still holds the translation");

@@ -49,6 +49,26 @@ pub enum Error {
     /// The level is folded (or is the root) in this paging mode: it has no
     /// table of its own to allocate.
     FoldedLevel(crate::arch::Level),
+    /// An address space, table handle or shared table of another
+    /// [`PageTables`](crate::PageTables): this one never touches it.
+    Foreign,
+    /// A table of entries of the first level was given where a table of the
+    /// second is linked.
+    WrongLevel {
+        /// The level of the entries the table holds.
+        table: crate::arch::Level,
+        /// The level of the entries the slot needs.
+        needed: crate::arch::Level,
+    },
+    /// The walk would write into, or free, a table that is linked under
+    /// several entries ([`SharedTable`](crate::SharedTable)), here for this
+    /// address.
+    SharedTable(VirtAddr),
+    /// The machine already has as many shared tables as it can track
+    /// ([`MAX_SHARED_TABLES`](crate::MAX_SHARED_TABLES)).
+    TooManySharedTables,
+    /// A paging-mode parameter this library cannot build tables for.
+    UnsupportedMode(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -73,11 +93,43 @@ impl fmt::Display for Error {
             Error::NoVirtualSpace => f.write_str("no free virtual range"),
             Error::Busy => f.write_str("address space in use"),
             Error::FoldedLevel(l) => write!(f, "level {l} has no table of its own here"),
+            Error::Foreign => f.write_str("belongs to another set of page tables"),
+            Error::WrongLevel { table, needed } => write!(
+                f,
+                "a table of {table} entries cannot go where {needed} entries are needed"
+            ),
+            Error::SharedTable(va) => write!(f, "{va} lies in a shared table"),
+            Error::TooManySharedTables => f.write_str("no room for another shared table"),
+            Error::UnsupportedMode(why) => write!(f, "unsupported paging mode: {why}"),
         }
     }
 }
 
 impl core::error::Error for Error {}
+
+/// A refused call that hands back the value it would have consumed (a
+/// table handle, an address space), so the caller keeps it. Converts into
+/// [`Error`] for `?`, dropping the value (a dropped table handle frees its
+/// table).
+#[derive(Debug)]
+pub struct Refused<T> {
+    /// Why.
+    pub error: Error,
+    /// What the call would have consumed.
+    pub value: T,
+}
+
+impl<T> From<Refused<T>> for Error {
+    fn from(r: Refused<T>) -> Error {
+        r.error
+    }
+}
+
+impl<T> fmt::Display for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
 
 /// Shorthand for results of this crate.
 pub type Result<T> = core::result::Result<T, Error>;

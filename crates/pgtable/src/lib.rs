@@ -8,6 +8,7 @@ extern crate alloc;
 pub mod addr;
 pub mod arch;
 mod error;
+mod handle;
 mod mask;
 pub mod memory;
 mod pgalloc;
@@ -19,14 +20,14 @@ mod walk;
 
 pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
-pub use error::{Error, Result};
+pub use error::{Error, Refused, Result};
+pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable, MAX_SHARED_TABLES};
 pub use mask::SyncMask;
 pub use memory::{FaultInjector, Fragments, OffsetMemory, SparseMemory, TableMemory};
-pub use pgalloc::{PteTable, UserPteTable};
 pub use prot::{Access, CacheMode, Prot};
 pub use space::{
-    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncPolicy, SyncReport,
-    SyncStats, UserSpace,
+    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,
+    SyncReport, SyncStats, UserSpace,
 };
 pub use tables::EntryPtr;
 pub use vmalloc::VmapAreas;

@@ -13,42 +13,6 @@ use crate::mask::SyncMask;
 use crate::memory::TableMemory;
 use crate::tables::{EntryPtr, Tables};
 
-/// A kernel PTE table (Linux's `pte_t *` given to `pmd_populate_kernel()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PteTable(pub PhysAddr);
-
-/// A user PTE table (Linux's `pgtable_t`, given to `pmd_populate()`).
-///
-/// A distinct type from [`PteTable`] because user PTE tables have their own
-/// life: they are freed with the address space, and under HIGHPTE (x86-32,
-/// [`Arch::highpte`]) they may sit in high memory, which the kernel has no
-/// permanent mapping of. So unlike a [`PteTable`], whose entries the kernel
-/// reaches directly (`pte_offset_kernel()`), this is a handle to a frame,
-/// not a pointer: its entries are only reached through
-/// [`UserSpace::pte_offset_map`](crate::UserSpace::pte_offset_map), which
-/// sets up the temporary mapping and releases it when dropped
-/// (`pte_offset_map()` / `pte_unmap()` over `kmap_local`). A kernel PTE table
-/// cannot be passed where a user one is expected, nor the reverse.
-#[derive(Debug, PartialEq, Eq)]
-pub struct UserPteTable {
-    pub(crate) frame: PhysAddr,
-    pub(crate) high: bool,
-}
-
-impl UserPteTable {
-    /// The frame holding the table.
-    #[must_use]
-    pub fn frame(&self) -> PhysAddr {
-        self.frame
-    }
-
-    /// Whether the table is in high memory (outside the direct map).
-    #[must_use]
-    pub fn is_high(&self) -> bool {
-        self.high
-    }
-}
-
 /// Which variant of the populate helpers a walk uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -144,6 +108,10 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
                 self.populate(level, addr, e, table);
             }
             Decoded::Leaf(..) => return Err(Error::AlreadyMapped(VirtAddr(addr))),
+            // Writing below a shared table would change every alias of it.
+            Decoded::Table(t) if self.t.shared.contains(t) => {
+                return Err(Error::SharedTable(VirtAddr(addr)))
+            }
             Decoded::Table(_) => {}
         }
         self.t

@@ -5,6 +5,7 @@ use crate::addr::PhysAddr;
 use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::Result;
+use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
 
 /// The physical address of one entry in some table.
@@ -23,6 +24,8 @@ pub(crate) struct Tables<'a, A, M: ?Sized> {
     pub mem: &'a M,
     /// Where tables smaller than a page come from.
     pub frags: &'a Fragments,
+    /// Tables linked under many entries, which walks never write through.
+    pub shared: &'a SharedSet,
 }
 
 impl<A, M: ?Sized> Clone for Tables<'_, A, M> {
@@ -215,4 +218,13 @@ pub(crate) fn for_each_entry<A: Arch, M: TableMemory + ?Sized, C>(
         }
         e = t.next_entry(e);
     }
+}
+
+/// The level the entries of a table indexed by `level` belong to (the
+/// lowest of a chain of folded levels).
+pub(crate) fn entry_level<A: Arch>(arch: &A, mut level: Level) -> Level {
+    while arch.is_passthrough(level) {
+        level = level.next().unwrap_or(Level::Pte);
+    }
+    level
 }

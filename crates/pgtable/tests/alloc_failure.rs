@@ -14,8 +14,8 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
         let base = vmalloc_start(arch);
         // An earlier mapping that must survive every failure.
         pt.kernel()
-            .edit()
-            .vmap_range(base, PhysAddr(0x1000), PAGE_SIZE, Prot::KERNEL, 12)
+            .edit(|e| e.vmap_range(base, PhysAddr(0x1000), PAGE_SIZE, Prot::KERNEL, 12))
+            .0
             .unwrap();
         // Crosses a 1 GiB boundary far away in a new top-level slot, so the
         // walk needs a new top-level table, two PUD tables (on 5-level), PMD
@@ -27,8 +27,8 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
             pt.mem().fail_once_at(k);
             let r = pt
                 .kernel()
-                .edit()
-                .vmap_range(va, PhysAddr(0x10_0000), size, Prot::KERNEL, 12);
+                .edit(|e| e.vmap_range(va, PhysAddr(0x10_0000), size, Prot::KERNEL, 12))
+                .0;
             pt.mem().heal();
             assert_consistent(&pt);
             assert!(
@@ -63,7 +63,7 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
                 PhysAddr(0x10_1000)
             );
         }
-        pt.kernel().edit().vunmap_range(va, size).unwrap();
+        pt.kernel().edit(|e| e.vunmap_range(va, size)).0.unwrap();
         assert_consistent(&pt);
     }
 }

@@ -8,7 +8,7 @@
 //!   PGDIR_SIZE`: 512 GiB apart with 4 levels, 256 TiB with 5), checking that
 //!   the edit synced, and unmaps some earlier ranges again;
 //! - worker threads that create and destroy address spaces in a loop, map
-//!   and unmap user pages in their own spaces through `pt.user(&mut space)`,
+//!   and unmap user pages in their own spaces through `pt.user(&mut space).unwrap()`,
 //!   and keep a few spaces alive to the end of the round.
 //!
 //! Checked while the threads run, at points where the kernel lock is held
@@ -76,19 +76,20 @@ fn kernel_thread(pt: &Pt, live: &Live, stop: &AtomicBool, checks: &AtomicUsize) 
         let size = (1 + i % 3) * PAGE_SIZE;
         let mut k = pt.kernel();
         let report = {
-            let mut e = k.edit();
-            e.vmap_range(
-                VirtAddr(va),
-                PhysAddr(0x100_0000 + i * 0x10_0000),
-                size,
-                Prot::KERNEL,
-                12,
-            )
-            .unwrap();
-            e.finish()
+            k.edit(|e| {
+                e.vmap_range(
+                    VirtAddr(va),
+                    PhysAddr(0x100_0000 + i * 0x10_0000),
+                    size,
+                    Prot::KERNEL,
+                    12,
+                )
+                .unwrap();
+            })
+            .1
         };
         assert!(
-            report.synced,
+            report.synced(),
             "{}: slot {i} was empty: the edit must sync",
             arch.name()
         );
@@ -97,7 +98,7 @@ fn kernel_thread(pt: &Pt, live: &Live, stop: &AtomicBool, checks: &AtomicUsize) 
         if i % 3 == 2 {
             // Unmap an older range: its top-level table stays.
             let (ova, osize) = l.remove(0);
-            k.edit().vunmap_range(VirtAddr(ova), osize).unwrap();
+            k.edit(|e| e.vunmap_range(VirtAddr(ova), osize)).0.unwrap();
         }
         // Quiescent point for kernel edits: every root must be in sync.
         assert_eq!(
@@ -130,6 +131,7 @@ fn worker(
         let uva = VirtAddr(0x40_0000 + (id << 32) + (n % 16) * (1 << 30));
         let upa = PhysAddr(0x8000_0000 + id * 0x100_0000);
         pt.user(&mut s)
+            .unwrap()
             .map_range(uva, upa, 2 * PAGE_SIZE, Prot::USER_RW, 12)
             .unwrap();
         assert_eq!(
@@ -153,8 +155,8 @@ fn worker(
             kept.push(s);
             continue;
         }
-        pt.user(&mut s).unmap(uva, 2 * PAGE_SIZE).unwrap();
-        pt.destroy_space(s);
+        pt.user(&mut s).unwrap().unmap(uva, 2 * PAGE_SIZE).unwrap();
+        pt.destroy_space(s).expect("own space");
     }
     kept
 }
@@ -194,16 +196,17 @@ fn round(arch: X86_64, checks: &AtomicUsize) -> usize {
     // Spaces created now see the same.
     let late = pt.create_space().unwrap();
     check_kernel_half(&pt, late.root(), &live).unwrap();
-    pt.destroy_space(late);
+    pt.destroy_space(late).expect("own space");
     for s in kept {
-        pt.destroy_space(s);
+        pt.destroy_space(s).expect("own space");
     }
     {
         let mut k = pt.kernel();
-        let mut e = k.edit();
-        for (va, size) in live {
-            e.vunmap_range(VirtAddr(va), size).unwrap();
-        }
+        let _ = k.edit(|e| {
+            for (va, size) in live {
+                e.vunmap_range(VirtAddr(va), size).unwrap();
+            }
+        });
     }
     assert_eq!(pt.space_count(), 0);
     assert_eq!(

@@ -15,6 +15,7 @@ fn frames_balance_over_many_cycles() {
             let mut s = pt.create_space().unwrap();
             let uva = VirtAddr(0x40_0000 + (i % 7) * (1 << 30));
             pt.user(&mut s)
+                .unwrap()
                 .map_range(uva, PhysAddr(0x100_0000), 3 * PAGE_SIZE, Prot::USER_RW, 12)
                 .unwrap();
             spaces.push(s);
@@ -22,24 +23,24 @@ fn frames_balance_over_many_cycles() {
                 .map(|f| PhysAddr(0x200_0000 + f * PAGE_SIZE))
                 .collect();
             let mut k = pt.kernel();
-            let mut edit = k.edit();
-            areas.push(edit.vmap(&frames, Prot::KERNEL).unwrap());
-            areas.push(
-                edit.ioremap(
-                    PhysAddr(0xfe00_0000 + i * 0x1000),
-                    0x800,
-                    CacheMode::Uncached,
-                )
-                .unwrap(),
-            );
-            drop(edit);
+            let _ = k.edit(|edit| {
+                areas.push(edit.vmap(&frames, Prot::KERNEL).unwrap());
+                areas.push(
+                    edit.ioremap(
+                        PhysAddr(0xfe00_0000 + i * 0x1000),
+                        0x800,
+                        CacheMode::Uncached,
+                    )
+                    .unwrap(),
+                );
+            });
             if i % 3 == 0 {
-                let mut edit = k.edit();
-                edit.vunmap(areas.remove(0)).unwrap();
-                edit.vunmap(areas.remove(0)).unwrap();
-                drop(edit);
+                let _ = k.edit(|edit| {
+                    edit.vunmap(areas.remove(0)).unwrap();
+                    edit.vunmap(areas.remove(0)).unwrap();
+                });
                 drop(k);
-                pt.destroy_space(spaces.remove(0));
+                pt.destroy_space(spaces.remove(0)).expect("own space");
             }
             if i % 50 == 0 {
                 assert_consistent(&pt);
@@ -47,14 +48,14 @@ fn frames_balance_over_many_cycles() {
         }
         assert_consistent(&pt);
         for s in spaces.drain(..) {
-            pt.destroy_space(s);
+            pt.destroy_space(s).expect("own space");
         }
         let mut k = pt.kernel();
-        let mut edit = k.edit();
-        for a in areas.drain(..) {
-            edit.vunmap(a).unwrap();
-        }
-        drop(edit);
+        let _ = k.edit(|edit| {
+            for a in areas.drain(..) {
+                edit.vunmap(a).unwrap();
+            }
+        });
         drop(k);
         assert_consistent(&pt);
         // What stays: the kernel root and the tables its own top-level
@@ -75,11 +76,11 @@ fn unmap_frees_emptied_tables_below_the_top() {
         let pt = machine(arch);
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
-        k.edit()
-            .vmap_range(va, PhysAddr(0), 4 * PAGE_SIZE, Prot::KERNEL, 12)
+        k.edit(|e| e.vmap_range(va, PhysAddr(0), 4 * PAGE_SIZE, Prot::KERNEL, 12))
+            .0
             .unwrap();
         let with = pt.mem().tables_in_use();
-        k.edit().vunmap_range(va, 4 * PAGE_SIZE).unwrap();
+        k.edit(|e| e.vunmap_range(va, 4 * PAGE_SIZE)).0.unwrap();
         let freed = with - pt.mem().tables_in_use();
         // PTE and PMD tables go (and the P4D-level PUD table on 5-level);
         // the table a top-level entry points at stays.
@@ -96,8 +97,8 @@ fn huge_leaves_are_used_where_alignment_allows() {
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
         let size = (1 << 30) + (2 << 20) + 4 * PAGE_SIZE;
-        k.edit()
-            .vmap_range(va, PhysAddr(1 << 30), size, Prot::KERNEL, 30)
+        k.edit(|e| e.vmap_range(va, PhysAddr(1 << 30), size, Prot::KERNEL, 30))
+            .0
             .unwrap();
         let sizes: Vec<_> = [0, 1 << 30, (1 << 30) + (2 << 20)]
             .iter()
@@ -110,7 +111,8 @@ fn huge_leaves_are_used_where_alignment_allows() {
             PhysAddr((1 << 30) + 0x1234_5000)
         );
         assert_eq!(
-            k.edit().vunmap_range(VirtAddr(va.0 + (1 << 20)), 1 << 20),
+            k.edit(|e| e.vunmap_range(VirtAddr(va.0 + (1 << 20)), 1 << 20))
+                .0,
             Err(pgtable::Error::SplitsLeaf(va))
         );
     }

@@ -13,121 +13,122 @@ fn every_error_for_its_input() {
         let k_va = vmalloc_start(arch);
         let hole = VirtAddr(arch.user_end()); // first non-canonical address
         let mut k = pt.kernel();
-        k.edit()
-            .vmap_range(k_va, PhysAddr(0), 2 << 20, Prot::KERNEL, 21)
+        k.edit(|e| e.vmap_range(k_va, PhysAddr(0), 2 << 20, Prot::KERNEL, 21))
+            .0
             .unwrap();
         let tables = pt.mem().tables_in_use();
         let sync_before = pt.stats();
         let pa = PhysAddr(0x1000);
-        let mut e = k.edit();
-        let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
-            (
-                "misaligned va",
-                e.vmap_range(VirtAddr(k_va.0 + 8), pa, PAGE_SIZE, Prot::KERNEL, 12),
-                Error::Misaligned(k_va.0 + 8),
-            ),
-            (
-                "misaligned size",
-                e.vmap_range(k_va, pa, 100, Prot::KERNEL, 12),
-                Error::Misaligned(100),
-            ),
-            (
-                "misaligned pa",
-                e.vmap_range(k_va, PhysAddr(0x1001), PAGE_SIZE, Prot::KERNEL, 12),
-                Error::Misaligned(0x1001),
-            ),
-            (
-                "zero size",
-                e.vmap_range(k_va, pa, 0, Prot::KERNEL, 12),
-                Error::EmptyRange,
-            ),
-            (
-                "wraps",
-                e.vmap_range(
-                    VirtAddr(u64::MAX - PAGE_SIZE + 1),
-                    pa,
-                    2 * PAGE_SIZE,
-                    Prot::KERNEL,
-                    12,
+        let (cases, _) = k.edit(|e| {
+            let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
+                (
+                    "misaligned va",
+                    e.vmap_range(VirtAddr(k_va.0 + 8), pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    Error::Misaligned(k_va.0 + 8),
                 ),
-                Error::Wraps,
-            ),
-            (
-                "non-canonical",
-                e.vmap_range(hole, pa, PAGE_SIZE, Prot::KERNEL, 12),
-                Error::NonCanonical(hole),
-            ),
-            (
-                "user va for kernel",
-                e.vmap_range(VirtAddr(0x1000), pa, PAGE_SIZE, Prot::KERNEL, 12),
-                Error::NotKernelAddress(VirtAddr(0x1000)),
-            ),
-            (
-                "user prot for kernel",
-                e.vmap_range(
-                    VirtAddr(k_va.0 + (4 << 20)),
-                    pa,
-                    PAGE_SIZE,
-                    Prot::USER_RW,
-                    12,
+                (
+                    "misaligned size",
+                    e.vmap_range(k_va, pa, 100, Prot::KERNEL, 12),
+                    Error::Misaligned(100),
                 ),
-                Error::BadProtection,
-            ),
-            (
-                "phys too large",
-                e.vmap_range(
-                    VirtAddr(k_va.0 + (4 << 20)),
-                    PhysAddr(1 << 52),
-                    PAGE_SIZE,
-                    Prot::KERNEL,
-                    12,
+                (
+                    "misaligned pa",
+                    e.vmap_range(k_va, PhysAddr(0x1001), PAGE_SIZE, Prot::KERNEL, 12),
+                    Error::Misaligned(0x1001),
                 ),
-                Error::PhysTooLarge(PhysAddr(1 << 52)),
-            ),
-            (
-                "already mapped",
-                e.vmap_range(
-                    VirtAddr(k_va.0 + PAGE_SIZE),
-                    pa,
-                    PAGE_SIZE,
-                    Prot::KERNEL,
-                    12,
+                (
+                    "zero size",
+                    e.vmap_range(k_va, pa, 0, Prot::KERNEL, 12),
+                    Error::EmptyRange,
                 ),
-                Error::AlreadyMapped(VirtAddr(k_va.0 + PAGE_SIZE)),
-            ),
-            (
-                "not mapped",
-                e.vunmap_range(VirtAddr(k_va.0 + (8 << 20)), PAGE_SIZE),
-                Error::NotMapped(VirtAddr(k_va.0 + (8 << 20))),
-            ),
-            (
-                "splits leaf",
-                e.vunmap_range(VirtAddr(k_va.0 + PAGE_SIZE), PAGE_SIZE),
-                Error::SplitsLeaf(k_va),
-            ),
-            (
-                "unknown vunmap",
-                e.vunmap(VirtAddr(k_va.0 + (64 << 20))),
-                Error::NotMapped(VirtAddr(k_va.0 + (64 << 20))),
-            ),
-            (
-                "ioremap zero",
-                e.ioremap(pa, 0, CacheMode::Uncached).map(|_| ()),
-                Error::EmptyRange,
-            ),
-            (
-                "ioremap past limit",
-                e.ioremap(
-                    PhysAddr((1 << 52) - PAGE_SIZE),
-                    2 * PAGE_SIZE,
-                    CacheMode::Uncached,
-                )
-                .map(|_| ()),
-                Error::PhysTooLarge(PhysAddr((1 << 52) - PAGE_SIZE)),
-            ),
-        ];
-        drop(e);
-        let mut user = pt.user(&mut space);
+                (
+                    "wraps",
+                    e.vmap_range(
+                        VirtAddr(u64::MAX - PAGE_SIZE + 1),
+                        pa,
+                        2 * PAGE_SIZE,
+                        Prot::KERNEL,
+                        12,
+                    ),
+                    Error::Wraps,
+                ),
+                (
+                    "non-canonical",
+                    e.vmap_range(hole, pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    Error::NonCanonical(hole),
+                ),
+                (
+                    "user va for kernel",
+                    e.vmap_range(VirtAddr(0x1000), pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    Error::NotKernelAddress(VirtAddr(0x1000)),
+                ),
+                (
+                    "user prot for kernel",
+                    e.vmap_range(
+                        VirtAddr(k_va.0 + (4 << 20)),
+                        pa,
+                        PAGE_SIZE,
+                        Prot::USER_RW,
+                        12,
+                    ),
+                    Error::BadProtection,
+                ),
+                (
+                    "phys too large",
+                    e.vmap_range(
+                        VirtAddr(k_va.0 + (4 << 20)),
+                        PhysAddr(1 << 52),
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        12,
+                    ),
+                    Error::PhysTooLarge(PhysAddr(1 << 52)),
+                ),
+                (
+                    "already mapped",
+                    e.vmap_range(
+                        VirtAddr(k_va.0 + PAGE_SIZE),
+                        pa,
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        12,
+                    ),
+                    Error::AlreadyMapped(VirtAddr(k_va.0 + PAGE_SIZE)),
+                ),
+                (
+                    "not mapped",
+                    e.vunmap_range(VirtAddr(k_va.0 + (8 << 20)), PAGE_SIZE),
+                    Error::NotMapped(VirtAddr(k_va.0 + (8 << 20))),
+                ),
+                (
+                    "splits leaf",
+                    e.vunmap_range(VirtAddr(k_va.0 + PAGE_SIZE), PAGE_SIZE),
+                    Error::SplitsLeaf(k_va),
+                ),
+                (
+                    "unknown vunmap",
+                    e.vunmap(VirtAddr(k_va.0 + (64 << 20))),
+                    Error::NotMapped(VirtAddr(k_va.0 + (64 << 20))),
+                ),
+                (
+                    "ioremap zero",
+                    e.ioremap(pa, 0, CacheMode::Uncached).map(|_| ()),
+                    Error::EmptyRange,
+                ),
+                (
+                    "ioremap past limit",
+                    e.ioremap(
+                        PhysAddr((1 << 52) - PAGE_SIZE),
+                        2 * PAGE_SIZE,
+                        CacheMode::Uncached,
+                    )
+                    .map(|_| ()),
+                    Error::PhysTooLarge(PhysAddr((1 << 52) - PAGE_SIZE)),
+                ),
+            ];
+            cases
+        });
+        let mut user = pt.user(&mut space).unwrap();
         let more: Vec<(&str, Result<(), Error>, Error)> = vec![
             (
                 "kernel va for user",
@@ -168,19 +169,18 @@ fn every_error_for_its_input() {
         assert_eq!(pt.stats(), sync_before, "refused calls sync nothing");
         assert_consistent(&pt);
         let mut k = pt.kernel();
-        let mut e = k.edit();
         pt.mem().inner().set_table_limit(pt.mem().tables_in_use());
         assert_eq!(
-            e.vmap_range(
+            k.edit(|e| e.vmap_range(
                 VirtAddr(k_va.0 + (1 << 39) * 2),
                 pa,
                 PAGE_SIZE,
                 Prot::KERNEL,
                 12
-            ),
+            ))
+            .0,
             Err(Error::OutOfMemory)
         );
-        drop(e);
         drop(k);
         pt.mem().inner().set_table_limit(usize::MAX);
     }
@@ -193,24 +193,24 @@ fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
         let tables = pt.mem().tables_in_use();
-        let mut e = k.edit();
-        assert_eq!(
-            e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_EXEC, 12),
-            Err(Error::WriteAndExecute)
-        );
-        assert_eq!(pt.mem().tables_in_use(), tables, "refused before any table");
-        e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_ROX, 12)
-            .unwrap();
-        e.allow_write_exec()
-            .vmap_range(
-                VirtAddr(va.0 + PAGE_SIZE),
-                PhysAddr(0),
-                PAGE_SIZE,
-                Prot::KERNEL_EXEC,
-                12,
-            )
-            .unwrap();
-        drop(e);
+        let _ = k.edit(|e| {
+            assert_eq!(
+                e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_EXEC, 12),
+                Err(Error::WriteAndExecute)
+            );
+            assert_eq!(pt.mem().tables_in_use(), tables, "refused before any table");
+            e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_ROX, 12)
+                .unwrap();
+            e.allow_write_exec()
+                .vmap_range(
+                    VirtAddr(va.0 + PAGE_SIZE),
+                    PhysAddr(0),
+                    PAGE_SIZE,
+                    Prot::KERNEL_EXEC,
+                    12,
+                )
+                .unwrap();
+        });
         let m = k.translate(VirtAddr(va.0 + PAGE_SIZE)).unwrap();
         assert!(m
             .prot
@@ -218,13 +218,14 @@ fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
             .contains(pgtable::Access::WRITE | pgtable::Access::EXEC));
         // The exception lasts for that edit only.
         assert_eq!(
-            k.edit().vmap_range(
+            k.edit(|e| e.vmap_range(
                 VirtAddr(va.0 + 2 * PAGE_SIZE),
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL_EXEC,
                 12
-            ),
+            ))
+            .0,
             Err(Error::WriteAndExecute)
         );
     }

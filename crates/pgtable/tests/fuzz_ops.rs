@@ -309,7 +309,7 @@ impl World {
                 if !self.spaces.is_empty() {
                     self.last_ok = true;
                     let (s, _) = self.spaces.remove(i % self.spaces.len());
-                    pt.destroy_space(s);
+                    pt.destroy_space(s).expect("own space");
                 }
             }
             Op::VmapRange {
@@ -319,13 +319,10 @@ impl World {
                 shift,
             } => {
                 let v = resolve(arch, va);
-                let r = pt.kernel().edit().vmap_range(
-                    VirtAddr(v),
-                    PhysAddr(*pa),
-                    *size,
-                    Prot::KERNEL,
-                    *shift,
-                );
+                let r = pt
+                    .kernel()
+                    .edit(|e| e.vmap_range(VirtAddr(v), PhysAddr(*pa), *size, Prot::KERNEL, *shift))
+                    .0;
                 if r.is_ok() {
                     self.last_ok = true;
                     self.kernel.push(Mapped {
@@ -337,10 +334,10 @@ impl World {
             }
             Op::VmapPages { va, frames } => {
                 let v = resolve(arch, va);
-                let r =
-                    pt.kernel()
-                        .edit()
-                        .vmap_pages(VirtAddr(v), &frames_of(frames), Prot::KERNEL);
+                let r = pt
+                    .kernel()
+                    .edit(|e| e.vmap_pages(VirtAddr(v), &frames_of(frames), Prot::KERNEL))
+                    .0;
                 if r.is_ok() {
                     self.last_ok = true;
                     let size = frames.len() as u64 * PAGE_SIZE;
@@ -353,7 +350,12 @@ impl World {
             }
             Op::VunmapRange { va, size } => {
                 let v = resolve(arch, va);
-                if pt.kernel().edit().vunmap_range(VirtAddr(v), *size).is_ok() {
+                if pt
+                    .kernel()
+                    .edit(|e| e.vunmap_range(VirtAddr(v), *size))
+                    .0
+                    .is_ok()
+                {
                     self.last_ok = true;
                     self.kernel.retain(|m| !m.overlaps(v, *size));
                     // An area whose pages went this way can no longer be
@@ -363,7 +365,11 @@ impl World {
                 }
             }
             Op::Vmap { frames } => {
-                if let Ok(v) = pt.kernel().edit().vmap(&frames_of(frames), Prot::KERNEL) {
+                if let Ok(v) = pt
+                    .kernel()
+                    .edit(|e| e.vmap(&frames_of(frames), Prot::KERNEL))
+                    .0
+                {
                     self.last_ok = true;
                     let size = frames.len() as u64 * PAGE_SIZE;
                     self.kernel.push(Mapped {
@@ -381,7 +387,7 @@ impl World {
                     (None, true) => return false,
                 };
                 let base = v & !0xfff;
-                if pt.kernel().edit().vunmap(VirtAddr(v)).is_ok() {
+                if pt.kernel().edit(|e| e.vunmap(VirtAddr(v))).0.is_ok() {
                     self.last_ok = true;
                     self.kernel.retain(|m| m.va != base);
                     self.areas.retain(|&a| a != base);
@@ -394,7 +400,11 @@ impl World {
                     CacheMode::WriteThrough,
                     CacheMode::Uncached,
                 ][*cache as usize % 4];
-                if let Ok(v) = pt.kernel().edit().ioremap(PhysAddr(*pa), *size, cache) {
+                if let Ok(v) = pt
+                    .kernel()
+                    .edit(|e| e.ioremap(PhysAddr(*pa), *size, cache))
+                    .0
+                {
                     self.last_ok = true;
                     let base = v.0 & !0xfff;
                     let pbase = pa & !0xfff;
@@ -422,6 +432,7 @@ impl World {
                 let v = resolve(arch, va);
                 if pt
                     .user(s)
+                    .unwrap()
                     .map_range(VirtAddr(v), PhysAddr(*pa), *size, Prot::USER_RW, *shift)
                     .is_ok()
                 {
@@ -442,6 +453,7 @@ impl World {
                 let v = resolve(arch, va);
                 if pt
                     .user(s)
+                    .unwrap()
                     .map_pages(VirtAddr(v), &frames_of(frames), Prot::USER_RO)
                     .is_ok()
                 {
@@ -461,7 +473,7 @@ impl World {
                 let n = self.spaces.len();
                 let (s, maps) = &mut self.spaces[space % n];
                 let v = resolve(arch, va);
-                if pt.user(s).unmap(VirtAddr(v), *size).is_ok() {
+                if pt.user(s).unwrap().unmap(VirtAddr(v), *size).is_ok() {
                     self.last_ok = true;
                     maps.retain(|m| !m.overlaps(v, *size));
                 }
@@ -474,21 +486,24 @@ impl World {
     fn teardown(self) -> Result<(), TestCaseError> {
         let pt = self.pt;
         for (s, _) in self.spaces {
-            pt.destroy_space(s);
+            pt.destroy_space(s).expect("own space");
         }
         let snap = harness::snapshot(&pt);
         {
             let mut k = pt.kernel();
-            let mut e = k.edit();
-            for &(_, va, level, _) in &snap.leaves {
-                let size = pt.arch().level_size(level);
-                prop_assert_eq!(
-                    e.vunmap_range(VirtAddr(va), size),
-                    Ok(()),
-                    "unmapping leaf {:#x}",
-                    va
-                );
-            }
+            k.edit(|e| {
+                for &(_, va, level, _) in &snap.leaves {
+                    let size = pt.arch().level_size(level);
+                    prop_assert_eq!(
+                        e.vunmap_range(VirtAddr(va), size),
+                        Ok(()),
+                        "unmapping leaf {:#x}",
+                        va
+                    );
+                }
+                Ok(())
+            })
+            .0?;
         }
         let snap = harness::snapshot(&pt);
         prop_assert!(snap.leaves.is_empty(), "leaves left: {:x?}", snap.leaves);

@@ -24,7 +24,7 @@ fn a_high_user_pte_table_is_reached_only_through_a_temporary_map() {
         let pt = tables(arch);
         let mut space = pt.create_space().unwrap();
         let va = VirtAddr(0x0804_8000);
-        let mut u = pt.user(&mut space);
+        let mut u = pt.user(&mut space).unwrap();
         let pte = u.pte_alloc_one().unwrap();
         assert_eq!(pte.is_high(), high, "{arch:?}");
         assert_eq!(HIGH.contains(&pte.frame().0), high);
@@ -44,7 +44,7 @@ fn a_high_user_pte_table_is_reached_only_through_a_temporary_map() {
             }
         };
         if u.offset(Level::Pte, pmd, va).is_none() {
-            u.pmd_populate(va, pmd, pte).map_err(|(e, _)| e).unwrap();
+            u.pmd_populate(va, pmd, pte).map_err(|r| r.error).unwrap();
         } else {
             // The PAE walk above already linked a PTE table for this PMD.
             u.pte_free(pte);
@@ -62,7 +62,7 @@ fn a_high_user_pte_table_is_reached_only_through_a_temporary_map() {
             0,
             "pte_unmap() when the map is dropped"
         );
-        pt.destroy_space(space);
+        pt.destroy_space(space).expect("own space");
         assert_eq!(pt.mem().tables_in_use(), pt.reachable_tables(), "{arch:?}");
     }
 }

@@ -169,23 +169,24 @@ fn fixture(arch: X86_64) -> (Sim, Fixture) {
     let kb = vmalloc_start(arch).0 + 4 * top_slot(arch);
     {
         let mut k = pt.kernel();
-        let mut e = k.edit();
-        e.vmap_range(VirtAddr(kb), PhysAddr(M2), M2, Prot::KERNEL, 21)
+        let _ = k.edit(|e| {
+            e.vmap_range(VirtAddr(kb), PhysAddr(M2), M2, Prot::KERNEL, 21)
+                .unwrap();
+            e.vmap_range(
+                VirtAddr(kb + 2 * M2),
+                PhysAddr(0x10_0000),
+                4 * PAGE_SIZE,
+                Prot::KERNEL,
+                12,
+            )
             .unwrap();
-        e.vmap_range(
-            VirtAddr(kb + 2 * M2),
-            PhysAddr(0x10_0000),
-            4 * PAGE_SIZE,
-            Prot::KERNEL,
-            12,
-        )
-        .unwrap();
-        e.vmap_range(VirtAddr(kb + G1), PhysAddr(G1), G1, Prot::KERNEL, 30)
-            .unwrap();
+            e.vmap_range(VirtAddr(kb + G1), PhysAddr(G1), G1, Prot::KERNEL, 30)
+                .unwrap();
+        });
     }
     let ub = 0x4000_0000;
     {
-        let mut u = pt.user(&mut a);
+        let mut u = pt.user(&mut a).unwrap();
         u.map_range(VirtAddr(ub), PhysAddr(4 * M2), M2, Prot::USER_RW, 21)
             .unwrap();
         u.map_range(
@@ -369,13 +370,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Want::Exact(e),
                 Change::Nothing,
                 || {
-                    pt.kernel().edit().vmap_range(
-                        VirtAddr(va),
-                        PhysAddr(0),
-                        size,
-                        Prot::KERNEL,
-                        shift,
-                    )
+                    pt.kernel()
+                        .edit(|e| {
+                            e.vmap_range(VirtAddr(va), PhysAddr(0), size, Prot::KERNEL, shift)
+                        })
+                        .0
                 },
             );
         }
@@ -383,7 +382,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             &format!("vunmap_range({va:#x}, size {size:#x})"),
             Want::Exact(e),
             Change::Nothing,
-            || pt.kernel().edit().vunmap_range(VirtAddr(va), size),
+            || pt.kernel().edit(|e| e.vunmap_range(VirtAddr(va), size)).0,
         );
         if size % PAGE_SIZE == 0 && size != 0 && size <= 2 * PAGE_SIZE {
             let frames = fr(size / PAGE_SIZE);
@@ -393,8 +392,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     pt.kernel()
-                        .edit()
-                        .vmap_pages(VirtAddr(va), &frames, Prot::KERNEL)
+                        .edit(|e| e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL))
+                        .0
                 },
             );
         }
@@ -405,8 +404,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
         Change::Nothing,
         || {
             pt.kernel()
-                .edit()
-                .vmap_pages(VirtAddr(free), &[], Prot::KERNEL)
+                .edit(|e| e.vmap_pages(VirtAddr(free), &[], Prot::KERNEL))
+                .0
         },
     );
     // --- bad physical addresses.
@@ -417,8 +416,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.kernel()
-                    .edit()
-                    .vmap_range(VirtAddr(free), PhysAddr(pa), size, Prot::KERNEL, 30)
+                    .edit(|e| e.vmap_range(VirtAddr(free), PhysAddr(pa), size, Prot::KERNEL, 30))
+                    .0
             },
         );
         if size == PAGE_SIZE {
@@ -432,15 +431,15 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     pt.kernel()
-                        .edit()
-                        .vmap_pages(VirtAddr(free), &frames, Prot::KERNEL)
+                        .edit(|e| e.vmap_pages(VirtAddr(free), &frames, Prot::KERNEL))
+                        .0
                 },
             );
             t.case(
                 &format!("vmap(last frame {pa:#x})"),
                 Want::Exact(e),
                 Change::Nothing,
-                || pt.kernel().edit().vmap(&frames, Prot::KERNEL),
+                || pt.kernel().edit(|e| e.vmap(&frames, Prot::KERNEL)).0,
             );
             t.case(
                 &format!("set_leaf(pte, pa {pa:#x})"),
@@ -448,11 +447,13 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     let mut k = pt.kernel();
-                    let mut e = k.edit();
-                    // The PTE entry of kb+4M+16K: exists, empty.
-                    let va = VirtAddr(kb + 2 * M2 + 4 * PAGE_SIZE);
-                    let pte = pte_entry(&e, arch, va).unwrap();
-                    e.set_leaf(Level::Pte, va, pte, PhysAddr(pa), Prot::KERNEL)
+                    k.edit(|e| {
+                        // The PTE entry of kb+4M+16K: exists, empty.
+                        let va = VirtAddr(kb + 2 * M2 + 4 * PAGE_SIZE);
+                        let pte = pte_entry(e, arch, va).unwrap();
+                        e.set_leaf(Level::Pte, va, pte, PhysAddr(pa), Prot::KERNEL)
+                    })
+                    .0
                 },
             );
         }
@@ -465,21 +466,25 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.kernel()
-                    .edit()
-                    .vmap_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, 12)
+                    .edit(|e| e.vmap_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, 12))
+                    .0
             },
         );
         t.case(
             &format!("vmap_pages(prot {prot:?})"),
             Want::Exact(Error::BadProtection),
             Change::Nothing,
-            || pt.kernel().edit().vmap_pages(VirtAddr(free), &fr(2), prot),
+            || {
+                pt.kernel()
+                    .edit(|e| e.vmap_pages(VirtAddr(free), &fr(2), prot))
+                    .0
+            },
         );
         t.case(
             &format!("vmap(prot {prot:?})"),
             Want::Exact(Error::BadProtection),
             Change::Nothing,
-            || pt.kernel().edit().vmap(&fr(2), prot),
+            || pt.kernel().edit(|e| e.vmap(&fr(2), prot)).0,
         );
     }
     // --- double maps and huge/base overlaps.
@@ -610,8 +615,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             change,
             || {
                 pt.kernel()
-                    .edit()
-                    .vmap_range(VirtAddr(va), PhysAddr(pa), size, Prot::KERNEL, shift)
+                    .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(pa), size, Prot::KERNEL, shift))
+                    .0
             },
         );
         if shift == 12 && size <= 16 * PAGE_SIZE {
@@ -622,8 +627,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 change,
                 || {
                     pt.kernel()
-                        .edit()
-                        .vmap_pages(VirtAddr(va), &frames, Prot::KERNEL)
+                        .edit(|e| e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL))
+                        .0
                 },
             );
         }
@@ -636,13 +641,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Want::Exact(Error::AlreadyMapped(VirtAddr(kb + G1))),
             Change::Nothing,
             || {
-                pt.kernel().edit().vmap_range(
-                    VirtAddr(kb + G1),
-                    PhysAddr(G1),
-                    G1,
-                    Prot::KERNEL,
-                    shift,
-                )
+                pt.kernel()
+                    .edit(|e| {
+                        e.vmap_range(VirtAddr(kb + G1), PhysAddr(G1), G1, Prot::KERNEL, shift)
+                    })
+                    .0
             },
         );
         t.case(
@@ -650,13 +653,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Want::Exact(Error::Misaligned(0x123)),
             Change::Nothing,
             || {
-                pt.kernel().edit().vmap_range(
-                    VirtAddr(free),
-                    PhysAddr(0x123),
-                    M2,
-                    Prot::KERNEL,
-                    shift,
-                )
+                pt.kernel()
+                    .edit(|e| {
+                        e.vmap_range(VirtAddr(free), PhysAddr(0x123), M2, Prot::KERNEL, shift)
+                    })
+                    .0
             },
         );
     }
@@ -746,7 +747,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             &format!("vunmap_range: {what}"),
             Want::Exact(e),
             Change::Nothing,
-            || pt.kernel().edit().vunmap_range(VirtAddr(va), size),
+            || pt.kernel().edit(|e| e.vunmap_range(VirtAddr(va), size)).0,
         );
     }
     // --- vunmap of things vmap never returned.
@@ -763,14 +764,14 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             &format!("vunmap({va:#x})"),
             Want::Exact(Error::NotMapped(VirtAddr(va))),
             Change::Nothing,
-            || pt.kernel().edit().vunmap(VirtAddr(va)),
+            || pt.kernel().edit(|e| e.vunmap(VirtAddr(va))).0,
         );
     }
     t.case(
         "vmap(no frames)",
         Want::Exact(Error::EmptyRange),
         Change::Nothing,
-        || pt.kernel().edit().vmap(&[], Prot::KERNEL),
+        || pt.kernel().edit(|e| e.vmap(&[], Prot::KERNEL)).0,
     );
     // --- ioremap.
     let mut io: Vec<(u64, u64, Error)> = vec![
@@ -798,7 +799,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 &format!("ioremap({pa:#x}, {size:#x}, {cache:?})"),
                 Want::Exact(e),
                 Change::Nothing,
-                || pt.kernel().edit().ioremap(PhysAddr(pa), size, cache),
+                || pt.kernel().edit(|e| e.ioremap(PhysAddr(pa), size, cache)).0,
             );
         }
     }
@@ -826,8 +827,8 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.kernel()
-                    .edit()
-                    .preallocate(VirtAddr(start), VirtAddr(last))
+                    .edit(|e| e.preallocate(VirtAddr(start), VirtAddr(last)))
+                    .0
             },
         );
     }
@@ -847,16 +848,23 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     let mut k = pt.kernel();
-                    let mut ed = k.edit();
-                    // An empty slot of the kernel root: never written.
-                    let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
-                    let table = PhysAddr(0x7000_0000); // never handed to the call's writes
-                    match level {
-                        Level::Pgd => ed.pgd_populate_kernel(VirtAddr(addr), slot, table),
-                        Level::P4d => ed.p4d_populate_kernel(VirtAddr(addr), slot, table),
-                        Level::Pud => ed.pud_populate_kernel(VirtAddr(addr), slot, table),
-                        _ => ed.pmd_populate_kernel(VirtAddr(addr), slot, pgtable::PteTable(table)),
-                    }
+                    k.edit(|ed| {
+                        // An empty slot of the kernel root: never written.
+                        let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
+                        // A table of the right level where there is one;
+                        // refused with it, it is freed again.
+                        let table = level
+                            .next()
+                            .and_then(|l| ed.alloc_table(l).ok())
+                            .map_or_else(|| ed.alloc_table(Level::Pte), Ok)?;
+                        Ok(match level {
+                            Level::Pgd => ed.pgd_populate_kernel(VirtAddr(addr), slot, table),
+                            Level::P4d => ed.p4d_populate_kernel(VirtAddr(addr), slot, table),
+                            Level::Pud => ed.pud_populate(VirtAddr(addr), slot, table),
+                            _ => ed.pmd_populate_kernel(VirtAddr(addr), slot, table),
+                        }?)
+                    })
+                    .0
                 },
             );
             t.case(
@@ -865,9 +873,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     let mut k = pt.kernel();
-                    let mut ed = k.edit();
-                    let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
-                    ed.alloc_track(level, slot, VirtAddr(addr))
+                    k.edit(|ed| {
+                        let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
+                        ed.alloc_track(level, slot, VirtAddr(addr))
+                    })
+                    .0
                 },
             );
         }
@@ -878,9 +888,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                 Change::Nothing,
                 || {
                     let mut k = pt.kernel();
-                    let mut ed = k.edit();
-                    let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
-                    ed.set_leaf(level, VirtAddr(addr), slot, PhysAddr(0), Prot::KERNEL)
+                    k.edit(|ed| {
+                        let slot = ed.pgd_offset(VirtAddr(kb + 3 * top_slot(arch)));
+                        ed.set_leaf(level, VirtAddr(addr), slot, PhysAddr(0), Prot::KERNEL)
+                    })
+                    .0
                 },
             );
         }
@@ -892,9 +904,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
         Change::Nothing,
         || {
             let mut k = pt.kernel();
-            let mut ed = k.edit();
-            let pmd = pmd_entry(&ed, arch, VirtAddr(kb)).unwrap();
-            ed.alloc_track(Level::Pmd, pmd, VirtAddr(kb))
+            k.edit(|ed| {
+                let pmd = pmd_entry(ed, arch, VirtAddr(kb)).unwrap();
+                ed.alloc_track(Level::Pmd, pmd, VirtAddr(kb))
+            })
+            .0
         },
     );
     t.case(
@@ -903,9 +917,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
         Change::Nothing,
         || {
             let mut k = pt.kernel();
-            let mut ed = k.edit();
-            let pud = pud_entry(&ed, arch, VirtAddr(kb + G1)).unwrap();
-            ed.alloc_track(Level::Pud, pud, VirtAddr(kb + G1))
+            k.edit(|ed| {
+                let pud = pud_entry(ed, arch, VirtAddr(kb + G1)).unwrap();
+                ed.alloc_track(Level::Pud, pud, VirtAddr(kb + G1))
+            })
+            .0
         },
     );
     t.case(
@@ -914,9 +930,11 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
         Change::Nothing,
         || {
             let mut k = pt.kernel();
-            let mut ed = k.edit();
-            let pte = pte_entry(&ed, arch, VirtAddr(kb + 2 * M2)).unwrap();
-            ed.alloc_track(Level::Pte, pte, VirtAddr(kb + 2 * M2))
+            k.edit(|ed| {
+                let pte = pte_entry(ed, arch, VirtAddr(kb + 2 * M2)).unwrap();
+                ed.alloc_track(Level::Pte, pte, VirtAddr(kb + 2 * M2))
+            })
+            .0
         },
     );
     // set_leaf on a mapped entry, at levels that take no leaf, misaligned.
@@ -981,10 +999,12 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
     for (what, level, va, pa, prot, want) in leafs {
         t.case(&format!("set_leaf: {what}"), want, Change::Nothing, || {
             let mut k = pt.kernel();
-            let mut ed = k.edit();
-            let e = entry_of(&ed, arch, level, VirtAddr(va))
-                .unwrap_or_else(|| ed.pgd_offset(VirtAddr(va)));
-            ed.set_leaf(level, VirtAddr(va), e, PhysAddr(pa), prot)
+            k.edit(|ed| {
+                let e = entry_of(ed, arch, level, VirtAddr(va))
+                    .unwrap_or_else(|| ed.pgd_offset(VirtAddr(va)));
+                ed.set_leaf(level, VirtAddr(va), e, PhysAddr(pa), prot)
+            })
+            .0
         });
     }
 }
@@ -1045,8 +1065,13 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 Want::Exact(e),
                 Change::Nothing,
                 || {
-                    pt.user(a)
-                        .map_range(VirtAddr(va), PhysAddr(0), size, Prot::USER_RW, shift)
+                    pt.user(a).unwrap().map_range(
+                        VirtAddr(va),
+                        PhysAddr(0),
+                        size,
+                        Prot::USER_RW,
+                        shift,
+                    )
                 },
             );
         }
@@ -1054,7 +1079,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             &format!("user unmap({va:#x}, {size:#x})"),
             Want::Exact(e),
             Change::Nothing,
-            || pt.user(a).unmap(VirtAddr(va), size),
+            || pt.user(a).unwrap().unmap(VirtAddr(va), size),
         );
         if size % PAGE_SIZE == 0 && size != 0 && size <= 2 * PAGE_SIZE {
             let frames = fr(size / PAGE_SIZE);
@@ -1062,7 +1087,11 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 &format!("user map_pages({va:#x}, {} frames)", frames.len()),
                 Want::Exact(e),
                 Change::Nothing,
-                || pt.user(a).map_pages(VirtAddr(va), &frames, Prot::USER_RW),
+                || {
+                    pt.user(a)
+                        .unwrap()
+                        .map_pages(VirtAddr(va), &frames, Prot::USER_RW)
+                },
             );
         }
         if size == PAGE_SIZE && va % PAGE_SIZE == 0 {
@@ -1070,7 +1099,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 &format!("user pgd_offset({va:#x})"),
                 Want::Exact(e),
                 Change::Nothing,
-                || pt.user(a).pgd_offset(VirtAddr(va)),
+                || pt.user(a).unwrap().pgd_offset(VirtAddr(va)),
             );
         }
     }
@@ -1078,7 +1107,11 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
         "user map_pages with no frames",
         Want::Exact(Error::EmptyRange),
         Change::Nothing,
-        || pt.user(a).map_pages(VirtAddr(free), &[], Prot::USER_RW),
+        || {
+            pt.user(a)
+                .unwrap()
+                .map_pages(VirtAddr(free), &[], Prot::USER_RW)
+        },
     );
     for (pa, size, e) in bad_phys() {
         t.case(
@@ -1087,6 +1120,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.user(a)
+                    .unwrap()
                     .map_range(VirtAddr(free), PhysAddr(pa), size, Prot::USER_RW, 30)
             },
         );
@@ -1097,7 +1131,11 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 &format!("user map_pages(last frame {pa:#x})"),
                 Want::Exact(e),
                 Change::Nothing,
-                || pt.user(a).map_pages(VirtAddr(free), &frames, Prot::USER_RW),
+                || {
+                    pt.user(a)
+                        .unwrap()
+                        .map_pages(VirtAddr(free), &frames, Prot::USER_RW)
+                },
             );
         }
     }
@@ -1108,6 +1146,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.user(a)
+                    .unwrap()
                     .map_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, 12)
             },
         );
@@ -1115,7 +1154,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             &format!("user map_pages(prot {prot:?})"),
             Want::Exact(Error::BadProtection),
             Change::Nothing,
-            || pt.user(a).map_pages(VirtAddr(free), &fr(1), prot),
+            || pt.user(a).unwrap().map_pages(VirtAddr(free), &fr(1), prot),
         );
     }
     let overlaps: Vec<(&str, u64, u64, u64, u32, Error, Change)> = vec![
@@ -1180,8 +1219,13 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Want::Exact(e),
             change,
             || {
-                pt.user(a)
-                    .map_range(VirtAddr(va), PhysAddr(pa), size, Prot::USER_RW, shift)
+                pt.user(a).unwrap().map_range(
+                    VirtAddr(va),
+                    PhysAddr(pa),
+                    size,
+                    Prot::USER_RW,
+                    shift,
+                )
             },
         );
         if shift == 12 {
@@ -1190,7 +1234,11 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 &format!("user map_pages: {what}"),
                 Want::Exact(e),
                 change,
-                || pt.user(a).map_pages(VirtAddr(va), &frames, Prot::USER_RW),
+                || {
+                    pt.user(a)
+                        .unwrap()
+                        .map_pages(VirtAddr(va), &frames, Prot::USER_RW)
+                },
             );
         }
     }
@@ -1201,6 +1249,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.user(a)
+                    .unwrap()
                     .map_range(VirtAddr(ub), PhysAddr(M2), M2, Prot::USER_RW, shift)
             },
         );
@@ -1243,7 +1292,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             &format!("user unmap: {what}"),
             Want::Exact(e),
             Change::Nothing,
-            || pt.user(a).unmap(VirtAddr(va), size),
+            || pt.user(a).unwrap().unmap(VirtAddr(va), size),
         );
     }
     // The other space has none of a's user mappings.
@@ -1252,7 +1301,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
         "user unmap of another space's mapping",
         Want::Exact(Error::NotMapped(VirtAddr(ub))),
         Change::Nothing,
-        || pt.user(b).unmap(VirtAddr(ub), M2),
+        || pt.user(b).unwrap().unmap(VirtAddr(ub), M2),
     );
 }
 
@@ -1312,8 +1361,8 @@ fn hostile_inputs_are_refused_and_change_nothing() {
         // fit is still the start of the vmalloc area.
         let va = pt
             .kernel()
-            .edit()
-            .vmap(&[PhysAddr(0x1000)], Prot::KERNEL)
+            .edit(|e| e.vmap(&[PhysAddr(0x1000)], Prot::KERNEL))
+            .0
             .unwrap();
         assert_eq!(
             va,
@@ -1321,13 +1370,13 @@ fn hostile_inputs_are_refused_and_change_nothing() {
             "{}: a refused call kept its area",
             arch.name()
         );
-        pt.kernel().edit().vunmap(va).unwrap();
+        pt.kernel().edit(|e| e.vunmap(va)).0.unwrap();
         let n = t.finish();
         println!("{}: {n} hostile inputs refused", arch.name());
         total += n;
         assert_consistent(&pt);
-        pt.destroy_space(f.a);
-        pt.destroy_space(f.b);
+        pt.destroy_space(f.a).expect("own space");
+        pt.destroy_space(f.b).expect("own space");
     }
     println!("hostile inputs tried: {total}");
 }
@@ -1356,14 +1405,14 @@ fn ioremap_ending_in_the_last_physical_page_is_refused() {
                 Change::Nothing,
                 || {
                     pt.kernel()
-                        .edit()
-                        .ioremap(PhysAddr(pa), size, CacheMode::Uncached)
+                        .edit(|e| e.ioremap(PhysAddr(pa), size, CacheMode::Uncached))
+                        .0
                 },
             );
         }
         t.finish();
-        pt.destroy_space(f.a);
-        pt.destroy_space(f.b);
+        pt.destroy_space(f.a).expect("own space");
+        pt.destroy_space(f.b).expect("own space");
     }
 }
 
@@ -1392,8 +1441,8 @@ fn vmap_of_the_last_page_of_the_address_space() {
             );
             let r = catch_unwind(AssertUnwindSafe(|| {
                 pt.kernel()
-                    .edit()
-                    .vmap_range(va, PhysAddr(pa), size, Prot::KERNEL, shift)
+                    .edit(|e| e.vmap_range(va, PhysAddr(pa), size, Prot::KERNEL, shift))
+                    .0
             }));
             match r {
                 Ok(Ok(())) => {}
@@ -1415,7 +1464,7 @@ fn vmap_of_the_last_page_of_the_address_space() {
                 failures.push(format!("{what}: another space sees {seen:?}"));
             }
             let r = catch_unwind(AssertUnwindSafe(|| {
-                pt.kernel().edit().vunmap_range(va, size)
+                pt.kernel().edit(|e| e.vunmap_range(va, size)).0
             }));
             if !matches!(r, Ok(Ok(()))) {
                 failures.push(format!("{what}: unmap: {:?}", r.map_err(|_| "panicked")));
@@ -1423,11 +1472,15 @@ fn vmap_of_the_last_page_of_the_address_space() {
             }
         }
         let r = catch_unwind(AssertUnwindSafe(|| {
-            pt.kernel().edit().vmap_pages(
-                VirtAddr(LAST_PAGE - PAGE_SIZE),
-                &[PhysAddr(0x7000), PhysAddr(0x8000)],
-                Prot::KERNEL,
-            )
+            pt.kernel()
+                .edit(|e| {
+                    e.vmap_pages(
+                        VirtAddr(LAST_PAGE - PAGE_SIZE),
+                        &[PhysAddr(0x7000), PhysAddr(0x8000)],
+                        Prot::KERNEL,
+                    )
+                })
+                .0
         }));
         if !matches!(r, Ok(Ok(()))) {
             failures.push(format!(
@@ -1474,8 +1527,8 @@ fn translate_and_sync_on_fault_of_a_bogus_root_do_not_panic() {
             }
         }
         t.finish();
-        pt.destroy_space(f.a);
-        pt.destroy_space(f.b);
+        pt.destroy_space(f.a).expect("own space");
+        pt.destroy_space(f.b).expect("own space");
     }
 }
 
@@ -1499,18 +1552,18 @@ fn sync_on_fault_writes_only_registered_roots() {
         assert_eq!(pt.mem().read_u64(PhysAddr(data.0 + slot_off)), 0);
         let dead = pt.create_space().unwrap();
         let dead_root = dead.root();
-        pt.destroy_space(dead);
+        pt.destroy_space(dead).expect("own space");
         let wrote = pt.sync_on_fault(dead_root, va);
-        let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
-        let dirty = (0..512).any(|i| pt.mem().read_u64(PhysAddr(table.0 + i * 8)) != 0);
-        pt.mem().free_table(table);
+        let table = pt.kernel().edit(|e| e.alloc_table(Level::Pte)).0.unwrap();
+        let dirty = (0..512).any(|i| pt.mem().read_u64(PhysAddr(table.frame().0 + i * 8)) != 0);
+        drop(table);
         assert!(
             !wrote && !dirty,
             "{}: sync_on_fault on a destroyed root wrote {wrote}; a frame handed out later is dirty: {dirty}",
             arch.name()
         );
-        pt.destroy_space(f.a);
-        pt.destroy_space(f.b);
+        pt.destroy_space(f.a).expect("own space");
+        pt.destroy_space(f.b).expect("own space");
     }
 }
 
@@ -1530,21 +1583,23 @@ fn populate_kernel_over_a_present_entry_is_refused() {
             // A fresh machine per case: an accepted call corrupts it.
             let (pt, _f) = fixture(arch);
             let mut t = Table::new(&pt);
-            let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
             t.case(
                 &format!("{level}_populate_kernel over the table at {va:?}"),
                 Want::Exact(Error::AlreadyMapped(va)),
                 Change::Nothing,
                 || {
                     let mut k = pt.kernel();
-                    let mut e = k.edit();
-                    let entry = entry_of(&e, arch, level, va).unwrap();
-                    match level {
-                        Level::Pgd => e.pgd_populate_kernel(va, entry, table),
-                        Level::P4d => e.p4d_populate_kernel(va, entry, table),
-                        Level::Pud => e.pud_populate_kernel(va, entry, table),
-                        _ => e.pmd_populate_kernel(va, entry, pgtable::PteTable(table)),
-                    }
+                    k.edit(|e| {
+                        let entry = entry_of(e, arch, level, va).unwrap();
+                        let table = e.alloc_table(level.next().unwrap())?;
+                        Ok(match level {
+                            Level::Pgd => e.pgd_populate_kernel(va, entry, table),
+                            Level::P4d => e.p4d_populate_kernel(va, entry, table),
+                            Level::Pud => e.pud_populate(va, entry, table),
+                            _ => e.pmd_populate_kernel(va, entry, table),
+                        }?)
+                    })
+                    .0
                 },
             );
             failures.extend(t.failures);
@@ -1573,12 +1628,11 @@ fn kernel_walk_helpers_refuse_an_entry_that_is_not_the_addresss() {
             let addr = VirtAddr(f.kb + 5 * top_slot(arch));
             let elsewhere = VirtAddr(f.kb + 7 * top_slot(arch));
             let user_slot = EntryPtr(PhysAddr(f.a.root().0 + 300 * 8));
-            let table = pt.kernel().edit().alloc_table(Level::Pte).unwrap();
             if case == 4 {
                 // Empty the 1G leaf's entry first, outside the case.
                 pt.kernel()
-                    .edit()
-                    .vunmap_range(VirtAddr(f.kb + G1), G1)
+                    .edit(|e| e.vunmap_range(VirtAddr(f.kb + G1), G1))
+                    .0
                     .unwrap();
             }
             let what = [
@@ -1590,39 +1644,42 @@ fn kernel_walk_helpers_refuse_an_entry_that_is_not_the_addresss() {
             ][case];
             t.case(what, Want::AnyErr, Change::Nothing, || {
                 let mut k = pt.kernel();
-                let mut e = k.edit();
-                let other = e.pgd_offset(elsewhere);
-                match case {
-                    0 | 1 => {
-                        let p = if case == 0 { other } else { user_slot };
-                        if top == Level::Pgd {
-                            e.pgd_populate_kernel(addr, p, table)
-                        } else {
-                            e.p4d_populate_kernel(addr, p, table)
+                k.edit(|e| {
+                    let other = e.pgd_offset(elsewhere);
+                    match case {
+                        0 | 1 => {
+                            let p = if case == 0 { other } else { user_slot };
+                            let table = e.alloc_table(top.next().unwrap())?;
+                            Ok(if top == Level::Pgd {
+                                e.pgd_populate_kernel(addr, p, table)
+                            } else {
+                                e.p4d_populate_kernel(addr, p, table)
+                            }?)
+                        }
+                        2 | 3 => {
+                            let p = if case == 2 { other } else { user_slot };
+                            e.alloc_track(top, p, addr).map(|_| ())
+                        }
+                        _ => {
+                            // The entry of kb+1G, emptied before the case.
+                            let p = entry_of(e, arch, Level::Pud, VirtAddr(f.kb + G1)).unwrap();
+                            e.set_leaf(
+                                Level::Pud,
+                                VirtAddr(f.kb + 3 * G1),
+                                p,
+                                PhysAddr(3 * G1),
+                                Prot::KERNEL,
+                            )
+                            .and_then(|()| {
+                                match k_translate(&pt, f.kb + 3 * G1) {
+                                    Some(_) => Ok(()),
+                                    None => Err(Error::NotMapped(VirtAddr(f.kb + 3 * G1))),
+                                }
+                            })
                         }
                     }
-                    2 | 3 => {
-                        let p = if case == 2 { other } else { user_slot };
-                        e.alloc_track(top, p, addr).map(|_| ())
-                    }
-                    _ => {
-                        // The entry of kb+1G, emptied before the case.
-                        let p = entry_of(&e, arch, Level::Pud, VirtAddr(f.kb + G1)).unwrap();
-                        e.set_leaf(
-                            Level::Pud,
-                            VirtAddr(f.kb + 3 * G1),
-                            p,
-                            PhysAddr(3 * G1),
-                            Prot::KERNEL,
-                        )
-                        .and_then(|()| {
-                            match k_translate(&pt, f.kb + 3 * G1) {
-                                Some(_) => Ok(()),
-                                None => Err(Error::NotMapped(VirtAddr(f.kb + 3 * G1))),
-                            }
-                        })
-                    }
-                }
+                })
+                .0
             });
             failures.extend(t.failures);
         }
@@ -1644,15 +1701,20 @@ fn preallocate_takes_an_inclusive_last() {
     for arch in MODES {
         let pt = machine(arch);
         let v = vmalloc_start(arch);
-        let one = pt.kernel().edit().preallocate(v, v);
-        let part = pt.kernel().edit().preallocate(
-            VirtAddr(v.0 + top_slot(arch)),
-            VirtAddr(v.0 + top_slot(arch) + 0xffe),
-        );
+        let one = pt.kernel().edit(|e| e.preallocate(v, v)).0;
+        let part = pt
+            .kernel()
+            .edit(|e| {
+                e.preallocate(
+                    VirtAddr(v.0 + top_slot(arch)),
+                    VirtAddr(v.0 + top_slot(arch) + 0xffe),
+                )
+            })
+            .0;
         let all = pt
             .kernel()
-            .edit()
-            .preallocate(VirtAddr(0), VirtAddr(u64::MAX));
+            .edit(|e| e.preallocate(VirtAddr(0), VirtAddr(u64::MAX)))
+            .0;
         assert_eq!(
             (one, part, all),
             (Ok(1), Ok(1), Err(Error::NotKernelAddress(VirtAddr(0)))),
@@ -1672,13 +1734,13 @@ fn user_populate_helpers_cannot_write_the_kernel_half() {
         let (pt, mut f) = fixture(arch);
         let kernel_slot = EntryPtr(PhysAddr(f.a.root().0 + 300 * 8));
         let before = snapshot(&pt);
-        let mut u = pt.user(&mut f.a);
+        let mut u = pt.user(&mut f.a).unwrap();
         let pte = u.pte_alloc_one().unwrap();
         let frame = pte.frame();
         let refused = match u.pmd_populate(VirtAddr(f.ub), kernel_slot, pte) {
-            Err((e, pte)) => {
-                u.pte_free(pte);
-                Some(e)
+            Err(r) => {
+                u.pte_free(r.value);
+                Some(r.error)
             }
             Ok(()) => {
                 // Undo, so the machine can be torn down.
@@ -1699,8 +1761,8 @@ fn user_populate_helpers_cannot_write_the_kernel_half() {
             "{}: a user populate wrote the kernel half: {changes:?}",
             arch.name()
         );
-        pt.destroy_space(f.a);
-        pt.destroy_space(f.b);
+        pt.destroy_space(f.a).expect("own space");
+        pt.destroy_space(f.b).expect("own space");
     }
 }
 
@@ -1715,7 +1777,8 @@ fn destroy_space_of_another_machine_changes_nothing() {
     let foreign = pt1.create_space().unwrap();
     let root = foreign.root();
     let before = snapshot(&pt2);
-    pt2.destroy_space(foreign);
+    let refused = pt2.destroy_space(foreign).unwrap_err();
+    assert_eq!(refused.error, Error::Foreign);
     let changes = diff(&before, &snapshot(&pt2));
     assert!(
         changes.is_empty(),

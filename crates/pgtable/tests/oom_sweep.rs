@@ -74,13 +74,9 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("vmap_range 4K, new slot, across a 1G boundary", |pt, _| {
             let va = fresh(pt, 0) + G1 - 8 * PAGE_SIZE;
             let size = 16 * PAGE_SIZE;
-            pt.kernel().edit().vmap_range(
-                VirtAddr(va),
-                PhysAddr(0x10_0000),
-                size,
-                Prot::KERNEL,
-                12,
-            )?;
+            pt.kernel()
+                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(0x10_0000), size, Prot::KERNEL, 12))
+                .0?;
             Ok(Made::Kernel {
                 va,
                 size,
@@ -91,13 +87,9 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("vmap_range 4K, inside existing tables", |pt, _| {
             let va = vmalloc_start(*pt.arch()).0 + 8 * M2;
             let size = 3 * M2;
-            pt.kernel().edit().vmap_range(
-                VirtAddr(va),
-                PhysAddr(0x40_0000),
-                size,
-                Prot::KERNEL,
-                12,
-            )?;
+            pt.kernel()
+                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(0x40_0000), size, Prot::KERNEL, 12))
+                .0?;
             Ok(Made::Kernel {
                 va,
                 size,
@@ -108,13 +100,9 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("vmap_range 2M leaves, new slot", |pt, _| {
             let va = fresh(pt, 1) + G1 - 4 * M2;
             let size = 8 * M2;
-            pt.kernel().edit().vmap_range(
-                VirtAddr(va),
-                PhysAddr(16 * M2),
-                size,
-                Prot::KERNEL,
-                21,
-            )?;
+            pt.kernel()
+                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(16 * M2), size, Prot::KERNEL, 21))
+                .0?;
             Ok(Made::Kernel {
                 va,
                 size,
@@ -127,13 +115,9 @@ fn ops() -> Vec<(&'static str, Op)> {
             |pt, _| {
                 let va = fresh(pt, 3) - G1;
                 let size = 2 * G1;
-                pt.kernel().edit().vmap_range(
-                    VirtAddr(va),
-                    PhysAddr(4 * G1),
-                    size,
-                    Prot::KERNEL,
-                    30,
-                )?;
+                pt.kernel()
+                    .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(4 * G1), size, Prot::KERNEL, 30))
+                    .0?;
                 Ok(Made::Kernel {
                     va,
                     size,
@@ -145,13 +129,17 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("vmap_range mixed leaves", |pt, _| {
             let va = fresh(pt, 4) + G1 - M2 - PAGE_SIZE;
             let size = G1 + 2 * M2 + 2 * PAGE_SIZE;
-            pt.kernel().edit().vmap_range(
-                VirtAddr(va),
-                PhysAddr(8 * G1 - M2 - PAGE_SIZE),
-                size,
-                Prot::KERNEL,
-                30,
-            )?;
+            pt.kernel()
+                .edit(|e| {
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(8 * G1 - M2 - PAGE_SIZE),
+                        size,
+                        Prot::KERNEL,
+                        30,
+                    )
+                })
+                .0?;
             Ok(Made::Kernel {
                 va,
                 size,
@@ -165,8 +153,8 @@ fn ops() -> Vec<(&'static str, Op)> {
                 .map(|i| PhysAddr(0x80_0000 + (i % 3) * PAGE_SIZE))
                 .collect();
             pt.kernel()
-                .edit()
-                .vmap_pages(VirtAddr(va), &frames, Prot::KERNEL)?;
+                .edit(|e| e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL))
+                .0?;
             Ok(Made::Kernel {
                 va,
                 size: 8 * PAGE_SIZE,
@@ -178,7 +166,7 @@ fn ops() -> Vec<(&'static str, Op)> {
             let frames: Vec<_> = (0..600)
                 .map(|i| PhysAddr(0x100_0000 + i * PAGE_SIZE))
                 .collect();
-            let va = pt.kernel().edit().vmap(&frames, Prot::KERNEL)?;
+            let va = pt.kernel().edit(|e| e.vmap(&frames, Prot::KERNEL)).0?;
             Ok(Made::Kernel {
                 va: va.0,
                 size: 600 * PAGE_SIZE,
@@ -189,11 +177,10 @@ fn ops() -> Vec<(&'static str, Op)> {
         (
             "ioremap 2G + 6K at 1G alignment: 1G leaves, then new tables",
             |pt, _| {
-                let va = pt.kernel().edit().ioremap(
-                    PhysAddr(4 * G1),
-                    2 * G1 + 0x1800,
-                    CacheMode::Uncached,
-                )?;
+                let va = pt
+                    .kernel()
+                    .edit(|e| e.ioremap(PhysAddr(4 * G1), 2 * G1 + 0x1800, CacheMode::Uncached))
+                    .0?;
                 Ok(Made::Kernel {
                     va: va.0,
                     size: 2 * G1 + 0x2000,
@@ -203,10 +190,10 @@ fn ops() -> Vec<(&'static str, Op)> {
             },
         ),
         ("ioremap unaligned 2M, across a PTE table", |pt, _| {
-            let va =
-                pt.kernel()
-                    .edit()
-                    .ioremap(PhysAddr(0xfed0_0800), M2, CacheMode::WriteCombining)?;
+            let va = pt
+                .kernel()
+                .edit(|e| e.ioremap(PhysAddr(0xfed0_0800), M2, CacheMode::WriteCombining))
+                .0?;
             Ok(Made::Kernel {
                 va: va.0 & !0xfff,
                 size: M2 + PAGE_SIZE,
@@ -217,26 +204,28 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("preallocate 16 top-level slots", |pt, _| {
             // Counts the tables it allocated: fewer on a retry.
             pt.kernel()
-                .edit()
-                .preallocate(VirtAddr(fresh(pt, 8)), VirtAddr(fresh(pt, 24) - 1))?;
+                .edit(|e| e.preallocate(VirtAddr(fresh(pt, 8)), VirtAddr(fresh(pt, 24) - 1)))
+                .0?;
             Ok(Made::Tables)
         }),
         ("alloc_track down to the PTE level", |pt, _| {
             let va = VirtAddr(fresh(pt, 6));
             let arch = *pt.arch();
             let mut k = pt.kernel();
-            let mut e = k.edit();
-            let mut p = e.pgd_offset(va);
-            let mut level = arch.top_level();
-            while level != Level::Pte {
-                p = e.alloc_track(level, p, va)?;
-                level = harness::next_real(&arch, level).unwrap();
-            }
-            Ok(Made::Tables)
+            k.edit(|e| {
+                let mut p = e.pgd_offset(va);
+                let mut level = arch.top_level();
+                while level != Level::Pte {
+                    p = e.alloc_track(level, p, va)?;
+                    level = harness::next_real(&arch, level).unwrap();
+                }
+                Ok(Made::Tables)
+            })
+            .0
         }),
         ("user map_range 4K across a 1G boundary", |pt, spaces| {
             let va = 0x7_0000_0000 + G1 - 4 * PAGE_SIZE;
-            pt.user(&mut spaces[0]).map_range(
+            pt.user(&mut spaces[0]).unwrap().map_range(
                 VirtAddr(va),
                 PhysAddr(0x20_0000),
                 8 * PAGE_SIZE,
@@ -252,7 +241,7 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("user map_range 2M and 1G leaves", |pt, spaces| {
             let va = 0x80_0000_0000 - M2;
             let size = G1 + 2 * M2;
-            pt.user(&mut spaces[0]).map_range(
+            pt.user(&mut spaces[0]).unwrap().map_range(
                 VirtAddr(va),
                 PhysAddr(4 * G1 - M2),
                 size,
@@ -271,6 +260,7 @@ fn ops() -> Vec<(&'static str, Op)> {
                 .map(|i| PhysAddr(0x90_0000 + i * PAGE_SIZE))
                 .collect();
             pt.user(&mut spaces[0])
+                .unwrap()
                 .map_pages(VirtAddr(va), &frames, Prot::USER_RO)?;
             Ok(Made::User {
                 va,
@@ -279,7 +269,7 @@ fn ops() -> Vec<(&'static str, Op)> {
             })
         }),
         ("pte_alloc_one", |pt, spaces| {
-            let mut u = pt.user(&mut spaces[0]);
+            let mut u = pt.user(&mut spaces[0]).unwrap();
             let t = u.pte_alloc_one()?;
             u.pte_free(t);
             Ok(Made::Tables)
@@ -293,32 +283,34 @@ fn setup(arch: X86_64) -> (Sim, Vec<AddressSpace>) {
     let pt = machine(arch);
     let mut spaces: Vec<_> = (0..3).map(|_| pt.create_space().unwrap()).collect();
     let gone = pt.create_space().unwrap();
-    pt.destroy_space(gone);
+    pt.destroy_space(gone).expect("own space");
     let v = vmalloc_start(arch).0;
     {
         let mut k = pt.kernel();
-        let mut e = k.edit();
-        e.vmap(&[PhysAddr(0x5000), PhysAddr(0x6000)], Prot::KERNEL)
+        let _ = k.edit(|e| {
+            e.vmap(&[PhysAddr(0x5000), PhysAddr(0x6000)], Prot::KERNEL)
+                .unwrap();
+            e.vmap_range(
+                VirtAddr(v + top_slot(arch) + 2 * M2),
+                PhysAddr(M2),
+                M2,
+                Prot::KERNEL,
+                21,
+            )
             .unwrap();
-        e.vmap_range(
-            VirtAddr(v + top_slot(arch) + 2 * M2),
-            PhysAddr(M2),
-            M2,
-            Prot::KERNEL,
-            21,
-        )
-        .unwrap();
-        e.vmap_range(
-            VirtAddr(v + 2 * top_slot(arch) + G1),
-            PhysAddr(G1),
-            G1,
-            Prot::KERNEL,
-            30,
-        )
-        .unwrap();
+            e.vmap_range(
+                VirtAddr(v + 2 * top_slot(arch) + G1),
+                PhysAddr(G1),
+                G1,
+                Prot::KERNEL,
+                30,
+            )
+            .unwrap();
+        });
     }
     for (i, s) in spaces.iter_mut().enumerate() {
         pt.user(s)
+            .unwrap()
             .map_range(
                 VirtAddr(0x40_0000 + i as u64 * G1),
                 PhysAddr(0x30_0000),
@@ -362,19 +354,27 @@ fn check_made(pt: &Sim, spaces: &[AddressSpace], made: &Made) -> Result<(), Stri
 
 fn undo(pt: &Sim, spaces: &mut Vec<AddressSpace>, made: &Made) {
     match *made {
-        Made::Kernel { va, area: true, .. } => pt.kernel().edit().vunmap(VirtAddr(va)).unwrap(),
-        Made::Kernel { va, size, .. } => {
-            pt.kernel().edit().vunmap_range(VirtAddr(va), size).unwrap()
+        Made::Kernel { va, area: true, .. } => {
+            pt.kernel().edit(|e| e.vunmap(VirtAddr(va))).0.unwrap()
         }
-        Made::User { va, size, .. } => pt.user(&mut spaces[0]).unmap(VirtAddr(va), size).unwrap(),
-        Made::Space => pt.destroy_space(spaces.pop().unwrap()),
+        Made::Kernel { va, size, .. } => pt
+            .kernel()
+            .edit(|e| e.vunmap_range(VirtAddr(va), size))
+            .0
+            .unwrap(),
+        Made::User { va, size, .. } => pt
+            .user(&mut spaces[0])
+            .unwrap()
+            .unmap(VirtAddr(va), size)
+            .unwrap(),
+        Made::Space => pt.destroy_space(spaces.pop().unwrap()).expect("own space"),
         Made::Tables => {}
     }
 }
 
 fn teardown(pt: &Sim, spaces: Vec<AddressSpace>) -> Result<(), String> {
     for s in spaces {
-        pt.destroy_space(s);
+        pt.destroy_space(s).expect("own space");
     }
     if pt.first_out_of_sync().is_some() || pt.reachable_tables() != pt.mem().tables_in_use() {
         return Err(format!(

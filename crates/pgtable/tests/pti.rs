@@ -18,12 +18,13 @@ fn user_mode_roots_see_only_the_entry_area() {
         let (vm, entry) = (vmalloc_start(arch), VirtAddr(cea.start));
         {
             let mut k = pt.kernel();
-            let mut e = k.edit();
-            e.vmap_range(vm, PhysAddr(0x10_0000), PAGE_SIZE, Prot::KERNEL, 12)
-                .unwrap();
-            e.vmap_range(entry, PhysAddr(0x20_0000), PAGE_SIZE, Prot::KERNEL_RO, 12)
-                .unwrap();
-            assert!(e.finish().synced);
+            let (_, report) = k.edit(|e| {
+                e.vmap_range(vm, PhysAddr(0x10_0000), PAGE_SIZE, Prot::KERNEL, 12)
+                    .unwrap();
+                e.vmap_range(entry, PhysAddr(0x20_0000), PAGE_SIZE, Prot::KERNEL_RO, 12)
+                    .unwrap();
+            });
+            assert!(report.synced());
         }
         let late = pt.create_space().unwrap();
         for s in [&early, &late] {
@@ -50,6 +51,7 @@ fn user_mode_roots_see_only_the_entry_area() {
         // User mappings appear in both roots, and go from both.
         let uva = VirtAddr(0x7000_0000);
         pt.user(&mut early)
+            .unwrap()
             .map_range(uva, PhysAddr(0x30_0000), PAGE_SIZE, Prot::USER_RW, 12)
             .unwrap();
         assert_eq!(
@@ -57,13 +59,13 @@ fn user_mode_roots_see_only_the_entry_area() {
             PhysAddr(0x30_0000)
         );
         assert_eq!(pt.first_out_of_sync(), None);
-        pt.user(&mut early).unmap(uva, PAGE_SIZE).unwrap();
+        pt.user(&mut early).unwrap().unmap(uva, PAGE_SIZE).unwrap();
         assert!(
             pt.translate(user_root, uva).is_none() && pt.translate(early.root(), uva).is_none()
         );
         assert_consistent(&pt);
-        pt.destroy_space(early);
-        pt.destroy_space(late);
+        pt.destroy_space(early).expect("own space");
+        pt.destroy_space(late).expect("own space");
         assert_consistent(&pt);
     }
 }
@@ -97,14 +99,16 @@ fn a_user_root_out_of_sync_is_reported() {
     // the user-mode root must never hold.
     let slot = arch.index(pgtable::Level::Pgd, vmalloc_start(arch).0) as usize;
     pt.kernel()
-        .edit()
-        .vmap_range(
-            vmalloc_start(arch),
-            PhysAddr(0),
-            PAGE_SIZE,
-            Prot::KERNEL,
-            12,
-        )
+        .edit(|e| {
+            e.vmap_range(
+                vmalloc_start(arch),
+                PhysAddr(0),
+                PAGE_SIZE,
+                Prot::KERNEL,
+                12,
+            )
+        })
+        .0
         .unwrap();
     let k = pt
         .mem()

@@ -13,13 +13,14 @@ fn kernel_variant_reaches_spaces_created_before_and_after() {
         let va = vmalloc_start(arch);
         let report = {
             let mut k = pt.kernel();
-            let mut edit = k.edit();
-            edit.vmap_range(va, PhysAddr(0x20_0000), 16 * PAGE_SIZE, Prot::KERNEL, 12)
-                .unwrap();
-            edit.finish()
+            k.edit(|edit| {
+                edit.vmap_range(va, PhysAddr(0x20_0000), 16 * PAGE_SIZE, Prot::KERNEL, 12)
+                    .unwrap();
+            })
+            .1
         };
         assert!(
-            report.synced,
+            report.synced(),
             "{}: an empty top-level slot was filled",
             arch.name()
         );
@@ -43,9 +44,10 @@ fn dropping_the_edit_syncs_too() {
         let va = vmalloc_start(arch);
         {
             let mut k = pt.kernel();
-            let mut edit = k.edit();
-            edit.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12)
-                .unwrap();
+            let _ = k.edit(|edit| {
+                edit.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12)
+                    .unwrap();
+            });
         }
         assert!(pt.translate(space.root(), va).is_some());
         assert_eq!(pt.stats().syncs, 1);
@@ -61,10 +63,12 @@ fn legacy_path_leaves_old_spaces_behind_until_synced() {
         let mut k = pt.kernel();
         {
             // SAFETY (of the contract): synced below before any access.
-            let mut legacy = unsafe { k.legacy_edit() };
-            legacy
-                .vmap_range(va, PhysAddr(0x40_0000), PAGE_SIZE, Prot::KERNEL, 12)
-                .unwrap();
+            unsafe {
+                k.legacy_edit(|legacy| {
+                    legacy.vmap_range(va, PhysAddr(0x40_0000), PAGE_SIZE, Prot::KERNEL, 12)
+                })
+            }
+            .unwrap();
         }
         assert!(k.translate(va).is_some(), "the kernel's own root has it");
         assert!(
@@ -74,7 +78,7 @@ fn legacy_path_leaves_old_spaces_behind_until_synced() {
         );
         assert!(pt.first_out_of_sync().is_some());
         assert_eq!(pt.stats().syncs, 0);
-        k.sync_global_pgds(va, va);
+        k.sync_global_pgds(va, va).unwrap();
         assert_eq!(
             pt.translate(old.root(), va).unwrap().pa,
             PhysAddr(0x40_0000)
@@ -90,23 +94,21 @@ fn edit_below_an_existing_slot_needs_no_sync() {
         let pt = machine(arch);
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
-        k.edit()
-            .vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12)
+        k.edit(|e| e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12))
+            .0
             .unwrap();
-        let report = k.edit();
-        let mut report = report;
-        report
-            .vmap_range(
+        let (mapped, r) = k.edit(|e| {
+            e.vmap_range(
                 VirtAddr(va.0 + (1 << 30)),
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL,
                 12,
             )
-            .unwrap();
-        let r = report.finish();
+        });
+        mapped.unwrap();
         assert!(
-            !r.synced,
+            !r.synced(),
             "{}: top level untouched, mask {:?}",
             arch.name(),
             r.mask
@@ -122,19 +124,23 @@ fn preallocation_fills_every_kernel_slot_once() {
         let early = pt.create_space().unwrap();
         let mut k = pt.kernel();
         let start = VirtAddr(arch.kernel_start());
-        let n = k.edit().preallocate(start, VirtAddr(u64::MAX)).unwrap();
+        let n = k
+            .edit(|e| e.preallocate(start, VirtAddr(u64::MAX)))
+            .0
+            .unwrap();
         assert_eq!(n, 256, "{}", arch.name());
-        let mut edit = k.edit();
-        edit.vmap_range(
-            vmalloc_start(arch),
-            PhysAddr(0),
-            PAGE_SIZE,
-            Prot::KERNEL,
-            12,
-        )
-        .unwrap();
+        let (mapped, report) = k.edit(|edit| {
+            edit.vmap_range(
+                vmalloc_start(arch),
+                PhysAddr(0),
+                PAGE_SIZE,
+                Prot::KERNEL,
+                12,
+            )
+        });
+        mapped.unwrap();
         assert!(
-            !edit.finish().synced,
+            !report.synced(),
             "nothing at the top level changes any more"
         );
         drop(k);

@@ -44,9 +44,7 @@ pub fn setup() -> Result<Main, String> {
     let at = |k: RegionKind| layout.get(k).map_or(0, |r| r.start);
     {
         let mut kernel = m.pt.kernel();
-        let mut e = kernel.edit();
-        kernel_maps(&mut e, &m, &at, block, &f)?;
-        let _ = e.finish();
+        kernel.edit(|e| kernel_maps(e, &m, &at, block, &f)).0?;
     }
     let b = m.process()?;
     {
@@ -54,12 +52,15 @@ pub fn setup() -> Result<Main, String> {
         // SAFETY: the cross-check expects the faults this allows: `a`, `b`
         // and home never get this KASAN-shadow entry (no sync follows), and
         // they reach it only through probes, whose #PF is caught.
-        let mut e = unsafe { kernel.legacy_edit() };
-        e.vmap_pages(
-            VirtAddr(at(RegionKind::KasanShadow)),
-            &f[26..30],
-            Prot::KERNEL,
-        )
+        unsafe {
+            kernel.legacy_edit(|e| {
+                e.vmap_pages(
+                    VirtAddr(at(RegionKind::KasanShadow)),
+                    &f[26..30],
+                    Prot::KERNEL,
+                )
+            })
+        }
         .map_err(err("legacy kasan"))?;
     }
     let c = m.process()?;
@@ -71,7 +72,7 @@ pub fn setup() -> Result<Main, String> {
         .enumerate()
     {
         let base = USER_BASE + i as u64 * (8 << 20);
-        let mut u = pt.user(s);
+        let mut u = pt.user(s).map_err(err("own space"))?;
         u.map_pages(VirtAddr(base), &f[i * 4..i * 4 + 4], Prot::USER_RW)
             .map_err(err("user rw"))?;
         u.map_pages(VirtAddr(base + 0x8000), &f[16..18], Prot::USER_RO)

@@ -102,14 +102,13 @@ pub fn edit_kernel(
             // the late `sync_global_pgds` the scenario runs; until then it
             // touches the range from their roots only through probes, whose
             // #PF is caught, recorded and survived.
-            let mut edit = unsafe { kernel.legacy_edit() };
-            f(&mut edit).map_err(|e| format!("legacy map: {e:?}"))
+            unsafe { kernel.legacy_edit(|edit| f(edit)) }
+                .map_err(|e| format!("legacy map: {e:?}"))
         }
         Code::New => {
-            let mut edit = kernel.edit();
-            f(&mut edit).map_err(|e| format!("map: {e:?}"))?;
-            let report = edit.finish();
-            if report.synced {
+            let (r, report) = kernel.edit(|edit| f(edit));
+            r.map_err(|e| format!("map: {e:?}"))?;
+            if report.synced() {
                 Ok(())
             } else {
                 Err(format!("the edit did not sync: {report:?}"))
@@ -120,7 +119,9 @@ pub fn edit_kernel(
 
 /// `sync_global_pgds(start, last)`: what the old code ran too late.
 pub fn late_sync(pt: &Pt, start: u64, last: u64) {
-    pt.kernel()
+    // The scenarios pass kernel ranges only; a refusal would be their bug.
+    let _ = pt
+        .kernel()
         .sync_global_pgds(VirtAddr(start), VirtAddr(last));
 }
 

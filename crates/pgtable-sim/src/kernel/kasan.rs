@@ -7,7 +7,7 @@
 use super::Kernel;
 use crate::machine::SimError;
 use crate::report::Variant;
-use pgtable::{Arch, EntryPtr, Level, PhysAddr, Prot};
+use pgtable::{Arch, EntryPtr, Level, PhysAddr, Prot, SharedTable};
 
 /// The shared zero tables, built once.
 #[derive(Clone, Debug)]
@@ -16,12 +16,12 @@ pub(crate) struct ZeroTables {
     pub page: PhysAddr,
     /// The table each level's entries point at: (level of the entries that
     /// point at it, table).
-    pub tables: Vec<(Level, PhysAddr)>,
+    pub tables: Vec<(Level, SharedTable)>,
 }
 
 impl ZeroTables {
     /// The table an entry of `level` points at.
-    fn below(&self, level: Level) -> Option<PhysAddr> {
+    fn below(&self, level: Level) -> Option<SharedTable> {
         self.tables
             .iter()
             .find(|(l, _)| *l == level)
@@ -38,17 +38,15 @@ impl Kernel<'_> {
         let page = self.m.frames.borrow_mut().alloc()?;
         let addr = self.m.layout.shadow(self.m.layout.page_offset);
         let z = self.edit(v, |e| -> Result<ZeroTables, SimError> {
-            let (size, top) = (arch.entry_size(), arch.top_level());
+            let top = arch.top_level();
             let pte = e.alloc_table(Level::Pte)?;
             for i in 0..1u64 << arch.level_bits(Level::Pte) {
-                e.set_leaf(
-                    Level::Pte,
-                    addr,
-                    EntryPtr(PhysAddr(pte.0 + i * size)),
-                    page,
-                    Prot::KERNEL_RO,
-                )?;
+                let entry = pte
+                    .entry(i)
+                    .ok_or(pgtable::Error::FoldedLevel(Level::Pte))?;
+                e.set_leaf(Level::Pte, addr, entry, page, Prot::KERNEL_RO)?;
             }
+            let pte = e.share(pte)?;
             let mut tables = vec![(Level::Pmd, pte)];
             let (mut below, mut level) = (pte, Level::Pmd);
             // Each upper zero table, up to the root's: every entry points at
@@ -56,8 +54,10 @@ impl Kernel<'_> {
             while level != top {
                 let t = e.alloc_table(level)?;
                 for i in 0..1u64 << arch.level_bits(level) {
-                    e.populate(level, addr, EntryPtr(PhysAddr(t.0 + i * size)), below)?;
+                    let entry = t.entry(i).ok_or(pgtable::Error::FoldedLevel(level))?;
+                    e.populate_shared(level, addr, entry, below)?;
                 }
+                let t = e.share(t)?;
                 let up = Level::ALL[level as usize - 1];
                 tables.push((up, t));
                 (below, level) = (t, up);
@@ -123,7 +123,7 @@ impl Kernel<'_> {
 /// does): `kasan_populate_early_shadow()`'s walk. Returns the entries
 /// populated.
 fn zero_fill(
-    ed: &mut dyn super::Editor,
+    ed: &mut dyn super::Editor<'_>,
     z: &ZeroTables,
     arch: crate::arch::SimArch,
     level: Level,
@@ -135,7 +135,7 @@ fn zero_fill(
         let table = z
             .below(level)
             .ok_or(SimError::Pgtable(pgtable::Error::FoldedLevel(level)))?;
-        ed.populate(level, start, e, table)?;
+        ed.populate_shared(level, start, e, table)?;
         return Ok(1);
     }
     let Some(child) = level.next().filter(|_| level < Level::Pmd) else {

@@ -18,13 +18,13 @@ use crate::arch::SimArch;
 use crate::machine::{Machine, SimError, Strategy};
 use crate::report::{FaultRecord, Variant};
 use pgtable::{
-    CacheMode, EntryPtr, KernelEdit, KernelSpace, LegacyEdit, Level, PhysAddr, Prot, PteTable,
-    SparseMemory, VirtAddr,
+    CacheMode, EntryPtr, KernelEdit, KernelSpace, KernelTable, LegacyEdit, Level, PhysAddr, Prot,
+    SharedTable, SparseMemory, VirtAddr,
 };
 use pgtable_mmu::Access;
 
 /// The calls kernel users make, the same for old and new code.
-pub(crate) trait Editor {
+pub(crate) trait Editor<'m> {
     fn vmap_range(
         &mut self,
         va: u64,
@@ -49,21 +49,30 @@ pub(crate) trait Editor {
         pa: PhysAddr,
         prot: Prot,
     ) -> pgtable::Result<()>;
-    fn alloc_table(&mut self, level: Level) -> pgtable::Result<PhysAddr>;
+    fn alloc_table(
+        &mut self,
+        level: Level,
+    ) -> pgtable::Result<KernelTable<'m, SimArch, SparseMemory>>;
     fn is_none(&self, level: Level, e: EntryPtr) -> bool;
-    /// `pXd_populate_kernel()` (new) or `pXd_populate(&init_mm, …)` (old).
-    fn populate(
+    /// Make a table shared (the KASAN early-shadow tables).
+    fn share(
+        &mut self,
+        table: KernelTable<'m, SimArch, SparseMemory>,
+    ) -> pgtable::Result<SharedTable>;
+    /// `pXd_populate_kernel()` (new) or `pXd_populate(&init_mm, …)` (old)
+    /// of a shared table.
+    fn populate_shared(
         &mut self,
         level: Level,
         va: u64,
         e: EntryPtr,
-        table: PhysAddr,
+        table: SharedTable,
     ) -> pgtable::Result<()>;
 }
 
 macro_rules! forward_editor {
-    ($ty:ident, $self:ident => $populate:expr) => {
-        impl Editor for $ty<'_, '_, SimArch, SparseMemory> {
+    ($ty:ident) => {
+        impl<'m> Editor<'m> for $ty<'_, 'm, SimArch, SparseMemory> {
             fn vmap_range(
                 &mut self,
                 va: u64,
@@ -123,33 +132,36 @@ macro_rules! forward_editor {
             ) -> pgtable::Result<()> {
                 $ty::set_leaf(self, level, VirtAddr(va), e, pa, prot)
             }
-            fn alloc_table(&mut self, level: Level) -> pgtable::Result<PhysAddr> {
+            fn alloc_table(
+                &mut self,
+                level: Level,
+            ) -> pgtable::Result<KernelTable<'m, SimArch, SparseMemory>> {
                 $ty::alloc_table(self, level)
             }
             fn is_none(&self, level: Level, e: EntryPtr) -> bool {
                 $ty::entry(self, level, e) == pgtable::Decoded::None
             }
-            fn populate(
+            fn share(
+                &mut self,
+                table: KernelTable<'m, SimArch, SparseMemory>,
+            ) -> pgtable::Result<SharedTable> {
+                Ok($ty::share(self, table)?)
+            }
+            fn populate_shared(
                 &mut self,
                 level: Level,
                 va: u64,
                 e: EntryPtr,
-                table: PhysAddr,
+                table: SharedTable,
             ) -> pgtable::Result<()> {
-                let $self = self;
-                $populate(level, VirtAddr(va), e, table)
+                $ty::populate_shared(self, level, VirtAddr(va), e, table)
             }
         }
     };
 }
 
-forward_editor!(KernelEdit, s => |level, va, e, table| match level {
-    Level::Pgd => s.pgd_populate_kernel(va, e, table),
-    Level::P4d => s.p4d_populate_kernel(va, e, table),
-    Level::Pud => s.pud_populate_kernel(va, e, table),
-    _ => s.pmd_populate_kernel(va, e, PteTable(table)),
-});
-forward_editor!(LegacyEdit, s => |level, va, e, table| s.populate(level, va, e, table));
+forward_editor!(KernelEdit);
+forward_editor!(LegacyEdit);
 
 /// The running kernel of a [`Machine`]: init_mm is locked while it lives.
 pub struct Kernel<'m> {
@@ -163,28 +175,20 @@ pub struct Kernel<'m> {
 impl<'m> Kernel<'m> {
     /// Run `f` on an edit of the chosen variant. The new edit syncs when `f`
     /// returns; the old one does not.
-    pub(crate) fn edit<R>(&mut self, v: Variant, f: impl FnOnce(&mut dyn Editor) -> R) -> R {
+    pub(crate) fn edit<R>(&mut self, v: Variant, f: impl FnOnce(&mut dyn Editor<'m>) -> R) -> R {
         match v {
-            Variant::New => {
-                let mut e = self.ks.edit();
-                let r = f(&mut e);
-                let _ = e.finish();
-                r
-            }
-            Variant::Old => {
-                // SAFETY: the old-code scenarios exist to show what happens
-                // when the sync comes late or never: every kernel access on
-                // the simulated machine goes through the software MMU, which
-                // reports the resulting faults instead of crashing.
-                let mut e = unsafe { self.ks.legacy_edit() };
-                f(&mut e)
-            }
+            Variant::New => self.ks.edit(|e| f(e)).0,
+            // SAFETY: the old-code scenarios exist to show what happens when
+            // the sync comes late or never: every kernel access on the
+            // simulated machine goes through the software MMU, which reports
+            // the resulting faults instead of crashing.
+            Variant::Old => unsafe { self.ks.legacy_edit(|e| f(e)) },
         }
     }
 
     /// `sync_global_pgds(start, last)`, as old callers did it by hand.
-    pub(crate) fn sync_global_pgds(&mut self, start: u64, last: u64) {
-        self.ks.sync_global_pgds(VirtAddr(start), VirtAddr(last));
+    pub(crate) fn sync_global_pgds(&mut self, start: u64, last: u64) -> Result<(), SimError> {
+        Ok(self.ks.sync_global_pgds(VirtAddr(start), VirtAddr(last))?)
     }
 
     /// A kernel access by `cpu` on whatever root it runs.
@@ -216,7 +220,7 @@ impl<'m> Kernel<'m> {
         if self.m.strategy == Strategy::Prealloc {
             let start = VirtAddr(pgtable::Arch::kernel_start(&self.m.arch));
             let last = VirtAddr(pgtable::Arch::kernel_end(&self.m.arch).wrapping_sub(1));
-            let _ = self.ks.edit().preallocate(start, last)?;
+            self.ks.edit(|e| e.preallocate(start, last)).0?;
         }
         let ram = self.m.layout.boot_ram;
         self.map_direct(Variant::New, 0, ram)?;

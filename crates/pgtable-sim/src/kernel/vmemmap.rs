@@ -33,7 +33,7 @@ impl Kernel<'_> {
         self.vmemmap_populate_nosync(v, pa, size, how, cpu)?;
         if v == Variant::Old {
             let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
-            self.sync_global_pgds(start, end - 1);
+            self.sync_global_pgds(start, end - 1)?;
         }
         Ok(())
     }

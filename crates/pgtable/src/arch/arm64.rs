@@ -96,11 +96,31 @@ const MT_DEVICE_NGNRE: u64 = 4;
 /// [`Arch::layout`] is empty for the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arm64 {
-    /// Width of both the user (TTBR0) and the kernel (TTBR1) range.
-    pub va_bits: u32,
+    /// Width of both the user (TTBR0) and the kernel (TTBR1) range; private
+    /// so that every value went through [`Arm64::new`]'s check.
+    va_bits: u32,
 }
 
 impl Arm64 {
+    /// The narrowest width accepted.
+    pub const MIN_VA_BITS: u32 = 31;
+    /// The widest width accepted: 52 bits is the most a 4 KiB granule can
+    /// translate (FEAT_LPA2).
+    pub const MAX_VA_BITS: u32 = 52;
+
+    /// arm64 with `va_bits`-bit virtual addresses, from
+    /// [`MIN_VA_BITS`](Self::MIN_VA_BITS) to
+    /// [`MAX_VA_BITS`](Self::MAX_VA_BITS); any other width is refused with
+    /// [`Error::UnsupportedMode`](crate::Error::UnsupportedMode).
+    pub const fn new(va_bits: u32) -> crate::Result<Arm64> {
+        if va_bits < Self::MIN_VA_BITS || va_bits > Self::MAX_VA_BITS {
+            return Err(crate::Error::UnsupportedMode(
+                "arm64 virtual-address width must be 31 to 52 bits",
+            ));
+        }
+        Ok(Arm64 { va_bits })
+    }
+
     /// 39-bit VAs, 3 levels: the root is level 1 (1 GiB entries, blocks
     /// allowed), so its entries are PUD entries (`pgtable-nop4d.h` and
     /// `pgtable-nopud.h`).
@@ -599,7 +619,7 @@ mod tests {
         for m in MODES {
             // Bits of the real levels add up to the VA width.
             let bits: u32 = Level::ALL.iter().map(|l| m.level_bits(*l)).sum();
-            assert_eq!(bits + 12, m.va_bits, "{}", m.name());
+            assert_eq!(bits + 12, m.va_bits(), "{}", m.name());
         }
     }
 
@@ -857,6 +877,6 @@ mod tests {
         assert_eq!(l.get(RegionKind::Vmemmap).unwrap().size(), 4 << 30);
         let l = Arm64::VA_52.layout();
         assert_eq!(l.get(RegionKind::Vmemmap).unwrap().size(), 62 << 40);
-        assert!(Arm64 { va_bits: 42 }.layout().regions.is_empty());
+        assert!(Arm64::new(42).unwrap().layout().regions.is_empty());
     }
 }

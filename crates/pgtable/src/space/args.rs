@@ -45,6 +45,23 @@ pub(crate) fn check_range<A: Arch>(arch: &A, half: Half, va: VirtAddr, size: u64
     }
 }
 
+/// Check an inclusive kernel range `start..=last` given by its ends (any
+/// byte addresses): both canonical kernel addresses, `start <= last`.
+pub(crate) fn check_kernel_span<A: Arch>(arch: &A, start: VirtAddr, last: VirtAddr) -> Result<()> {
+    for va in [start, last] {
+        check_range(
+            arch,
+            Half::Kernel,
+            VirtAddr(va.0 & !(PAGE_SIZE - 1)),
+            PAGE_SIZE,
+        )?;
+    }
+    if last < start {
+        return Err(Error::EmptyRange);
+    }
+    Ok(())
+}
+
 /// Check a physical range.
 pub(crate) fn check_phys<A: Arch>(arch: &A, pa: PhysAddr, size: u64) -> Result<()> {
     if !pa.is_aligned(PAGE_SIZE) {

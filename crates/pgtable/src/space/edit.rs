@@ -1,10 +1,10 @@
 //! The kernel edit guard: every change of kernel mappings goes through it.
 
-use super::args::{check_phys, check_prot, check_range, Half};
+use super::args::{check_kernel_span, check_phys, check_prot, check_range, Half};
 use super::kernel::KernelSpace;
 use super::SyncPolicy;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::arch::{Arch, Level};
+use crate::arch::{Arch, Level, SyncMethod};
 use crate::error::{Error, Result};
 use crate::mask::SyncMask;
 use crate::memory::TableMemory;
@@ -12,26 +12,59 @@ use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::{CacheMode, Prot};
 use crate::vmalloc::map::{map_range, MapCtx, Source};
 use crate::vmalloc::unmap::{unmap_range, Pass};
-use alloc::vec::Vec;
 
-/// What finishing an edit did.
+/// What the end of an edit did to keep every address space in sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct SyncReport {
     /// Levels the edit modified (`pgtbl_mod_mask`).
     pub mask: SyncMask,
-    /// The range handed to the sync, if the mask met the architecture's.
+    /// The range that needed a sync, if any.
     pub range: Option<(VirtAddr, VirtAddr)>,
-    /// Whether the sync ran (it does not under [`SyncPolicy::Lazy`]).
-    pub synced: bool,
+    /// What was done about it.
+    pub outcome: SyncOutcome,
 }
 
-/// A change of kernel mappings in progress.
+impl SyncReport {
+    /// Whether entries were copied into the other roots (by the
+    /// architecture's sync or by the top-level fallback).
+    pub fn synced(&self) -> bool {
+        matches!(
+            self.outcome,
+            SyncOutcome::Synced | SyncOutcome::CopiedTopLevel
+        )
+    }
+}
+
+/// How the end of an edit kept (or did not keep) the other roots in step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncOutcome {
+    /// No level the architecture shares between roots changed.
+    NotNeeded,
+    /// The mask met `ARCH_PAGE_TABLE_SYNC_MASK` and
+    /// `arch_sync_kernel_mappings()` ran over the range.
+    Synced,
+    /// The architecture never syncs because it preallocates the top level
+    /// where the kernel maps (riscv64 `preallocate_pgd_pages_range()`), but
+    /// this edit filled a top-level kernel entry outside those areas. Linux
+    /// would leave older spaces without it; the library copied the
+    /// top-level entries of the range into every root instead.
+    CopiedTopLevel,
+    /// A sync was needed and not run: [`SyncPolicy::Lazy`] leaves it to
+    /// [`PageTables::sync_on_fault`](crate::PageTables::sync_on_fault).
+    Deferred,
+}
+
+/// A change of kernel mappings in progress, lent to the closure given to
+/// [`KernelSpace::edit`](crate::KernelSpace::edit).
 ///
-/// It holds the kernel space mutably, records in a [`SyncMask`] each level
-/// its populate helpers (`*_populate_kernel`) and walks touch, and when it
-/// is finished or dropped runs the architecture's sync once over the
-/// touched range if the mask meets `ARCH_PAGE_TABLE_SYNC_MASK`. Failed calls
+/// It holds the kernel space mutably and records in a [`SyncMask`] each
+/// level its populate helpers (`*_populate_kernel`) and walks touch. The
+/// library owns it: when the closure returns, the library runs the
+/// architecture's sync once over the touched range if the mask meets
+/// `ARCH_PAGE_TABLE_SYNC_MASK`. The closure only ever holds a `&mut`, so no
+/// code can leak the edit (`mem::forget`) and skip the sync. Failed calls
 /// leave their populated tables in the mask, so they are synced too.
 pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory> {
     pub(super) ks: &'k mut KernelSpace<'a, A, M>,
@@ -39,9 +72,6 @@ pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory> {
     pub(super) tracker: Tracker,
     finished: bool,
     allow_wx: bool,
-    /// Tables this edit allocated with `alloc_table` (address, bytes): the
-    /// raw helpers may write their entries before they are linked in.
-    pub(super) fresh: Vec<(PhysAddr, u64)>,
 }
 
 impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
@@ -52,7 +82,6 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             tracker: Tracker::default(),
             finished: false,
             allow_wx: false,
-            fresh: Vec::new(),
         }
     }
 
@@ -244,28 +273,24 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     /// `preallocate_pgd_pages_range()`). Returns the tables allocated.
     pub fn preallocate(&mut self, start: VirtAddr, last: VirtAddr) -> Result<usize> {
         let arch = *self.ks.pt.arch();
-        for va in [start, last] {
-            check_range(
-                &arch,
-                Half::Kernel,
-                VirtAddr(va.0 & !(PAGE_SIZE - 1)),
-                PAGE_SIZE,
-            )?;
-        }
-        if last < start {
-            return Err(Error::EmptyRange);
-        }
+        check_kernel_span(&arch, start, last)?;
         let top = arch.top_level();
         let step = arch.level_size(top);
-        let before = self.ks.pt.mem().tables_in_use();
+        let mut made = 0;
         let mut pop = self.populate();
         let mut va = start.0 & !(step - 1);
         let r = loop {
             let mut e = pop.t.pgd_offset(self.ks.root(), va);
             let mut r = Ok(());
             for level in Level::ALL.into_iter().take_while(|l| *l <= top) {
+                // Counted here, not as a difference of the memory's global
+                // count, which other threads' edits change meanwhile.
+                let empty = pop.t.none(level, e);
                 match pop.alloc_track(level, e, va) {
-                    Ok(next) => e = next,
+                    Ok(next) => {
+                        made += usize::from(empty);
+                        e = next;
+                    }
                     Err(err) => {
                         r = Err(err);
                         break;
@@ -281,7 +306,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             }
         };
         self.tracker = pop.tracker;
-        r.map(|()| self.ks.pt.mem().tables_in_use() - before)
+        r.map(|()| made)
     }
 
     /// The levels modified so far.
@@ -289,24 +314,65 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         self.tracker.mask
     }
 
-    fn complete(&mut self) -> SyncReport {
+    /// End the edit without a sync: only for boot preallocation in
+    /// [`PageTables::with_policy`](super::PageTables::with_policy), before
+    /// any address space exists.
+    pub(crate) fn skip_sync_before_any_space(&mut self) {
+        debug_assert_eq!(self.ks.pt.space_count(), 0);
         self.finished = true;
-        let pt = self.ks.pt;
-        let range = self.tracker.needs_sync(pt.arch().sync_mask());
-        let synced = range.is_some() && pt.policy() == SyncPolicy::Eager;
-        if let (true, Some((start, last))) = (synced, range) {
-            pt.sync_kernel_mappings(start, last);
-        }
-        SyncReport {
-            mask: self.tracker.mask,
-            range,
-            synced,
-        }
     }
 
     /// End the edit: sync if the mask requires it, and say what was done.
-    pub fn finish(mut self) -> SyncReport {
-        self.complete()
+    pub(crate) fn complete(&mut self) -> SyncReport {
+        self.finished = true;
+        let pt = self.ks.pt;
+        let arch = pt.arch();
+        let top = arch.top_level();
+        let (level, range, outcome) = match arch.sync_method() {
+            SyncMethod::CopyEntries(level) => (
+                level,
+                self.tracker.needs_sync(arch.sync_mask()),
+                SyncOutcome::Synced,
+            ),
+            // A new top-level entry where the architecture relies on boot
+            // preallocation: copy it rather than leave older roots behind.
+            SyncMethod::None
+                if !arch.split_roots() && self.tracker.mask.contains(SyncMask::of(top)) =>
+            {
+                (
+                    top,
+                    self.tracker
+                        .needs_sync(SyncMask::of(top) | arch.sync_mask()),
+                    SyncOutcome::CopiedTopLevel,
+                )
+            }
+            // Nothing to copy (split roots, or every root shares the tables
+            // below the sync level): the architecture's sync is a no-op, as
+            // Linux's `arch_sync_kernel_mappings()` returns at once with a
+            // shared kernel PMD.
+            SyncMethod::None => (
+                top,
+                self.tracker.needs_sync(arch.sync_mask()),
+                SyncOutcome::Synced,
+            ),
+        };
+        let outcome = match range {
+            None => SyncOutcome::NotNeeded,
+            Some(_) if pt.policy() == SyncPolicy::Lazy => SyncOutcome::Deferred,
+            Some((start, last)) => {
+                if outcome == SyncOutcome::CopiedTopLevel
+                    || matches!(arch.sync_method(), SyncMethod::CopyEntries(_))
+                {
+                    pt.sync_level(level, start, last);
+                }
+                outcome
+            }
+        };
+        SyncReport {
+            mask: self.tracker.mask,
+            range,
+            outcome,
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! The kernel space (init_mm).
 
-use super::edit::KernelEdit;
+use super::args::check_kernel_span;
+use super::edit::{KernelEdit, SyncReport};
 use super::legacy::LegacyEdit;
 use super::{KernelState, PageTables};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::Arch;
+use crate::error::Result;
 use crate::memory::TableMemory;
 use crate::pgalloc::Side;
 use crate::walk::Mapping;
@@ -41,15 +43,57 @@ impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
         self.pt.translate(self.root(), va)
     }
 
-    /// Start a change of kernel mappings. The edit collects the
-    /// modification mask and the touched range, and syncs once when it is
-    /// [finished](KernelEdit::finish) or dropped.
-    pub fn edit(&mut self) -> KernelEdit<'_, 'a, A, M> {
-        KernelEdit::new(self, Side::Kernel)
+    /// Change kernel mappings: run `f` with an edit, then sync.
+    ///
+    /// The edit collects the modification mask and the touched range, and
+    /// once `f` returns the library runs the architecture's sync over that
+    /// range if the mask requires it (Linux's `pgd_populate_kernel()` …
+    /// `arch_sync_kernel_mappings()`), even when `f` returned an error, so
+    /// whatever was populated before a failure reaches every root too.
+    /// Returns what `f` returned and what the sync did.
+    ///
+    /// The edit is lent, never handed out, in the way `std::thread::scope`
+    /// lends its scope: no value exists whose leak would skip the sync.
+    ///
+    /// ```
+    /// # use pgtable::{PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
+    /// let mem = SparseMemory::new(PhysAddr(0x10_0000)..PhysAddr(0x100_0000));
+    /// let pt = PageTables::new(X86_64::FOUR_LEVEL, mem)?;
+    /// let other = pt.create_space()?;
+    /// let va = VirtAddr(0xffff_c900_0000_0000);
+    /// let (r, report) = pt.kernel().edit(|e| {
+    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, 12)
+    /// });
+    /// r?;
+    /// assert!(report.synced());
+    /// assert!(pt.translate(other.root(), va).is_some());
+    /// # pt.destroy_space(other).unwrap();
+    /// # Ok::<(), pgtable::Error>(())
+    /// ```
+    ///
+    /// The edit cannot escape the closure:
+    ///
+    /// ```compile_fail
+    /// # use pgtable::{PageTables, SparseMemory, PhysAddr, X86_64};
+    /// let pt = PageTables::new(X86_64::FOUR_LEVEL, SparseMemory::new(PhysAddr(0)..PhysAddr(1 << 24))).unwrap();
+    /// let mut ks = pt.kernel();
+    /// let mut kept = None;
+    /// let _ = ks.edit(|e| kept = Some(e));
+    /// std::mem::forget(kept);
+    /// ```
+    pub fn edit<R>(
+        &mut self,
+        f: impl FnOnce(&mut KernelEdit<'_, 'a, A, M>) -> R,
+    ) -> (R, SyncReport) {
+        let mut edit = KernelEdit::new(self, Side::Kernel);
+        let r = f(&mut edit);
+        let report = edit.complete();
+        (r, report)
     }
 
-    /// Start a change the way kernels before Linux 6.17 wrote it: the plain
-    /// populate helpers, no mask, no sync. Kept to reproduce the old bugs.
+    /// Change kernel mappings the way kernels before Linux 6.17 wrote it:
+    /// the plain populate helpers, no mask, no sync. Kept to reproduce the
+    /// old bugs.
     ///
     /// # Safety
     ///
@@ -58,14 +102,23 @@ impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
     /// before any CPU runs kernel code on another root that reaches that
     /// range. Otherwise that code faults in kernel mode, which a real kernel
     /// does not survive.
-    pub unsafe fn legacy_edit(&mut self) -> LegacyEdit<'_, 'a, A, M> {
-        LegacyEdit(KernelEdit::new(self, Side::LegacyKernel))
+    pub unsafe fn legacy_edit<R>(
+        &mut self,
+        f: impl FnOnce(&mut LegacyEdit<'_, 'a, A, M>) -> R,
+    ) -> R {
+        let mut edit = LegacyEdit(KernelEdit::new(self, Side::LegacyKernel));
+        f(&mut edit)
     }
 
     /// `sync_global_pgds(start, end)`: copy the kernel's entries for
     /// `start..=last` into every registered root, whatever the mask says.
-    /// Only the legacy path needs to call it.
-    pub fn sync_global_pgds(&mut self, start: VirtAddr, last: VirtAddr) {
+    /// Only the legacy path needs to call it. Both ends must be canonical
+    /// kernel addresses with `start <= last`: a user-half range would copy
+    /// the kernel root's (empty) user entries over every space's own.
+    pub fn sync_global_pgds(&mut self, start: VirtAddr, last: VirtAddr) -> Result<()> {
+        let arch = self.pt.arch();
+        check_kernel_span(arch, start, last)?;
         self.pt.sync_kernel_mappings(start, last);
+        Ok(())
     }
 }

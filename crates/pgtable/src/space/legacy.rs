@@ -4,17 +4,18 @@
 use super::edit::KernelEdit;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
-use crate::error::Result;
+use crate::error::{Refused, Result};
+use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
 use crate::prot::{CacheMode, Prot};
 use crate::tables::EntryPtr;
 
 /// A kernel edit written as before Linux 6.17: the plain populate helpers,
-/// no mask, no sync. Made by the `unsafe`
+/// no mask, no sync. Lent by the `unsafe`
 /// [`KernelSpace::legacy_edit`](crate::KernelSpace::legacy_edit); only the historical scenarios use it.
 pub struct LegacyEdit<'k, 'a, A: Arch, M: TableMemory>(pub(crate) KernelEdit<'k, 'a, A, M>);
 
-impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
+impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
     /// As [`KernelEdit::vmap_range`], without recording or syncing.
     pub fn vmap_range(
         &mut self,
@@ -44,9 +45,28 @@ impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: PhysAddr,
-    ) -> Result<()> {
+        table: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
         self.0.populate_at(level, addr, e, table)
+    }
+
+    /// As [`KernelEdit::populate_shared`], without recording.
+    pub fn populate_shared(
+        &mut self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        table: SharedTable,
+    ) -> Result<()> {
+        self.0.populate_shared(level, addr, e, table)
+    }
+
+    /// As [`KernelEdit::share`].
+    pub fn share(
+        &mut self,
+        table: KernelTable<'a, A, M>,
+    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M>>> {
+        self.0.share(table)
     }
 
     /// As [`KernelEdit::pgd_offset`].
@@ -97,7 +117,7 @@ impl<A: Arch, M: TableMemory> LegacyEdit<'_, '_, A, M> {
     }
 
     /// As [`KernelEdit::alloc_table`].
-    pub fn alloc_table(&mut self, level: Level) -> Result<PhysAddr> {
+    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M>> {
         self.0.alloc_table(level)
     }
 }

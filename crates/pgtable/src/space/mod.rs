@@ -10,7 +10,7 @@ mod raw;
 mod registry;
 mod user;
 
-pub use edit::{KernelEdit, SyncReport};
+pub use edit::{KernelEdit, SyncOutcome, SyncReport};
 pub use kernel::KernelSpace;
 pub use legacy::LegacyEdit;
 pub use registry::SyncStats;
@@ -18,7 +18,8 @@ pub use user::{AddressSpace, PteMap, UserSpace};
 
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Level, RegionKind};
-use crate::error::Result;
+use crate::error::{Refused, Result};
+use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
 use crate::tables::{EntryPtr, Tables};
 use crate::vmalloc::VmapAreas;
@@ -76,7 +77,20 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     frags: Fragments,
     /// Live temporary mappings of high-memory PTE tables.
     kmaps: AtomicUsize,
+    /// Who this is: every address space and shared table names its
+    /// machine, so another machine's is refused.
+    id: u64,
+    /// Kernel tables handed out by `alloc_table` and not linked yet
+    /// (address, bytes): the raw helpers may write their entries. Writes
+    /// into them and their release take this lock, so a handle dropped on
+    /// another thread cannot free a table while an edit writes into it.
+    unlinked: spin::Mutex<Vec<(u64, u64)>>,
+    /// Tables linked under many entries (the KASAN early shadow).
+    shared: SharedSet,
 }
+
+/// The next machine identity; 0 is never handed out.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -99,10 +113,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// architecture's boot code does.
     pub fn with_policy(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
         let frags = Fragments::default();
+        let shared = SharedSet::default();
         let t = Tables {
             arch: &arch,
             mem: &mem,
             frags: &frags,
+            shared: &shared,
         };
         let kernel_root = t.alloc(Level::Pgd)?;
         let vm = arch.layout().get(RegionKind::Vmalloc).map(|r| r.range());
@@ -118,13 +134,18 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             pti: None,
             frags,
             kmaps: AtomicUsize::new(0),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            unlinked: spin::Mutex::new(Vec::new()),
+            shared,
         };
         for kind in pt.arch.boot_prealloc() {
             if let Some(r) = pt.arch.layout().get(*kind) {
                 let mut ks = pt.kernel();
-                let mut edit = ks.edit();
-                edit.preallocate(VirtAddr(r.start), VirtAddr(r.last))?;
-                let _ = edit.finish();
+                let mut edit = KernelEdit::new(&mut ks, crate::pgalloc::Side::Kernel);
+                let r = edit.preallocate(VirtAddr(r.start), VirtAddr(r.last));
+                // No space exists yet: there is nobody to sync.
+                edit.skip_sync_before_any_space();
+                r?;
             }
         }
         Ok(pt)
@@ -166,7 +187,32 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             arch: &self.arch,
             mem: &self.mem,
             frags: &self.frags,
+            shared: &self.shared,
         }
+    }
+
+    /// This machine's identity, which its address spaces carry.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn shared(&self) -> &SharedSet {
+        &self.shared
+    }
+
+    /// Note a kernel table handed out unlinked.
+    pub(crate) fn add_unlinked(&self, table: PhysAddr, bytes: u64) {
+        self.unlinked.lock().push((table.0, bytes));
+    }
+
+    /// The unlinked tables, locked.
+    pub(crate) fn unlinked(&self) -> spin::MutexGuard<'_, Vec<(u64, u64)>> {
+        self.unlinked.lock()
+    }
+
+    /// The table at `table` is linked or freed now: no longer unlinked.
+    pub(crate) fn forget_unlinked(&self, table: PhysAddr) {
+        forget_in(&mut self.unlinked.lock(), table);
     }
 
     /// The paging mode.
@@ -224,19 +270,24 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             return Err(e);
         }
         roots.insert(root, user);
-        Ok(AddressSpace::new(root, user))
+        Ok(AddressSpace::new(root, user, self.id))
     }
 
     /// `pgd_free()`: unregister `space`, free its user tables and its root.
     /// Kernel tables are shared and never freed here. The user frames it
-    /// mapped are the caller's. A space that is not registered here
-    /// (another `PageTables`' space) is left alone.
-    pub fn destroy_space(&self, space: AddressSpace) {
+    /// mapped are the caller's. Another `PageTables`' space is refused with
+    /// [`Error::Foreign`](crate::Error::Foreign) and handed back untouched,
+    /// even when its root has the same address as one of ours.
+    pub fn destroy_space(
+        &self,
+        space: AddressSpace,
+    ) -> core::result::Result<(), Refused<AddressSpace>> {
         let root = space.root();
-        if !self.roots.lock().remove(root) {
-            // Not one of ours (another `PageTables`' space): freeing its
-            // frames here would hand them out twice.
-            return;
+        if space.owner() != self.id || !self.roots.lock().remove(root) {
+            return Err(Refused {
+                error: crate::Error::Foreign,
+                value: space,
+            });
         }
         user::free_user_half(self, root);
         self.free_kernel_copies(root);
@@ -246,11 +297,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             self.free_kernel_copies(u);
             self.tables().free(Level::Pgd, u);
         }
+        Ok(())
     }
 
-    /// Edit the user half of `space`.
-    pub fn user<'s>(&'s self, space: &'s mut AddressSpace) -> UserSpace<'s, A, M> {
-        UserSpace::new(self, space)
+    /// Edit the user half of `space`; another `PageTables`' space is
+    /// refused with [`Error::Foreign`](crate::Error::Foreign).
+    pub fn user<'s>(&'s self, space: &'s mut AddressSpace) -> Result<UserSpace<'s, A, M>> {
+        if space.owner() != self.id {
+            return Err(crate::Error::Foreign);
+        }
+        Ok(UserSpace::new(self, space))
     }
 
     /// The roots of every registered address space (not the kernel's).
@@ -274,11 +330,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// The leaf mapping `va` through `root`, as the library reads the
-    /// tables.
+    /// tables. `root` must be the kernel's or a registered space's (or its
+    /// PTI user-mode root); anything else translates nothing.
     /// On split-root architectures a kernel address is walked from the
     /// kernel root whatever `root` is, as the MMU does with TTBR1.
     pub fn translate(&self, root: PhysAddr, va: VirtAddr) -> Option<Mapping> {
-        if !self.arch.is_canonical(va) || !self.is_table_frame(root) {
+        if !self.arch.is_canonical(va) || !self.is_root(root) {
             return None;
         }
         let root = self.walk_root(root, va.0);
@@ -298,6 +355,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// physical address width), so walking from it cannot overflow.
     fn is_table_frame(&self, pa: PhysAddr) -> bool {
         pa.is_aligned(self.arch.table_bytes(Level::Pgd)) && pa.0 < self.arch.phys_limit()
+    }
+
+    /// Whether `root` is the kernel root or a registered root of this
+    /// machine (PTI user-mode roots included).
+    fn is_root(&self, root: PhysAddr) -> bool {
+        if root == self.kernel_root {
+            return true;
+        }
+        let roots = self.roots.lock();
+        roots.contains(root) || (self.pti.is_some() && roots.users.contains(&Some(root)))
     }
 
     /// Counters of the sync machinery.
@@ -418,5 +485,12 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             seen.extend(t.frames_of(Level::Pgd, root));
         }
         seen.len()
+    }
+}
+
+/// Remove `table` from a list of unlinked tables.
+pub(crate) fn forget_in(list: &mut Vec<(u64, u64)>, table: PhysAddr) {
+    if let Some(i) = list.iter().position(|(t, _)| *t == table.0) {
+        list.swap_remove(i);
     }
 }

@@ -10,15 +10,21 @@
 
 use super::args::{check_phys, check_range, Half};
 use super::edit::KernelEdit;
+use super::forget_in;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refused, Result};
+use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
-use crate::pgalloc::PteTable;
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
+use alloc::vec::Vec;
 
-impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
+/// The lock over the unlinked tables, held while the raw helpers write into
+/// one of them.
+type UnlinkedGuard<'a> = spin::MutexGuard<'a, Vec<(u64, u64)>>;
+
+impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// `pgd_offset_k()`: the kernel root's entry for `va`.
     pub fn pgd_offset(&self, va: VirtAddr) -> EntryPtr {
         self.ks.pt.tables().pgd_offset(self.ks.root(), va.0)
@@ -43,38 +49,84 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
     /// Allocate a zeroed table of the entries of `level` (`p4d_alloc_one()`
     /// … `pte_alloc_one_kernel()`: [`Level::Pte`] for a PTE table), of the
     /// architecture's size for that level. Until it is linked, the raw
-    /// helpers may write its entries for any kernel address. A folded level
-    /// (or the root's) has no such table: [`Error::FoldedLevel`].
-    pub fn alloc_table(&mut self, level: Level) -> Result<PhysAddr> {
-        let t = self.ks.pt.tables();
+    /// helpers may write its entries for any kernel address; dropped
+    /// unlinked, it is freed. A folded level (or the root's) has no such
+    /// table: [`Error::FoldedLevel`].
+    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M>> {
+        let pt = self.ks.pt;
+        let t = pt.tables();
         if t.arch.is_folded(level) || level == Level::Pgd {
             return Err(Error::FoldedLevel(level));
         }
-        let table = t.alloc(level)?;
-        self.fresh.push((table, t.arch.table_bytes(level)));
-        Ok(table)
+        let frame = t.alloc(level)?;
+        pt.add_unlinked(frame, t.arch.table_bytes(level));
+        Ok(KernelTable { pt, frame, level })
     }
 
     /// Refuse `e` unless it is the kernel tables' entry of `level` for
-    /// `addr`, or an entry of a table this edit allocated.
-    fn own_entry(&self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<()> {
+    /// `addr`, or an entry of an unlinked table from
+    /// [`alloc_table`](Self::alloc_table); and refuse an entry of a shared
+    /// table. For an unlinked table, returns the lock that keeps it from
+    /// being freed until the write is done.
+    fn own_entry(
+        &self,
+        level: Level,
+        e: EntryPtr,
+        addr: VirtAddr,
+    ) -> Result<Option<UnlinkedGuard<'a>>> {
+        let pt = self.ks.pt;
         check_range(
-            self.ks.pt.arch(),
+            pt.arch(),
             Half::Kernel,
             VirtAddr(addr.0 & !(PAGE_SIZE - 1)),
             PAGE_SIZE,
         )?;
-        if self
-            .fresh
-            .iter()
-            .any(|(t, bytes)| (t.0..t.0 + bytes).contains(&e.0 .0))
-        {
-            return Ok(());
+        if pt.shared().holds_entry(e) {
+            return Err(Error::SharedTable(addr));
         }
-        match self.ks.pt.tables().entry_at(self.ks.root(), level, addr.0) {
-            Some(k) if k == e => Ok(()),
+        let unlinked = pt.unlinked();
+        if unlinked
+            .iter()
+            .any(|(t, bytes)| e.0 .0.wrapping_sub(*t) < *bytes)
+        {
+            return Ok(Some(unlinked));
+        }
+        drop(unlinked);
+        match pt.tables().entry_at(self.ks.root(), level, addr.0) {
+            Some(k) if k == e => Ok(None),
             _ => Err(Error::ForeignEntry(addr)),
         }
+    }
+
+    /// Check that `table` (of the entries of `holds`, of machine `pt`) may
+    /// be linked at the entry `e` of `level` for `addr`.
+    fn check_link(
+        &self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        mine: bool,
+        holds: Level,
+    ) -> Result<Option<UnlinkedGuard<'a>>> {
+        let t = self.ks.pt.tables();
+        if !mine {
+            return Err(Error::Foreign);
+        }
+        let guard = self.own_entry(level, e, addr)?;
+        if t.arch.is_passthrough(level) {
+            return Err(Error::FoldedLevel(level));
+        }
+        let needed = level.next().ok_or(Error::FoldedLevel(level))?;
+        if holds != needed {
+            return Err(Error::WrongLevel {
+                table: holds,
+                needed,
+            });
+        }
+        if !t.none(level, e) {
+            return Err(Error::AlreadyMapped(addr));
+        }
+        Ok(guard)
     }
 
     pub(super) fn populate_at(
@@ -82,17 +134,93 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: PhysAddr,
-    ) -> Result<()> {
-        self.own_entry(level, e, addr)?;
-        let t = self.ks.pt.tables();
-        if !t.arch.is_passthrough(level) && !t.none(level, e) {
-            return Err(Error::AlreadyMapped(addr));
+        table: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        let mine = core::ptr::eq(table.pt, self.ks.pt);
+        match self.check_link(level, addr, e, mine, table.level) {
+            Ok(guard) => {
+                let frame = match guard {
+                    // The entry is in an unlinked table whose lock we hold.
+                    Some(mut list) => {
+                        forget_in(&mut list, table.frame);
+                        let frame = table.frame;
+                        core::mem::forget(table);
+                        let mut pop = self.populate();
+                        pop.populate(level, addr.0, e, frame);
+                        self.tracker = pop.tracker;
+                        return Ok(());
+                    }
+                    None => table.into_linked(),
+                };
+                let mut pop = self.populate();
+                pop.populate(level, addr.0, e, frame);
+                self.tracker = pop.tracker;
+                Ok(())
+            }
+            Err(error) => Err(Refused {
+                error,
+                value: table,
+            }),
         }
+    }
+
+    /// Link the shared table `table` at the entry `e` of `level` for
+    /// `addr` (as `kasan_populate_early_shadow()` links
+    /// `kasan_early_shadow_pte` under every PMD entry of the shadow), and
+    /// record `level` in the mask.
+    pub fn populate_shared(
+        &mut self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        table: SharedTable,
+    ) -> Result<()> {
+        let pt = self.ks.pt;
+        let mine = table.owner == pt.id() && pt.shared().contains(table.frame);
+        let _guard = self.check_link(level, addr, e, mine, table.level)?;
         let mut pop = self.populate();
-        pop.populate(level, addr.0, e, table);
+        pop.populate(level, addr.0, e, table.frame);
         self.tracker = pop.tracker;
         Ok(())
+    }
+
+    /// Make `table` a shared table: linked under any number of entries with
+    /// [`populate_shared`](Self::populate_shared), never written again,
+    /// never walked through by an unmap, never freed (the KASAN early
+    /// shadow's `kasan_early_shadow_pte` … `_p4d`). The tables already
+    /// linked below it become shared with it.
+    pub fn share(
+        &mut self,
+        table: KernelTable<'a, A, M>,
+    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M>>> {
+        let pt = self.ks.pt;
+        let mut below = Vec::new();
+        let r = if !core::ptr::eq(table.pt, pt) {
+            Err(Error::Foreign)
+        } else {
+            pt.subtree(table.level, table.frame, &mut below);
+            if below.len() > pt.shared().room() {
+                Err(Error::TooManySharedTables)
+            } else {
+                Ok(())
+            }
+        };
+        if let Err(error) = r {
+            return Err(Refused {
+                error,
+                value: table,
+            });
+        }
+        for (frame, bytes) in below {
+            pt.shared().insert(frame, bytes);
+        }
+        let level = table.level;
+        let frame = table.into_linked();
+        Ok(SharedTable {
+            owner: pt.id(),
+            frame,
+            level,
+        })
     }
 
     /// `pgd_populate_kernel()`: point the kernel PGD entry `pgd` (for `addr`)
@@ -101,8 +229,8 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
         &mut self,
         addr: VirtAddr,
         pgd: EntryPtr,
-        p4d: PhysAddr,
-    ) -> Result<()> {
+        p4d: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
         self.populate_at(Level::Pgd, addr, pgd, p4d)
     }
 
@@ -112,38 +240,39 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
         &mut self,
         addr: VirtAddr,
         p4d: EntryPtr,
-        pud: PhysAddr,
-    ) -> Result<()> {
+        pud: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
         self.populate_at(Level::P4d, addr, p4d, pud)
     }
 
-    /// `pud_populate_kernel()`: point `pud` at the PMD table `pmd`, and
-    /// record `PGTBL_PUD_MODIFIED`.
-    pub fn pud_populate_kernel(
+    /// `pud_populate(&init_mm, …)`: point `pud` at the PMD table `pmd`,
+    /// and record `PGTBL_PUD_MODIFIED`.
+    pub fn pud_populate(
         &mut self,
         addr: VirtAddr,
         pud: EntryPtr,
-        pmd: PhysAddr,
-    ) -> Result<()> {
+        pmd: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
         self.populate_at(Level::Pud, addr, pud, pmd)
     }
 
-    /// `pmd_populate_kernel()`: point `pmd` at the kernel PTE table `pte`,
-    /// and record `PGTBL_PMD_MODIFIED`.
+    /// `pmd_populate_kernel()` (the architecture's primitive in Linux):
+    /// point `pmd` at the kernel PTE table `pte`, and record
+    /// `PGTBL_PMD_MODIFIED`.
     pub fn pmd_populate_kernel(
         &mut self,
         addr: VirtAddr,
         pmd: EntryPtr,
-        pte: PteTable,
-    ) -> Result<()> {
-        self.populate_at(Level::Pmd, addr, pmd, pte.0)
+        pte: KernelTable<'a, A, M>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        self.populate_at(Level::Pmd, addr, pmd, pte)
     }
 
     /// `p4d_alloc_track()` … `pte_alloc_kernel_track()`: the entry of the
     /// level below `level` for `addr`, allocating its table when `e` (an
     /// entry of `level`) is none and recording `level` in the mask.
     pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
-        self.own_entry(level, e, addr)?;
+        let _guard = self.own_entry(level, e, addr)?;
         let mut pop = self.populate();
         let r = pop.alloc_track(level, e, addr.0);
         self.tracker = pop.tracker;
@@ -165,7 +294,7 @@ impl<A: Arch, M: TableMemory> KernelEdit<'_, '_, A, M> {
         check_range(t.arch, Half::Kernel, VirtAddr(addr.0 & !(size - 1)), size)?;
         check_phys(t.arch, pa, size)?;
         self.check_kernel_prot(prot)?;
-        self.own_entry(level, e, addr)?;
+        let _guard = self.own_entry(level, e, addr)?;
         if t.arch.is_passthrough(level) || !t.arch.leaf_allowed(level) || !pa.is_aligned(size) {
             return Err(Error::Misaligned(pa.0));
         }

@@ -6,7 +6,7 @@ use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level, SyncMethod};
 use crate::error::Result;
 use crate::memory::TableMemory;
-use crate::tables::{EntryPtr, Tables};
+use crate::tables::{entry_level, EntryPtr, Tables};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use hashbrown::HashMap;
@@ -62,9 +62,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// under the registry lock so a root being created meanwhile either
     /// copied the new entries itself or is already listed here.
     pub(crate) fn sync_kernel_mappings(&self, start: VirtAddr, last: VirtAddr) {
-        let SyncMethod::CopyEntries(level) = self.arch.sync_method() else {
-            return;
-        };
+        if let SyncMethod::CopyEntries(level) = self.arch.sync_method() {
+            self.sync_level(level, start, last);
+        }
+    }
+
+    /// Copy the kernel's entries of `level` covering `start..=last` into
+    /// every registered root (the body of
+    /// [`sync_kernel_mappings`](Self::sync_kernel_mappings), also used for
+    /// the top level of architectures that otherwise never sync).
+    pub(crate) fn sync_level(&self, level: Level, start: VirtAddr, last: VirtAddr) {
         let t = self.tables();
         let step = self.arch.level_size(level);
         let mut wanted = Vec::new();
@@ -239,15 +246,6 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         }
         t.free(child, own);
     }
-}
-
-/// The level the entries of a table indexed by `level` belong to (the
-/// lowest of a chain of folded levels).
-fn entry_level<A: Arch>(arch: &A, mut level: Level) -> Level {
-    while arch.is_passthrough(level) {
-        level = level.next().unwrap_or(Level::Pte);
-    }
-    level
 }
 
 /// Copy the wanted entries of `level` into `root`; returns how many changed.

@@ -4,9 +4,11 @@ use super::args::{check_phys, check_prot, check_range, Half};
 use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
+use crate::error::Refused;
 use crate::error::{Error, Result};
+use crate::handle::UserTable;
 use crate::memory::TableMemory;
-use crate::pgalloc::{Populate, Side, Tracker, UserPteTable};
+use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
 use crate::vmalloc::map::{map_range, MapCtx, Source};
@@ -21,11 +23,21 @@ use crate::walk::Mapping;
 pub struct AddressSpace {
     root: PhysAddr,
     user_root: Option<PhysAddr>,
+    /// The identity of the `PageTables` that made it.
+    owner: u64,
 }
 
 impl AddressSpace {
-    pub(crate) fn new(root: PhysAddr, user_root: Option<PhysAddr>) -> Self {
-        AddressSpace { root, user_root }
+    pub(crate) fn new(root: PhysAddr, user_root: Option<PhysAddr>, owner: u64) -> Self {
+        AddressSpace {
+            root,
+            user_root,
+            owner,
+        }
+    }
+
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner
     }
 
     /// The root (`mm->pgd`), what a CPU loads to run in this space.
@@ -146,19 +158,40 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
 
     /// `pte_alloc_one()`: a user PTE table (`pgtable_t`), from high memory
     /// under HIGHPTE when the table memory has some.
-    pub fn pte_alloc_one(&mut self) -> Result<UserPteTable> {
+    pub fn pte_alloc_one(&mut self) -> Result<UserTable<'s, A, M>> {
         let (frame, high) = self.pt.tables().alloc_user_pte()?;
-        Ok(UserPteTable { frame, high })
+        Ok(UserTable {
+            pt: self.pt,
+            frame,
+            level: Level::Pte,
+            high,
+        })
     }
 
-    /// `pte_free()`: give back a user PTE table that was never populated.
-    pub fn pte_free(&mut self, pte: UserPteTable) {
+    /// `p4d_alloc_one()` / `pud_alloc_one()` / `pmd_alloc_one()` (and
+    /// `pte_alloc_one()` for [`Level::Pte`]): a zeroed user table of the
+    /// entries of `level`, to link with the populate helpers below. A
+    /// folded level (or the root's) has none: [`Error::FoldedLevel`].
+    pub fn alloc_table(&mut self, level: Level) -> Result<UserTable<'s, A, M>> {
         let t = self.pt.tables();
-        if pte.high {
-            t.mem.free_table(pte.frame);
-        } else {
-            t.free(Level::Pte, pte.frame);
+        if t.arch.is_folded(level) || level == Level::Pgd {
+            return Err(Error::FoldedLevel(level));
         }
+        if level == Level::Pte {
+            return self.pte_alloc_one();
+        }
+        Ok(UserTable {
+            pt: self.pt,
+            frame: t.alloc(level)?,
+            level,
+            high: false,
+        })
+    }
+
+    /// `pte_free()`: give back a user table that was never linked (what
+    /// dropping it does too).
+    pub fn pte_free(&mut self, pte: UserTable<'s, A, M>) {
+        drop(pte);
     }
 
     /// `pte_offset_map()`: the PTE for `va` below the PMD entry `pmd` of
@@ -201,15 +234,38 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         self.pt.tables().offset(level, parent, va.0)
     }
 
-    /// Write the table entry `e` of `level` for the user address `addr`,
-    /// which must be this space's (empty) entry of that level for `addr`:
-    /// anything else could reach the kernel half or another space.
+    /// Link `table` at the entry `e` of `level` for the user address
+    /// `addr`, which must be this space's (empty) entry of that level for
+    /// `addr`: anything else could reach the kernel half or another space.
+    /// The table must be this machine's and hold the entries of the level
+    /// below `level`.
     fn populate_at(
         &mut self,
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: PhysAddr,
+        table: UserTable<'s, A, M>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        match self.check_slot(level, addr, e, &table) {
+            Ok(()) => {
+                let frame = table.into_linked();
+                self.populate().populate(level, addr.0, e, frame);
+                self.mirror(addr.0, addr.0 + 1);
+                Ok(())
+            }
+            Err(error) => Err(Refused {
+                error,
+                value: table,
+            }),
+        }
+    }
+
+    fn check_slot(
+        &self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        table: &UserTable<'s, A, M>,
     ) -> Result<()> {
         check_range(
             self.pt.arch(),
@@ -218,29 +274,55 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
             PAGE_SIZE,
         )?;
         let t = self.pt.tables();
+        if !core::ptr::eq(table.pt, self.pt) {
+            return Err(Error::Foreign);
+        }
+        if t.arch.is_passthrough(level) {
+            return Err(Error::FoldedLevel(level));
+        }
+        let needed = level.next().ok_or(Error::FoldedLevel(level))?;
+        if table.level != needed {
+            return Err(Error::WrongLevel {
+                table: table.level,
+                needed,
+            });
+        }
         if t.entry_at(self.space.root, level, addr.0) != Some(e) {
             return Err(Error::ForeignEntry(addr));
         }
-        if !t.arch.is_passthrough(level) && !t.none(level, e) {
+        if !t.none(level, e) {
             return Err(Error::AlreadyMapped(addr));
         }
-        self.populate().populate(level, addr.0, e, table);
-        self.mirror(addr.0, addr.0 + 1);
         Ok(())
     }
 
     /// `pgd_populate(mm, pgd, p4d)` for the user address `addr`.
-    pub fn pgd_populate(&mut self, addr: VirtAddr, pgd: EntryPtr, p4d: PhysAddr) -> Result<()> {
+    pub fn pgd_populate(
+        &mut self,
+        addr: VirtAddr,
+        pgd: EntryPtr,
+        p4d: UserTable<'s, A, M>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
         self.populate_at(Level::Pgd, addr, pgd, p4d)
     }
 
     /// `p4d_populate(mm, p4d, pud)` for the user address `addr`.
-    pub fn p4d_populate(&mut self, addr: VirtAddr, p4d: EntryPtr, pud: PhysAddr) -> Result<()> {
+    pub fn p4d_populate(
+        &mut self,
+        addr: VirtAddr,
+        p4d: EntryPtr,
+        pud: UserTable<'s, A, M>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
         self.populate_at(Level::P4d, addr, p4d, pud)
     }
 
     /// `pud_populate(mm, pud, pmd)` for the user address `addr`.
-    pub fn pud_populate(&mut self, addr: VirtAddr, pud: EntryPtr, pmd: PhysAddr) -> Result<()> {
+    pub fn pud_populate(
+        &mut self,
+        addr: VirtAddr,
+        pud: EntryPtr,
+        pmd: UserTable<'s, A, M>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
         self.populate_at(Level::Pud, addr, pud, pmd)
     }
 
@@ -251,12 +333,9 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         &mut self,
         addr: VirtAddr,
         pmd: EntryPtr,
-        pte: UserPteTable,
-    ) -> core::result::Result<(), (Error, UserPteTable)> {
-        match self.populate_at(Level::Pmd, addr, pmd, pte.frame) {
-            Ok(()) => Ok(()),
-            Err(e) => Err((e, pte)),
-        }
+        pte: UserTable<'s, A, M>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        self.populate_at(Level::Pmd, addr, pmd, pte)
     }
 }
 

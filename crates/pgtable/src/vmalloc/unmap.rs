@@ -86,6 +86,13 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
             return Ok(Some(e));
         }
         match t.decode(level, e) {
+            // A shared table is linked elsewhere too: clearing below it
+            // would unmap every alias, and freeing it would free a table
+            // still linked.
+            Decoded::Table(table) if t.shared.contains(table) => match self.pass {
+                Pass::Check => Err(Error::SharedTable(VirtAddr(addr))),
+                Pass::Clear => Ok(None),
+            },
             Decoded::Table(_) => Ok(t.offset(child, e, addr)),
             Decoded::None if self.pass == Pass::Check => Err(Error::NotMapped(VirtAddr(addr))),
             _ => Ok(None),
@@ -168,6 +175,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         let Decoded::Table(table) = t.decode(level, e) else {
             return;
         };
+        if t.shared.contains(table) {
+            return;
+        }
         let size = t.arch.level_size(level);
         let whole = addr & (size - 1) == 0 && next.wrapping_sub(addr) == size;
         let child = level.next().unwrap_or(Level::Pte);
