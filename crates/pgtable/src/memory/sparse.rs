@@ -6,16 +6,80 @@ use crate::error::{Error, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use hashbrown::HashMap;
+use spin::Once;
 
 const WORDS: usize = (PAGE_SIZE / 8) as usize;
+/// Pages per chunk of a [`Index`].
+const CHUNK: usize = 512;
+/// The most table frames an [`Index`] covers.
+const MAX_INDEXED_PAGES: u64 = 1 << 24;
 
-struct Page([AtomicU64; WORDS]);
+struct Page {
+    words: [AtomicU64; WORDS],
+    /// In the write log since it was last taken.
+    logged: AtomicBool,
+    /// Handed out as a table frame and not given back.
+    allocated: AtomicBool,
+}
 
 impl Page {
     fn zeroed() -> Box<Page> {
-        Box::new(Page([const { AtomicU64::new(0) }; WORDS]))
+        Box::new(Page {
+            words: [const { AtomicU64::new(0) }; WORDS],
+            logged: AtomicBool::new(false),
+            allocated: AtomicBool::new(false),
+        })
+    }
+}
+
+type Chunk = [Once<Box<Page>>; CHUNK];
+
+/// The pages of one range of table frames, found without a lock: two levels
+/// of [`Once`] cells. A page, once created, lives as long as the memory
+/// (freeing a table zeroes it), so references to it may be lent out for
+/// `&self`'s lifetime.
+struct Index {
+    first_pfn: u64,
+    pages: u64,
+    chunks: Box<[Once<Box<Chunk>>]>,
+}
+
+impl Index {
+    fn new(range: &Range<u64>) -> Index {
+        let first_pfn = range.start >> PAGE_SHIFT;
+        // Index at most MAX_INDEXED_PAGES frames (64 GiB of tables, 32 Ki
+        // chunk cells): a huge or hostile range must not allocate a huge
+        // index. Frames past it live in the hash map like other pages.
+        let pages = (range.end >> PAGE_SHIFT)
+            .saturating_sub(first_pfn)
+            .min(MAX_INDEXED_PAGES);
+        let chunks = (0..pages.div_ceil(CHUNK as u64))
+            .map(|_| Once::new())
+            .collect();
+        Index {
+            first_pfn,
+            pages,
+            chunks,
+        }
+    }
+
+    /// The cell of page `pfn`, if the range holds it; `create` makes its
+    /// chunk when missing.
+    #[inline]
+    fn cell(&self, pfn: u64, create: bool) -> Option<&Once<Box<Page>>> {
+        let i = pfn.wrapping_sub(self.first_pfn);
+        if i >= self.pages {
+            return None;
+        }
+        let cell = &self.chunks[(i / CHUNK as u64) as usize];
+        let chunk = match cell.get() {
+            Some(c) => c,
+            None if create => cell.call_once(|| Box::new([const { Once::new() }; CHUNK])),
+            None => return None,
+        };
+        Some(&chunk[(i % CHUNK as u64) as usize])
     }
 }
 
@@ -33,7 +97,22 @@ struct Frames {
 /// terabytes of address space (and hot-added memory far above it) fits in a
 /// few megabytes. Table frames are handed out from `tables`, a range the
 /// caller keeps apart from the frames it uses for data.
+///
+/// The pages of the table ranges are found without a lock, are lent whole
+/// through [`TableMemory::table_words`], and are never given back to the
+/// host while the memory lives (a freed table is zeroed in place), so a lent
+/// page cannot be freed under its borrower. Pages elsewhere sit in a hash
+/// map behind a lock.
+///
+/// For checkers, the memory also knows which table frames are allocated
+/// ([`is_table_allocated`](Self::is_table_allocated)) and can log the pages
+/// written ([`log_writes`](Self::log_writes),
+/// [`take_written`](Self::take_written)).
 pub struct SparseMemory {
+    /// Table frames (and high table frames, if any).
+    index: Index,
+    high_index: Option<Index>,
+    /// Every other page.
     pages: spin::RwLock<HashMap<u64, Box<Page>>>,
     frames: spin::Mutex<Frames>,
     /// High memory: its range and its table frames, if any
@@ -41,6 +120,9 @@ pub struct SparseMemory {
     high: Option<(Range<u64>, spin::Mutex<Frames>)>,
     in_use: AtomicUsize,
     limit: AtomicUsize,
+    backed: AtomicUsize,
+    logging: AtomicBool,
+    log: spin::Mutex<Vec<u64>>,
 }
 
 impl core::fmt::Debug for SparseMemory {
@@ -56,17 +138,26 @@ impl SparseMemory {
     /// Memory whose table frames come from `tables` (page-aligned bounds).
     #[must_use]
     pub fn new(tables: Range<PhysAddr>) -> Self {
+        let (start, end) = (
+            tables.start.0.next_multiple_of(PAGE_SIZE),
+            tables.end.0 & !(PAGE_SIZE - 1),
+        );
         SparseMemory {
+            index: Index::new(&(start..end.max(start))),
+            high_index: None,
             pages: spin::RwLock::new(HashMap::new()),
             frames: spin::Mutex::new(Frames {
-                next: tables.start.0.next_multiple_of(PAGE_SIZE),
-                end: tables.end.0 & !(PAGE_SIZE - 1),
+                next: start,
+                end,
                 free: Vec::new(),
                 blocks: Vec::new(),
             }),
             high: None,
             in_use: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
+            backed: AtomicUsize::new(0),
+            logging: AtomicBool::new(false),
+            log: spin::Mutex::new(Vec::new()),
         }
     }
 
@@ -85,6 +176,7 @@ impl SparseMemory {
             free: Vec::new(),
             blocks: Vec::new(),
         };
+        self.high_index = Some(Index::new(&(start..end.max(start))));
         self.high = Some((start..end, spin::Mutex::new(frames)));
         self
     }
@@ -96,23 +188,132 @@ impl SparseMemory {
     }
 
     /// Pages that hold a non-zero word at some point (memory the simulation
-    /// really uses).
+    /// really uses), and table frames ever handed out.
     pub fn pages_backed(&self) -> usize {
-        self.pages.read().len()
+        self.backed.load(Ordering::Relaxed) + self.pages.read().len()
+    }
+
+    /// Start (`true`) or stop logging the pages written, for
+    /// [`take_written`](Self::take_written). Off by default.
+    pub fn log_writes(&self, on: bool) {
+        self.logging.store(on, Ordering::SeqCst);
+    }
+
+    /// The page addresses written since the last call (or since logging
+    /// began), each once, in no particular order; the log starts afresh.
+    ///
+    /// A page counts as written when a word of it is stored to, when it is
+    /// allocated or freed as a table frame (which zeroes it), and when it is
+    /// lent through [`TableMemory::table_words`] (whose borrower may store).
+    pub fn take_written(&self) -> Vec<PhysAddr> {
+        let pfns = core::mem::take(&mut *self.log.lock());
+        pfns.into_iter()
+            .map(|pfn| {
+                self.with_page(pfn, |p| p.logged.store(false, Ordering::SeqCst));
+                PhysAddr(pfn << PAGE_SHIFT)
+            })
+            .collect()
+    }
+
+    /// Whether the frame at `table` (any address inside it) is a table
+    /// frame handed out and not given back.
+    pub fn is_table_allocated(&self, table: PhysAddr) -> bool {
+        let pfn = table.0 >> PAGE_SHIFT;
+        let allocated = |p: &Page| p.allocated.load(Ordering::SeqCst);
+        match self.indexed(pfn, false) {
+            Some(cell) => cell.get().is_some_and(|p| allocated(p)),
+            None => self.pages.read().get(&pfn).is_some_and(|p| allocated(p)),
+        }
+    }
+
+    /// The words of the page at `table` (page-aligned) for reading, if it is
+    /// a table frame ever handed out. Unlike [`TableMemory::table_words`] it
+    /// does not count as a write in the log: it is for checkers, which must
+    /// not store through it.
+    pub fn peek_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+        if table.0 & (PAGE_SIZE - 1) != 0 {
+            return None;
+        }
+        let page = self.indexed(table.0 >> PAGE_SHIFT, false)?.get()?;
+        Some(&page.words)
     }
 
     fn split(pa: PhysAddr) -> (u64, usize) {
         (pa.0 >> PAGE_SHIFT, ((pa.0 & (PAGE_SIZE - 1)) / 8) as usize)
     }
 
-    fn with_word<R>(&self, pa: PhysAddr, f: impl FnOnce(&AtomicU64) -> R) -> R {
-        let (pfn, idx) = Self::split(pa);
+    /// The cell of an indexed (table-range) page.
+    #[inline]
+    fn indexed(&self, pfn: u64, create: bool) -> Option<&Once<Box<Page>>> {
+        match self.index.cell(pfn, create) {
+            Some(c) => Some(c),
+            None => self.high_index.as_ref()?.cell(pfn, create),
+        }
+    }
+
+    /// The indexed page `pfn`, created zeroed if missing.
+    #[inline]
+    fn indexed_page(&self, pfn: u64) -> Option<&Page> {
+        let cell = self.indexed(pfn, true)?;
+        Some(cell.call_once(|| {
+            self.backed.fetch_add(1, Ordering::Relaxed);
+            Page::zeroed()
+        }))
+    }
+
+    #[inline]
+    fn note_written(&self, pfn: u64, page: &Page) {
+        if self.logging.load(Ordering::Relaxed)
+            && !page.logged.load(Ordering::Relaxed)
+            && !page.logged.swap(true, Ordering::SeqCst)
+        {
+            self.log.lock().push(pfn);
+        }
+    }
+
+    /// Run `f` on page `pfn`, created zeroed if missing, and note the write.
+    fn with_page<R>(&self, pfn: u64, f: impl FnOnce(&Page) -> R) -> R {
+        if let Some(page) = self.indexed_page(pfn) {
+            return f(page);
+        }
         if let Some(page) = self.pages.read().get(&pfn) {
-            return f(&page.0[idx]);
+            return f(page);
         }
         let mut pages = self.pages.write();
-        let page = pages.entry(pfn).or_insert_with(Page::zeroed);
-        f(&page.0[idx])
+        f(pages.entry(pfn).or_insert_with(Page::zeroed))
+    }
+
+    fn with_word<R>(&self, pa: PhysAddr, f: impl FnOnce(&AtomicU64) -> R) -> R {
+        let (pfn, idx) = Self::split(pa);
+        self.with_page(pfn, |p| {
+            self.note_written(pfn, p);
+            f(&p.words[idx])
+        })
+    }
+
+    /// A table frame handed out: back it, zeroed, and mark it allocated.
+    fn hand_out(&self, pa: u64) {
+        let pfn = pa >> PAGE_SHIFT;
+        self.with_page(pfn, |p| {
+            for w in &p.words {
+                w.store(0, Ordering::Relaxed);
+            }
+            p.allocated.store(true, Ordering::SeqCst);
+            self.note_written(pfn, p);
+        });
+    }
+
+    /// A table frame given back: zero it in place (the page stays, so no
+    /// lent reference dangles) and mark it free.
+    fn take_back(&self, pa: u64) {
+        let pfn = pa >> PAGE_SHIFT;
+        self.with_page(pfn, |p| {
+            for w in &p.words {
+                w.store(0, Ordering::Relaxed);
+            }
+            p.allocated.store(false, Ordering::SeqCst);
+            self.note_written(pfn, p);
+        });
     }
 }
 
@@ -131,14 +332,15 @@ impl TableMemory for SparseMemory {
             }
             None => return Err(Error::OutOfMemory),
         };
+        drop(fr);
+        self.hand_out(pa);
         self.in_use.fetch_add(1, Ordering::SeqCst);
         Ok(PhysAddr(pa))
     }
 
     fn free_table(&self, table: PhysAddr) {
-        // Dropping the page zeroes it for its next user and gives the host
-        // memory back.
-        self.pages.write().remove(&(table.0 >> PAGE_SHIFT));
+        // Zeroing the page readies it for its next user.
+        self.take_back(table.0 & !(PAGE_SIZE - 1));
         match &self.high {
             Some((range, h)) if range.contains(&table.0) => h.lock().free.push(table.0),
             _ => self.frames.lock().free.push(table.0),
@@ -160,6 +362,8 @@ impl TableMemory for SparseMemory {
             }
             None => return Some(Err(Error::OutOfMemory)),
         };
+        drop(fr);
+        self.hand_out(pa);
         self.in_use.fetch_add(1, Ordering::SeqCst);
         Some(Ok(PhysAddr(pa)))
     }
@@ -194,6 +398,10 @@ impl TableMemory for SparseMemory {
             fr.next = start + bytes;
             start
         };
+        drop(fr);
+        for i in 0..pages {
+            self.hand_out(pa + i * PAGE_SIZE);
+        }
         self.in_use.fetch_add(pages as usize, Ordering::SeqCst);
         Ok(PhysAddr(pa))
     }
@@ -202,21 +410,25 @@ impl TableMemory for SparseMemory {
         if pages == 1 {
             return self.free_table(block);
         }
-        let mut map = self.pages.write();
         for i in 0..pages {
-            map.remove(&((block.0 >> PAGE_SHIFT) + i));
+            self.take_back(block.0 + i * PAGE_SIZE);
         }
-        drop(map);
         self.frames.lock().blocks.push((block.0, pages));
         self.in_use.fetch_sub(pages as usize, Ordering::SeqCst);
     }
 
+    #[inline]
     fn read_u64(&self, pa: PhysAddr) -> u64 {
         let (pfn, idx) = Self::split(pa);
+        if let Some(cell) = self.indexed(pfn, false) {
+            return cell
+                .get()
+                .map_or(0, |p| p.words[idx].load(Ordering::Acquire));
+        }
         self.pages
             .read()
             .get(&pfn)
-            .map_or(0, |p| p.0[idx].load(Ordering::Acquire))
+            .map_or(0, |p| p.words[idx].load(Ordering::Acquire))
     }
 
     fn write_u64(&self, pa: PhysAddr, value: u64) {
@@ -226,6 +438,7 @@ impl TableMemory for SparseMemory {
         self.with_word(pa, |w| w.store(value, Ordering::Release));
     }
 
+    #[inline]
     fn read_u32(&self, pa: PhysAddr) -> u32 {
         let shift = (pa.0 & 4) * 8;
         (self.read_u64(PhysAddr(pa.0 & !7)) >> shift) as u32
@@ -234,6 +447,9 @@ impl TableMemory for SparseMemory {
     fn write_u32(&self, pa: PhysAddr, value: u32) {
         let shift = (pa.0 & 4) * 8;
         let mask = 0xffff_ffffu64 << shift;
+        if value == 0 && self.read_u64(PhysAddr(pa.0 & !7)) & mask == 0 {
+            return;
+        }
         self.with_word(PhysAddr(pa.0 & !7), |w| {
             let mut old = w.load(Ordering::Acquire);
             loop {
@@ -248,6 +464,20 @@ impl TableMemory for SparseMemory {
 
     fn tables_in_use(&self) -> usize {
         self.in_use.load(Ordering::SeqCst)
+    }
+
+    /// The page at `table` (page-aligned) if it lies in a table-frame range
+    /// (backed, zeroed, on first use). Pages there are never freed while the
+    /// memory lives, so the borrow cannot dangle. Logged as written.
+    #[inline]
+    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+        if table.0 & (PAGE_SIZE - 1) != 0 {
+            return None;
+        }
+        let pfn = table.0 >> PAGE_SHIFT;
+        let page = self.indexed_page(pfn)?;
+        self.note_written(pfn, page);
+        Some(&page.words)
     }
 }
 
