@@ -128,7 +128,8 @@ impl Machine {
         // 4 GiB where the boot tables and every space built here map it at
         // virtual == physical, is 4 KiB aligned, and only this OffsetMemory
         // touches it from now on.
-        let mem = unsafe { OffsetMemory::new(base, PhysAddr(pa), table_pages * frame::PAGE_SIZE) };
+        let mem = unsafe { OffsetMemory::new(base, PhysAddr(pa), table_pages * frame::PAGE_SIZE) }
+            .map_err(|e| format!("{e}"))?;
         let pt = PageTables::new(X86_64 { la57 }, mem).map_err(|e| format!("{e:?}"))?;
         let mmu = software_mmu();
         let max_shift = if mmu.gbpages { 30 } else { 21 };

@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 extern crate alloc;
 
@@ -23,7 +24,7 @@ pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
 pub use error::{Error, Refused, Result};
 pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable, MAX_SHARED_TABLES};
 pub use mask::SyncMask;
-pub use memory::{FaultInjector, Fragments, OffsetMemory, SparseMemory, TableMemory};
+pub use memory::{FaultInjector, Fragments, MemoryError, OffsetMemory, SparseMemory, TableMemory};
 pub use prot::{Access, CacheMode, Prot};
 pub use space::{
     AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,

@@ -16,7 +16,7 @@
 //! root is out of sync, and the space a worker just created translates every
 //! live kernel mapping exactly as the kernel root does. Checked after the
 //! round: the same for every surviving space, then, with everything
-//! destroyed and unmapped, `reachable_tables() == tables_in_use()`.
+//! destroyed and unmapped, `harness::reachable_frames() == tables_in_use()`.
 //!
 //! Rounds per mode: `PGTABLE_CONCURRENCY_ROUNDS` (default 6).
 
@@ -210,7 +210,7 @@ fn round(arch: X86_64, checks: &AtomicUsize) -> usize {
     }
     assert_eq!(pt.space_count(), 0);
     assert_eq!(
-        pt.reachable_tables(),
+        common::harness::reachable_frames(&pt),
         pt.mem().tables_in_use(),
         "{}: frames leaked",
         arch.name()

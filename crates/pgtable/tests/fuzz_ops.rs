@@ -6,7 +6,7 @@
 //! machine, in both paging modes.
 //!
 //! Checked after every operation: nothing panicked; no root is out of sync;
-//! no table frame leaked (`reachable_tables() == tables_in_use()`); every
+//! no table frame leaked (`harness::reachable_frames() == tables_in_use()`); every
 //! kernel range a call mapped (and nothing since unmapped) translates the
 //! same from every space as from the kernel root, to the physical address
 //! it was given; every user range still translates in its space. Checked at
@@ -17,7 +17,7 @@
 //! beside this file in `fuzz_ops.proptest-regressions` and re-run first.
 
 mod common;
-mod harness;
+use common::harness;
 
 use common::*;
 use pgtable::{
@@ -251,7 +251,7 @@ impl World {
         let pt = &self.pt;
         prop_assert_eq!(pt.first_out_of_sync(), None, "after {:?}", after);
         prop_assert_eq!(
-            pt.reachable_tables(),
+            harness::reachable_frames(pt),
             pt.mem().tables_in_use(),
             "frames leaked after {:?}",
             after

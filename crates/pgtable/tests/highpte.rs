@@ -2,8 +2,10 @@
 //! reached only through `pte_offset_map()`, whose temporary mapping lives as
 //! long as the returned map; a kernel PTE table never needs one.
 
+mod harness;
+
 use pgtable::arch::x86_32::X86_32;
-use pgtable::{Decoded, Level, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr};
+use pgtable::{Decoded, Level, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr};
 
 const LOW: core::ops::Range<u64> = (384 << 20)..(512 << 20);
 const HIGH: core::ops::Range<u64> = (1 << 30)..((1 << 30) + (64 << 20));
@@ -63,6 +65,6 @@ fn a_high_user_pte_table_is_reached_only_through_a_temporary_map() {
             "pte_unmap() when the map is dropped"
         );
         pt.destroy_space(space).expect("own space");
-        assert_eq!(pt.mem().tables_in_use(), pt.reachable_tables(), "{arch:?}");
+        harness::assert_no_leak(&pt, &format!("{arch:?}"));
     }
 }

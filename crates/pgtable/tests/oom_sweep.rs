@@ -13,7 +13,7 @@
 //! (`fail_from`, memory stays exhausted).
 //!
 //! A failed run must return `Err(OutOfMemory)`, leave every root in sync,
-//! leak no frame (`reachable_tables() == tables_in_use()`: tables it linked
+//! leak no frame (`harness::reachable_frames() == tables_in_use()`: tables it linked
 //! in stay reachable), keep every earlier leaf, and leave no leaf of its own.
 //! Then, with allocation healed, the same operation on the same machine must
 //! succeed with the same result as on a machine that never failed (so a
@@ -22,7 +22,7 @@
 //! balance the frames.
 
 mod common;
-mod harness;
+use common::harness;
 
 use common::*;
 use harness::snapshot;
@@ -376,11 +376,12 @@ fn teardown(pt: &Sim, spaces: Vec<AddressSpace>) -> Result<(), String> {
     for s in spaces {
         pt.destroy_space(s).expect("own space");
     }
-    if pt.first_out_of_sync().is_some() || pt.reachable_tables() != pt.mem().tables_in_use() {
+    let reachable = harness::reachable_frames(pt);
+    if pt.first_out_of_sync().is_some() || reachable != pt.mem().tables_in_use() {
         return Err(format!(
             "after teardown: out of sync {:?}, reachable {} vs in use {}",
             pt.first_out_of_sync(),
-            pt.reachable_tables(),
+            reachable,
             pt.mem().tables_in_use()
         ));
     }

@@ -5,7 +5,7 @@
 
 use super::TableMemory;
 use crate::addr::{PhysAddr, PAGE_SIZE};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
@@ -58,8 +58,13 @@ impl core::fmt::Debug for Fragments {
 impl Fragments {
     /// A zeroed table of `bytes` (a power of two from 32 to half a page),
     /// aligned to its size.
+    ///
+    /// Returns [`Error::Misaligned`] with `bytes` for any other size, and
+    /// [`Error::OutOfMemory`] when `mem` has no page left.
     pub fn alloc<M: TableMemory + ?Sized>(&self, mem: &M, bytes: u64) -> Result<PhysAddr> {
-        debug_assert!(bytes.is_power_of_two() && (32..PAGE_SIZE).contains(&bytes));
+        if !bytes.is_power_of_two() || !(32..PAGE_SIZE).contains(&bytes) {
+            return Err(Error::Misaligned(bytes));
+        }
         let mut inner = self.inner.lock();
         let found = inner
             .partial
@@ -77,10 +82,13 @@ impl Fragments {
             }
         };
         let Some(pg) = inner.pages.get_mut(&page) else {
-            unreachable!("a partial page is always registered");
+            // A partial page is always registered; were it not, nothing is
+            // handed out.
+            return Err(Error::OutOfMemory);
         };
+        // A partial page has a free slot below `slots() <= 128`.
         let slot = (!pg.used).trailing_zeros();
-        pg.used |= 1 << slot;
+        pg.used |= 1u128 << (slot % 128);
         if pg.full() {
             inner.partial.retain(|p| *p != page);
         }
@@ -90,15 +98,25 @@ impl Fragments {
     /// Give back the fragment `table` of `bytes`; its page goes back to
     /// `mem` when no other fragment of it is in use. The fragment is zeroed
     /// for its next user.
+    ///
+    /// A `table` that is not a fragment handed out by [`alloc`](Self::alloc)
+    /// with this `bytes` (never allocated, already given back, of another
+    /// size) is ignored.
     pub fn free<M: TableMemory + ?Sized>(&self, mem: &M, table: PhysAddr, bytes: u64) {
         let page = table.0 & !(PAGE_SIZE - 1);
         let mut inner = self.inner.lock();
         let Some(pg) = inner.pages.get_mut(&page) else {
-            debug_assert!(false, "{table} is not a fragment");
             return;
         };
+        // `pg.bytes` is a valid fragment size (checked by `alloc`), so the
+        // slot is below 128.
+        let off = table.0 - page;
+        let bit = 1u128 << ((off / pg.bytes) % 128);
+        if pg.bytes != bytes || off % bytes != 0 || pg.used & bit == 0 {
+            return;
+        }
         let was_full = pg.full();
-        pg.used &= !(1u128 << ((table.0 - page) / bytes));
+        pg.used &= !bit;
         if pg.used == 0 {
             inner.pages.remove(&page);
             inner.partial.retain(|p| *p != page);
@@ -106,12 +124,12 @@ impl Fragments {
             mem.free_table(PhysAddr(page));
             return;
         }
-        if was_full {
-            inner.partial.push(page);
-        }
-        drop(inner);
+        // Zeroed while the lock keeps the fragment from its next user.
         for off in (0..bytes).step_by(8) {
             mem.write_u64(PhysAddr(table.0 + off), 0);
+        }
+        if was_full {
+            inner.partial.push(page);
         }
     }
 
@@ -175,6 +193,48 @@ mod tests {
         let (m, f) = (mem(), Fragments::default());
         m.set_table_limit(0);
         assert_eq!(f.alloc(&m, 1024), Err(crate::Error::OutOfMemory));
+        assert_eq!(f.pages(), 0);
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_with_an_error() {
+        let (m, f) = (mem(), Fragments::default());
+        for bytes in [0, 8, 16, 48, 1000, PAGE_SIZE, 2 * PAGE_SIZE, u64::MAX] {
+            assert_eq!(f.alloc(&m, bytes), Err(Error::Misaligned(bytes)));
+        }
+        assert_eq!(m.tables_in_use(), 0);
+        assert_eq!(f.pages(), 0);
+    }
+
+    #[test]
+    fn bad_frees_are_ignored() {
+        let (m, f) = (mem(), Fragments::default());
+        let a = f.alloc(&m, 1024).unwrap();
+        let b = f.alloc(&m, 1024).unwrap();
+        m.write_u64(b, 7);
+        let other = m.alloc_table().unwrap();
+        m.write_u64(other, 9);
+        for bytes in [0, 1, 32, 512, 2048, PAGE_SIZE, u64::MAX] {
+            f.free(&m, b, bytes);
+        }
+        f.free(&m, PhysAddr(b.0 + 8), 1024);
+        f.free(&m, other, 1024);
+        f.free(&m, PhysAddr(u64::MAX), 1024);
+        f.free(&m, a, 1024);
+        f.free(&m, a, 1024);
+        assert_eq!(m.read_u64(b), 7, "b is still in use");
+        assert_eq!(m.read_u64(other), 9, "not a fragment");
+        assert_eq!(m.tables_in_use(), 2, "b's page and other");
+        // The freed slot is handed out once, then a fresh one.
+        assert_eq!(f.alloc(&m, 1024), Ok(a));
+        let c = f.alloc(&m, 1024).unwrap();
+        assert!(c != a && c != b);
+        f.free(&m, a, 1024);
+        f.free(&m, b, 1024);
+        f.free(&m, c, 1024);
+        f.free(&m, c, 1024);
+        m.free_table(other);
+        assert_eq!(m.tables_in_use(), 0);
         assert_eq!(f.pages(), 0);
     }
 }

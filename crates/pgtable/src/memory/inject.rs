@@ -34,15 +34,19 @@ impl<M: TableMemory> FaultInjector<M> {
     /// fail.
     pub fn fail_from(&self, n: usize) {
         self.fail_count.store(usize::MAX, Ordering::SeqCst);
-        self.fail_from
-            .store(self.attempts.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+        self.fail_from.store(
+            self.attempts.load(Ordering::SeqCst).saturating_add(n),
+            Ordering::SeqCst,
+        );
     }
 
     /// Make only the `n`-th allocation from now (0-based) fail.
     pub fn fail_once_at(&self, n: usize) {
         self.fail_count.store(1, Ordering::SeqCst);
-        self.fail_from
-            .store(self.attempts.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+        self.fail_from.store(
+            self.attempts.load(Ordering::SeqCst).saturating_add(n),
+            Ordering::SeqCst,
+        );
     }
 
     /// Stop injecting failures.
@@ -127,5 +131,25 @@ impl<M: TableMemory> TableMemory for FaultInjector<M> {
     #[inline]
     fn table_words(&self, table: PhysAddr) -> Option<&[core::sync::atomic::AtomicU64]> {
         self.inner.table_words(table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    #[test]
+    fn far_failure_points_do_not_overflow() {
+        let m = FaultInjector::new(SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000)));
+        let a = m.alloc_table().unwrap();
+        m.fail_from(usize::MAX);
+        m.fail_once_at(usize::MAX);
+        let b = m.alloc_table().unwrap();
+        m.fail_once_at(0);
+        assert_eq!(m.alloc_table(), Err(Error::OutOfMemory));
+        m.free_table(a);
+        m.free_table(b);
+        assert_eq!(m.tables_in_use(), 0);
     }
 }

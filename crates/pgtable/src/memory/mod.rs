@@ -8,6 +8,7 @@
 //! several threads while the kernel space is being populated.
 
 mod fragment;
+mod frames;
 mod inject;
 mod offset;
 mod sparse;
@@ -19,7 +20,42 @@ pub use sparse::SparseMemory;
 
 use crate::addr::PhysAddr;
 use crate::error::Result;
+use core::fmt;
 use core::sync::atomic::AtomicU64;
+
+/// Why a memory backend could not be made (or reconfigured).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// A physical start or virtual base is not aligned to [`PAGE_SIZE`](crate::PAGE_SIZE).
+    Misaligned,
+    /// `start + len` passes the top of the physical or virtual address space.
+    Overflow,
+    /// The region is larger than this host can address or allocate in one
+    /// piece.
+    TooLarge,
+    /// A length of zero where memory must be allocated.
+    Empty,
+    /// The host allocator had no memory for the buffer.
+    NoHostMemory,
+    /// Table frames are handed out: the table range cannot change under them.
+    InUse,
+}
+
+impl fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MemoryError::Misaligned => "memory region is not page-aligned",
+            MemoryError::Overflow => "memory region passes the top of the address space",
+            MemoryError::TooLarge => "memory region is too large for this host",
+            MemoryError::Empty => "memory region is empty",
+            MemoryError::NoHostMemory => "the host has no memory for the region",
+            MemoryError::InUse => "table frames are in use",
+        })
+    }
+}
+
+impl core::error::Error for MemoryError {}
 
 /// Memory that holds page tables.
 pub trait TableMemory: Send + Sync {
@@ -35,6 +71,10 @@ pub trait TableMemory: Send + Sync {
         self.alloc_table()
     }
     /// Give back a table frame that no entry points at any more.
+    ///
+    /// A frame this memory did not hand out, or has already been given
+    /// back, should be ignored: a bad free should never make a frame be
+    /// handed out twice (the backends of this crate keep to that).
     fn free_table(&self, table: PhysAddr);
     /// Allocate `pages` physically contiguous zeroed frames aligned to their
     /// total size, for a table larger than a page (arm32's 16 KiB first
@@ -60,10 +100,14 @@ pub trait TableMemory: Send + Sync {
         let _ = table;
         false
     }
-    /// Give back a block from [`alloc_table_block`](Self::alloc_table_block).
+    /// Give back a block from [`alloc_table_block`](Self::alloc_table_block),
+    /// with the `pages` it was allocated with; anything else is ignored, as
+    /// for [`free_table`](Self::free_table). The default, whose blocks are
+    /// single pages, ignores every other size.
     fn free_table_block(&self, block: PhysAddr, pages: u64) {
-        debug_assert_eq!(pages, 1, "the default serves single pages only");
-        self.free_table(block);
+        if pages == 1 {
+            self.free_table(block);
+        }
     }
     /// Read the 8-byte word at `pa`.
     fn read_u64(&self, pa: PhysAddr) -> u64;
@@ -125,5 +169,52 @@ impl<M: TableMemory + ?Sized> TableMemory for &M {
     #[inline]
     fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
         (**self).table_words(table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend with only the required methods: the defaults serve the
+    /// rest.
+    struct Plain(SparseMemory);
+
+    impl TableMemory for Plain {
+        fn alloc_table(&self) -> Result<PhysAddr> {
+            self.0.alloc_table()
+        }
+        fn free_table(&self, table: PhysAddr) {
+            self.0.free_table(table)
+        }
+        fn read_u64(&self, pa: PhysAddr) -> u64 {
+            self.0.read_u64(pa)
+        }
+        fn write_u64(&self, pa: PhysAddr, value: u64) {
+            self.0.write_u64(pa, value)
+        }
+        fn read_u32(&self, pa: PhysAddr) -> u32 {
+            self.0.read_u32(pa)
+        }
+        fn write_u32(&self, pa: PhysAddr, value: u32) {
+            self.0.write_u32(pa, value)
+        }
+        fn tables_in_use(&self) -> usize {
+            self.0.tables_in_use()
+        }
+    }
+
+    #[test]
+    fn the_default_block_methods_refuse_and_ignore_other_sizes() {
+        let m = Plain(SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000)));
+        assert_eq!(m.alloc_table_block(4), Err(crate::Error::OutOfMemory));
+        let t = m.alloc_table_block(1).unwrap();
+        // A mismatched size used to trip a debug assertion.
+        m.free_table_block(t, 4);
+        m.free_table_block(t, 0);
+        assert_eq!(m.tables_in_use(), 1);
+        m.free_table_block(t, 1);
+        assert_eq!(m.tables_in_use(), 0);
+        assert!(m.table_words(t).is_none());
     }
 }

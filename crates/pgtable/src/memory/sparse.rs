@@ -1,5 +1,6 @@
 //! Sparse simulated physical memory.
 
+use super::frames::FrameAlloc;
 use super::TableMemory;
 use crate::addr::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::error::{Error, Result};
@@ -11,6 +12,15 @@ use hashbrown::HashMap;
 use spin::Once;
 
 const WORDS: usize = (PAGE_SIZE / 8) as usize;
+/// The whole pages of `start..end`, without overflow on any bounds.
+fn whole_pages(start: u64, end: u64) -> Range<u64> {
+    let start = start
+        .checked_next_multiple_of(PAGE_SIZE)
+        .unwrap_or(!(PAGE_SIZE - 1));
+    let end = end & !(PAGE_SIZE - 1);
+    start..end.max(start)
+}
+
 /// Pages per chunk of a [`Index`].
 const CHUNK: usize = 512;
 /// The most table frames an [`Index`] covers.
@@ -83,14 +93,6 @@ impl Index {
     }
 }
 
-struct Frames {
-    next: u64,
-    end: u64,
-    free: Vec<u64>,
-    /// Freed multi-page blocks: (address, pages).
-    blocks: Vec<(u64, u64)>,
-}
-
 /// Physical memory of any size whose pages exist only once written.
 ///
 /// A page never written reads as zero and costs nothing, so a machine with
@@ -114,10 +116,10 @@ pub struct SparseMemory {
     high_index: Option<Index>,
     /// Every other page.
     pages: spin::RwLock<HashMap<u64, Box<Page>>>,
-    frames: spin::Mutex<Frames>,
+    frames: spin::Mutex<FrameAlloc>,
     /// High memory: its range and its table frames, if any
     /// (`with_high_tables`).
-    high: Option<(Range<u64>, spin::Mutex<Frames>)>,
+    high: Option<(Range<u64>, spin::Mutex<FrameAlloc>)>,
     in_use: AtomicUsize,
     limit: AtomicUsize,
     backed: AtomicUsize,
@@ -135,23 +137,15 @@ impl core::fmt::Debug for SparseMemory {
 }
 
 impl SparseMemory {
-    /// Memory whose table frames come from `tables` (page-aligned bounds).
+    /// Memory whose table frames come from the whole pages of `tables`
+    /// (none if it holds no whole page).
     #[must_use]
     pub fn new(tables: Range<PhysAddr>) -> Self {
-        let (start, end) = (
-            tables.start.0.next_multiple_of(PAGE_SIZE),
-            tables.end.0 & !(PAGE_SIZE - 1),
-        );
         SparseMemory {
-            index: Index::new(&(start..end.max(start))),
+            index: Index::new(&whole_pages(tables.start.0, tables.end.0)),
             high_index: None,
             pages: spin::RwLock::new(HashMap::new()),
-            frames: spin::Mutex::new(Frames {
-                next: start,
-                end,
-                free: Vec::new(),
-                blocks: Vec::new(),
-            }),
+            frames: spin::Mutex::new(FrameAlloc::new(tables.start.0, tables.end.0)),
             high: None,
             in_use: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
@@ -163,22 +157,26 @@ impl SparseMemory {
 
     /// Also hand out table frames from `high`, a range of high memory
     /// outside the direct map, for [`TableMemory::alloc_table_high`] (user
-    /// PTE tables under HIGHPTE).
+    /// PTE tables under HIGHPTE). Table frames are taken from its whole
+    /// pages; the whole range counts as high memory for
+    /// [`TableMemory::is_high`].
     #[must_use]
     pub fn with_high_tables(mut self, high: Range<PhysAddr>) -> Self {
-        let (start, end) = (
-            high.start.0.next_multiple_of(PAGE_SIZE),
-            high.end.0 & !(PAGE_SIZE - 1),
-        );
-        let frames = Frames {
-            next: start,
-            end,
-            free: Vec::new(),
-            blocks: Vec::new(),
-        };
-        self.high_index = Some(Index::new(&(start..end.max(start))));
-        self.high = Some((start..end, spin::Mutex::new(frames)));
+        let pages = whole_pages(high.start.0, high.end.0);
+        self.high_index = Some(Index::new(&pages));
+        let frames = FrameAlloc::new(high.start.0, high.end.0);
+        self.high = Some((high.start.0..high.end.0, spin::Mutex::new(frames)));
         self
+    }
+
+    /// The allocators `table` may come from, the likelier first (the high
+    /// one for an address in the high range).
+    fn frames_of(&self, table: u64) -> [Option<&spin::Mutex<FrameAlloc>>; 2] {
+        match &self.high {
+            Some((range, h)) if range.contains(&table) => [Some(h), Some(&self.frames)],
+            Some((_, h)) => [Some(&self.frames), Some(h)],
+            None => [Some(&self.frames), None],
+        }
     }
 
     /// Refuse table allocations beyond `max` frames in use (a memory
@@ -322,30 +320,26 @@ impl TableMemory for SparseMemory {
         if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
             return Err(Error::OutOfMemory);
         }
-        let mut fr = self.frames.lock();
-        let pa = match fr.free.pop() {
-            Some(pa) => pa,
-            None if fr.next < fr.end => {
-                let pa = fr.next;
-                fr.next += PAGE_SIZE;
-                pa
-            }
-            None => return Err(Error::OutOfMemory),
-        };
-        drop(fr);
+        let pa = self.frames.lock().alloc()?;
         self.hand_out(pa);
         self.in_use.fetch_add(1, Ordering::SeqCst);
         Ok(PhysAddr(pa))
     }
 
     fn free_table(&self, table: PhysAddr) {
-        // Zeroing the page readies it for its next user.
-        self.take_back(table.0 & !(PAGE_SIZE - 1));
-        match &self.high {
-            Some((range, h)) if range.contains(&table.0) => h.lock().free.push(table.0),
-            _ => self.frames.lock().free.push(table.0),
+        // A frame not handed out (or already given back) is left alone: its
+        // page may hold someone's data.
+        for frames in self.frames_of(table.0).into_iter().flatten() {
+            let mut frames = frames.lock();
+            if frames.free(table.0) {
+                // Zeroed in place (the page stays: a lent `table_words`
+                // cannot dangle) before the lock lets anyone take it again.
+                self.take_back(table.0);
+                drop(frames);
+                self.in_use.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
         }
-        self.in_use.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
@@ -353,19 +347,12 @@ impl TableMemory for SparseMemory {
         if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
             return Some(Err(Error::OutOfMemory));
         }
-        let mut fr = high.lock();
-        let pa = match fr.free.pop() {
-            Some(pa) => pa,
-            None if fr.next < fr.end => {
-                fr.next += PAGE_SIZE;
-                fr.next - PAGE_SIZE
-            }
-            None => return Some(Err(Error::OutOfMemory)),
-        };
-        drop(fr);
-        self.hand_out(pa);
-        self.in_use.fetch_add(1, Ordering::SeqCst);
-        Some(Ok(PhysAddr(pa)))
+        let pa = high.lock().alloc();
+        Some(pa.map(|pa| {
+            self.hand_out(pa);
+            self.in_use.fetch_add(1, Ordering::SeqCst);
+            PhysAddr(pa)
+        }))
     }
 
     fn is_high(&self, table: PhysAddr) -> bool {
@@ -379,30 +366,15 @@ impl TableMemory for SparseMemory {
             return self.alloc_table();
         }
         let in_use = self.in_use.load(Ordering::SeqCst) as u64;
-        if in_use + pages > self.limit.load(Ordering::SeqCst) as u64 {
+        if in_use.saturating_add(pages) > self.limit.load(Ordering::SeqCst) as u64 {
             return Err(Error::OutOfMemory);
         }
-        let mut fr = self.frames.lock();
-        let pa = if let Some(i) = fr.blocks.iter().position(|b| b.1 == pages) {
-            fr.blocks.swap_remove(i).0
-        } else {
-            let bytes = pages * PAGE_SIZE;
-            let start = fr.next.next_multiple_of(bytes);
-            if start.checked_add(bytes).is_none_or(|e| e > fr.end) {
-                return Err(Error::OutOfMemory);
-            }
-            // The frames skipped to align the block serve single tables.
-            let skipped = (fr.next..start).step_by(PAGE_SIZE as usize);
-            let skipped: Vec<u64> = skipped.collect();
-            fr.free.extend(skipped);
-            fr.next = start + bytes;
-            start
-        };
-        drop(fr);
+        let count = usize::try_from(pages).map_err(|_| Error::OutOfMemory)?;
+        let pa = self.frames.lock().alloc_block(pages)?;
         for i in 0..pages {
             self.hand_out(pa + i * PAGE_SIZE);
         }
-        self.in_use.fetch_add(pages as usize, Ordering::SeqCst);
+        self.in_use.fetch_add(count, Ordering::SeqCst);
         Ok(PhysAddr(pa))
     }
 
@@ -410,11 +382,16 @@ impl TableMemory for SparseMemory {
         if pages == 1 {
             return self.free_table(block);
         }
-        for i in 0..pages {
-            self.take_back(block.0 + i * PAGE_SIZE);
+        let mut frames = self.frames.lock();
+        if frames.free_block(block.0, pages) {
+            for i in 0..pages {
+                self.take_back(block.0 + i * PAGE_SIZE);
+            }
+            drop(frames);
+            // `alloc_table_block` checked that `pages` fits.
+            self.in_use
+                .fetch_sub(usize::try_from(pages).unwrap_or(0), Ordering::SeqCst);
         }
-        self.frames.lock().blocks.push((block.0, pages));
-        self.in_use.fetch_sub(pages as usize, Ordering::SeqCst);
     }
 
     #[inline]
@@ -533,5 +510,63 @@ mod tests {
         );
         m.set_table_limit(6);
         assert_eq!(m.alloc_table_block(4), Err(Error::OutOfMemory));
+    }
+
+    #[test]
+    fn hostile_addresses_and_sizes_neither_panic_nor_corrupt() {
+        // Rounding the start up used to overflow.
+        let m = SparseMemory::new(PhysAddr(u64::MAX)..PhysAddr(u64::MAX));
+        assert_eq!(m.alloc_table(), Err(Error::OutOfMemory));
+        let m = m.with_high_tables(PhysAddr(u64::MAX - 5)..PhysAddr(u64::MAX));
+        assert_eq!(m.alloc_table_high(), Some(Err(Error::OutOfMemory)));
+        m.write_u64(PhysAddr(u64::MAX - 7), 1);
+        m.write_u32(PhysAddr(u64::MAX - 3), 2);
+        assert_eq!(m.read_u64(PhysAddr(u64::MAX - 7)), 2 << 32 | 1);
+        m.free_table(PhysAddr(u64::MAX));
+        m.free_table_block(PhysAddr(!0xfff_u64), u64::MAX);
+        assert_eq!(m.tables_in_use(), 0);
+        assert_eq!(m.read_u64(PhysAddr(u64::MAX - 7)), 2 << 32 | 1, "kept");
+
+        let m = SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x20000));
+        for pages in [0, 3 << 60, u64::MAX, u64::MAX / PAGE_SIZE, 1 << 52] {
+            assert_eq!(m.alloc_table_block(pages), Err(Error::OutOfMemory));
+        }
+        m.set_table_limit(usize::MAX);
+        assert_eq!(m.alloc_table_block(u64::MAX), Err(Error::OutOfMemory));
+    }
+
+    #[test]
+    fn bad_frees_are_ignored_and_leave_data_alone() {
+        let m = SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000))
+            .with_high_tables(PhysAddr(0x10_0000)..PhysAddr(0x10_2000));
+        let a = m.alloc_table().unwrap();
+        let h = m.alloc_table_high().unwrap().unwrap();
+        let b = m.alloc_table_block(2).unwrap();
+        m.write_u64(a, 1);
+        m.write_u64(PhysAddr(0x8000), 2);
+        // Never handed out: data there stays.
+        m.free_table(PhysAddr(0x8000));
+        assert_eq!(m.read_u64(PhysAddr(0x8000)), 2);
+        m.free_table(a);
+        m.free_table(a);
+        m.free_table(h);
+        m.free_table(h);
+        m.free_table(PhysAddr(b.0 + PAGE_SIZE));
+        m.free_table_block(b, 4);
+        m.free_table_block(b, 1);
+        assert_eq!(m.tables_in_use(), 2, "the block is still in use");
+        let mut seen = alloc::vec::Vec::new();
+        while let Ok(t) = m.alloc_table() {
+            assert!(!seen.contains(&t), "{t} handed out twice");
+            assert!(
+                t.0 < b.0 || t.0 >= b.0 + 2 * PAGE_SIZE,
+                "{t} is in a live block"
+            );
+            seen.push(t);
+        }
+        assert!(seen.contains(&a));
+        assert_eq!(m.alloc_table_high(), Some(Ok(h)));
+        assert_eq!(m.alloc_table_high().map(|r| r.is_ok()), Some(true));
+        assert_eq!(m.alloc_table_high(), Some(Err(Error::OutOfMemory)));
     }
 }

@@ -6,6 +6,10 @@ use pgtable::{
     Arch, FaultInjector, PageTables, PhysAddr, SparseMemory, TableMemory, VirtAddr, X86_64,
 };
 
+/// The independent walk: the leak oracle.
+#[path = "../harness/mod.rs"]
+pub mod harness;
+
 pub type Sim = PageTables<X86_64, FaultInjector<SparseMemory>>;
 
 pub const MODES: [X86_64; 2] = [X86_64::FOUR_LEVEL, X86_64::FIVE_LEVEL];
@@ -24,7 +28,7 @@ pub fn vmalloc_start(arch: X86_64) -> VirtAddr {
 pub fn assert_consistent(pt: &Sim) {
     assert_eq!(pt.first_out_of_sync(), None, "a root is out of sync");
     assert_eq!(
-        pt.reachable_tables(),
+        harness::reachable_frames(pt),
         pt.mem().tables_in_use(),
         "table frames leaked or lost"
     );
