@@ -131,13 +131,14 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
 
     /// `p4d_offset()` … `pte_offset_kernel()`: the entry of `level` for `va`
     /// below `parent`, the entry of the level above. A folded level returns
-    /// `parent` itself; `None` if `parent` is not a table entry.
+    /// `parent` itself; `None` if `parent` is not a table entry, and for
+    /// [`Level::Pgd`], which has no level above (`pgd_offset()` finds it).
     #[inline]
     pub fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr> {
         if self.arch.is_folded(level) {
             return Some(parent);
         }
-        let up = Level::ALL[level as usize - 1];
+        let up = *Level::ALL.get((level as usize).checked_sub(1)?)?;
         match self.decode(up, parent) {
             Decoded::Table(t) => Some(EntryPtr(PhysAddr(
                 t.0 + self.arch.index(level, va) * self.arch.entry_size(),

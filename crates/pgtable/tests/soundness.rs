@@ -466,3 +466,45 @@ fn preallocating_architectures_do_not_leave_spaces_behind() {
         pt.destroy_space(early).unwrap();
     }
 }
+
+/// The read-only walk helpers take any level: `offset(Level::Pgd, ..)` has no
+/// level above it and answers `None` instead of indexing before the first
+/// level (a panic found while writing these tests).
+#[test]
+fn offset_of_the_top_level_is_none_not_a_panic() {
+    let pt = machine();
+    let va = VirtAddr(vmalloc(&pt));
+    let (r, _) = pt.kernel().edit(|e| {
+        let p = e.pgd_offset(va);
+        pgtable::Level::ALL.map(|l| e.offset(l, p, va).is_some())
+    });
+    assert!(!r[0], "offset(Pgd) is None");
+    let mut s = pt.create_space().unwrap();
+    {
+        let u = pt.user(&mut s).unwrap();
+        let p = u.pgd_offset(VirtAddr(0x1000)).unwrap();
+        assert_eq!(u.offset(Level::Pgd, p, VirtAddr(0x1000)), None);
+    }
+    pt.destroy_space(s).unwrap();
+}
+
+/// Page-table isolation shares only kernel slots with the user-mode roots:
+/// an entry area in the user half, empty or non-canonical is refused.
+#[test]
+fn pti_entry_area_must_be_a_kernel_range() {
+    let ks = X86_64::FOUR_LEVEL.kernel_start();
+    for (start, end) in [
+        (0x1000, 0x2000),
+        (ks + 0x1000, ks + 0x1000),
+        (ks + 0x2000, ks + 0x1000),
+        (0x7fff_ffff_f000, ks + 0x1000),
+        (0x8000_0000_0000, 0x8000_0000_1000),
+    ] {
+        let r = machine().with_pti(VirtAddr(start)..VirtAddr(end));
+        assert!(r.is_err(), "{start:#x}..{end:#x}");
+    }
+    let cea = 0xffff_fe00_0000_0000;
+    assert!(machine()
+        .with_pti(VirtAddr(cea)..VirtAddr(cea + (1 << 30)))
+        .is_ok());
+}

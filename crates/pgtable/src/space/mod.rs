@@ -157,11 +157,17 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// cover `entry_area` (the entry trampoline, `cpu_entry_area`). Syncs
     /// keep those slots right in every user-mode root and never copy any
     /// other kernel slot there. Refused with [`Error::Busy`](crate::Error::Busy) once spaces
-    /// exist.
+    /// exist, and with a range error unless `entry_area` is a non-empty
+    /// range of canonical kernel addresses.
     pub fn with_pti(mut self, entry_area: core::ops::Range<VirtAddr>) -> Result<Self> {
         if self.space_count() != 0 {
             return Err(crate::Error::Busy);
         }
+        // A kernel range, or the user-mode roots would share user slots.
+        if entry_area.end <= entry_area.start {
+            return Err(crate::Error::EmptyRange);
+        }
+        args::check_kernel_span(&self.arch, entry_area.start, VirtAddr(entry_area.end.0 - 1))?;
         // The root table is indexed as the PGD whatever is folded below it.
         let first = self.arch.index(Level::Pgd, entry_area.start.0) as usize;
         let last = self
