@@ -119,7 +119,9 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     /// Whether user PTE tables (`pgtable_t`) may live in high memory, outside
     /// the direct map, and must be reached through a temporary mapping
     /// (x86-32 `CONFIG_HIGHPTE`, `pte_offset_map()` over `kmap_local`).
-    /// Kernel PTE tables never do.
+    /// Kernel PTE tables never do. Linux's arm32 has `CONFIG_HIGHPTE` too
+    /// (`arch/arm/Kconfig`, "Allocate 2nd-level pagetables from highmem");
+    /// the arm32 mode here keeps user tables in lowmem.
     #[inline]
     fn highpte(&self) -> bool {
         false

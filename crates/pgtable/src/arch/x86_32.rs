@@ -19,6 +19,10 @@
 //!   (`pgtable-nopud.h`): a root entry is the PUD entry and
 //!   [`Arch::top_level`] is [`Level::Pud`]. Below it, 512-entry page
 //!   directories (2 MiB leaves) and page tables, 8-byte entries.
+//!   The library allocates the 32 bytes the hardware reads, as Linux did
+//!   before 6.16 whenever `SHARED_KERNEL_PMD` held (a `pgd_cache` slab
+//!   object); since 6.16 `_pgd_alloc()` always takes a whole page. The
+//!   difference is one of memory only: the MMU reads the same 32 bytes.
 //!
 //! # Entry bits
 //!

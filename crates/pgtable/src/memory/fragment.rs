@@ -1,7 +1,8 @@
 //! Sub-page page tables: several small tables carved out of one page, the
-//! page given back when its last table goes (powerpc's and s390's
-//! `pte_fragment_alloc()`, arm32's 1 KiB second-level tables, x86-32 PAE's
-//! 32-byte PDPT).
+//! page given back when its last table goes (powerpc's
+//! `pte_fragment_alloc()` in `arch/powerpc/mm/pgtable-frag.c`, arm32's 1 KiB
+//! second-level tables, x86-32 PAE's 32-byte PDPT as Linux allocated it
+//! before 6.16).
 
 use super::TableMemory;
 use crate::addr::{PhysAddr, PAGE_SIZE};
