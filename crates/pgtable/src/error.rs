@@ -69,6 +69,10 @@ pub enum Error {
     TooManySharedTables,
     /// A paging-mode parameter this library cannot build tables for.
     UnsupportedMode(&'static str),
+    /// A sync found this many roots whose top-level kernel entry was
+    /// present and different from the kernel's, and left them alone (the
+    /// `BUG_ON()` of Linux's `sync_global_pgds()`).
+    SyncMismatch(usize),
 }
 
 impl fmt::Display for Error {
@@ -101,6 +105,10 @@ impl fmt::Display for Error {
             Error::SharedTable(va) => write!(f, "{va} lies in a shared table"),
             Error::TooManySharedTables => f.write_str("no room for another shared table"),
             Error::UnsupportedMode(why) => write!(f, "unsupported paging mode: {why}"),
+            Error::SyncMismatch(n) => write!(
+                f,
+                "{n} top-level kernel entries differ from the kernel's and were left alone"
+            ),
         }
     }
 }

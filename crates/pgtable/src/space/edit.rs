@@ -23,9 +23,24 @@ pub struct SyncReport {
     pub range: Option<(VirtAddr, VirtAddr)>,
     /// What was done about it.
     pub outcome: SyncOutcome,
+    /// Top-level entries found present in some root and different from the
+    /// kernel's: left as they were (Linux's `sync_global_pgds()` `BUG()`s
+    /// there). Always 0 unless something wrote a root's kernel half behind
+    /// the library's back; [`check`](Self::check) turns it into an error.
+    pub mismatches: usize,
 }
 
 impl SyncReport {
+    /// [`Error::SyncMismatch`] if the sync found a root whose top-level
+    /// kernel entry differed from the kernel's (the `BUG_ON()` of
+    /// `sync_global_pgds()`).
+    pub fn check(&self) -> Result<()> {
+        match self.mismatches {
+            0 => Ok(()),
+            n => Err(Error::SyncMismatch(n)),
+        }
+    }
+
     /// Whether entries were copied into the other roots (by the
     /// architecture's sync or by the top-level fallback).
     pub fn synced(&self) -> bool {
@@ -356,6 +371,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
                 SyncOutcome::Synced,
             ),
         };
+        let mut mismatches = 0;
         let outcome = match range {
             None => SyncOutcome::NotNeeded,
             Some(_) if pt.policy() == SyncPolicy::Lazy => SyncOutcome::Deferred,
@@ -363,7 +379,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
                 if outcome == SyncOutcome::CopiedTopLevel
                     || matches!(arch.sync_method(), SyncMethod::CopyEntries(_))
                 {
-                    pt.sync_level(level, start, last);
+                    mismatches = pt.sync_level(level, start, last);
                 }
                 outcome
             }
@@ -372,6 +388,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             mask: self.tracker.mask,
             range,
             outcome,
+            mismatches,
         }
     }
 }

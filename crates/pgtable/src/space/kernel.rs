@@ -81,6 +81,22 @@ impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
     /// let _ = ks.edit(|e| kept = Some(e));
     /// std::mem::forget(kept);
     /// ```
+    ///
+    /// Nor can anything read through the kernel space before the sync (the
+    /// ordering bug of Linux commit 8d400913c231). Linux syncs at each
+    /// `pgd/p4d_populate_kernel()` call; the library syncs once, when the
+    /// closure returns, which is the same for every reader:
+    ///
+    /// ```compile_fail
+    /// # use pgtable::{PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
+    /// let pt = PageTables::new(X86_64::FOUR_LEVEL, SparseMemory::new(PhysAddr(0)..PhysAddr(1 << 24))).unwrap();
+    /// let va = VirtAddr(0xffff_c900_0000_0000);
+    /// let mut ks = pt.kernel();
+    /// let _ = ks.edit(|e| {
+    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, 12).unwrap();
+    ///     ks.translate(va) // `ks` is borrowed by the edit
+    /// });
+    /// ```
     pub fn edit<R>(
         &mut self,
         f: impl FnOnce(&mut KernelEdit<'_, 'a, A, M>) -> R,

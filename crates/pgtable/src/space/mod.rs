@@ -47,6 +47,7 @@ struct Counters {
     syncs: AtomicU64,
     entries_copied: AtomicU64,
     lazy_fixes: AtomicU64,
+    mismatches: AtomicU64,
 }
 
 /// Kernel-side state behind init_mm's lock.
@@ -379,6 +380,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             syncs: self.stats.syncs.load(Ordering::Relaxed),
             entries_copied: self.stats.entries_copied.load(Ordering::Relaxed),
             lazy_fixes: self.stats.lazy_fixes.load(Ordering::Relaxed),
+            mismatches: self.stats.mismatches.load(Ordering::Relaxed),
         }
     }
 
@@ -437,7 +439,8 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             return false;
         };
         let raw = t.read(want);
-        if !roots.contains(root) || raw == 0 || t.read(have) == raw {
+        // Like `vmalloc_fault()`: fill an empty entry, never replace one.
+        if !roots.contains(root) || raw == 0 || t.read(have) != 0 {
             return false;
         }
         t.write(have, raw);

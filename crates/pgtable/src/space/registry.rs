@@ -54,6 +54,10 @@ pub struct SyncStats {
     pub entries_copied: u64,
     /// Entries copied on a fault under [`SyncPolicy::Lazy`](super::SyncPolicy).
     pub lazy_fixes: u64,
+    /// Top-level entries a sync found present in a root and different from
+    /// the kernel's, and left alone (where Linux's `sync_global_pgds()`
+    /// `BUG()`s).
+    pub mismatches: u64,
 }
 
 impl<A: Arch, M: TableMemory> PageTables<A, M> {
@@ -63,7 +67,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// copied the new entries itself or is already listed here.
     pub(crate) fn sync_kernel_mappings(&self, start: VirtAddr, last: VirtAddr) {
         if let SyncMethod::CopyEntries(level) = self.arch.sync_method() {
-            self.sync_level(level, start, last);
+            let _ = self.sync_level(level, start, last);
         }
     }
 
@@ -71,7 +75,17 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// every registered root (the body of
     /// [`sync_kernel_mappings`](Self::sync_kernel_mappings), also used for
     /// the top level of architectures that otherwise never sync).
-    pub(crate) fn sync_level(&self, level: Level, start: VirtAddr, last: VirtAddr) {
+    ///
+    /// At the top level it does what `sync_global_pgds()` does: an empty
+    /// kernel entry is skipped (never copied as a clear, so a slot a space
+    /// holds on purpose, like the LDT remap under PTI, is not wiped), an
+    /// empty entry of a root is filled, and a present one that differs is
+    /// left as it is and counted as a mismatch (Linux `BUG()`s there).
+    /// Below the top level (x86-32 PAE's per-space kernel PMDs) every
+    /// difference is copied, clears included: the library frees emptied
+    /// kernel page tables, and a space's copy must not keep pointing at one.
+    /// Returns the mismatches.
+    pub(crate) fn sync_level(&self, level: Level, start: VirtAddr, last: VirtAddr) -> usize {
         let t = self.tables();
         let step = self.arch.level_size(level);
         let mut wanted = Vec::new();
@@ -85,22 +99,30 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
                 _ => break,
             }
         }
+        let top = level == self.arch.top_level();
+        if top {
+            wanted.retain(|&(_, raw)| raw != 0);
+        }
         let roots = self.roots.lock();
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        let mut copied = 0;
+        let mut n = Copied::default();
         for &root in &roots.list {
-            copied += copy_entries(t, root, level, &wanted);
+            copy_entries(t, root, level, &wanted, top, &mut n);
         }
         if let Some(shared) = &self.pti {
             // Under PTI a user-mode root shares only the entry-area slots.
             wanted.retain(|(va, _)| shared.contains(&(self.arch.index(Level::Pgd, *va) as usize)));
             for &user in roots.users.iter().flatten() {
-                copied += copy_entries(t, user, level, &wanted);
+                copy_entries(t, user, level, &wanted, top, &mut n);
             }
         }
         self.stats
             .entries_copied
-            .fetch_add(copied, Ordering::Relaxed);
+            .fetch_add(n.copied, Ordering::Relaxed);
+        self.stats
+            .mismatches
+            .fetch_add(n.mismatches as u64, Ordering::Relaxed);
+        n.mismatches
     }
 
     /// `pgd_ctor()`: copy the kernel half of the kernel root into `root`
@@ -248,21 +270,36 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 }
 
-/// Copy the wanted entries of `level` into `root`; returns how many changed.
+/// What a sync did to the roots.
+#[derive(Default)]
+struct Copied {
+    copied: u64,
+    mismatches: usize,
+}
+
+/// Copy the wanted entries of `level` into `root`. At the top level only
+/// into empty entries, counting present ones that differ as mismatches.
 fn copy_entries<A: Arch, M: TableMemory + ?Sized>(
     t: Tables<'_, A, M>,
     root: PhysAddr,
     level: Level,
     wanted: &[(u64, u64)],
-) -> u64 {
-    let mut copied = 0;
+    top: bool,
+    n: &mut Copied,
+) {
     for &(va, raw) in wanted {
-        if let Some(e) = t.entry_at(root, level, va) {
-            if t.read(e) != raw {
-                t.write(e, raw);
-                copied += 1;
-            }
+        let Some(e) = t.entry_at(root, level, va) else {
+            continue;
+        };
+        let have = t.read(e);
+        if have == raw {
+            continue;
         }
+        if top && have != 0 {
+            n.mismatches += 1;
+            continue;
+        }
+        t.write(e, raw);
+        n.copied += 1;
     }
-    copied
 }

@@ -1,0 +1,106 @@
+//! The sync follows `sync_global_pgds()` (`arch/x86/mm/init_64.c`) at the
+//! top level: it fills a root's empty kernel entries, never clears one (a
+//! kernel entry that is empty is skipped, so a slot a space holds on
+//! purpose, like the LDT remap under PTI, survives), and leaves a present
+//! entry that differs alone, reporting it where Linux `BUG()`s.
+//!
+//! The library runs the sync once when the edit's closure returns, where
+//! Linux syncs at each `pgd/p4d_populate_kernel()` call; nothing can read
+//! through the kernel space in between (the `compile_fail` example of
+//! `KernelSpace::edit`).
+
+use pgtable::arch::RegionKind;
+use pgtable::{
+    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr, PAGE_SIZE,
+    X86_64,
+};
+
+fn machine() -> PageTables<X86_64, SparseMemory> {
+    PageTables::new(
+        X86_64::FOUR_LEVEL,
+        SparseMemory::new(PhysAddr(0x10_0000)..PhysAddr(0x1000_0000)),
+    )
+    .unwrap()
+}
+
+fn slot_pa(pt: &PageTables<X86_64, SparseMemory>, root: PhysAddr, va: u64) -> PhysAddr {
+    PhysAddr(root.0 + pt.arch().index(Level::Pgd, va) * 8)
+}
+
+#[test]
+fn a_present_entry_that_differs_is_left_alone_and_reported() {
+    let pt = machine();
+    let s = pt.create_space().unwrap();
+    let va = pt.arch().layout().get(RegionKind::Vmalloc).unwrap().start;
+    // Something wrote the space's kernel slot behind the library's back.
+    let bogus = 0x0bad_0000 | 0x63;
+    pt.mem().write_u64(slot_pa(&pt, s.root(), va), bogus);
+    let (r, report) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            VirtAddr(va),
+            PhysAddr(0x20_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            12,
+        )
+    });
+    r.unwrap();
+    assert_eq!(report.mismatches, 1, "{report:?}");
+    assert_eq!(report.check(), Err(Error::SyncMismatch(1)));
+    assert_eq!(
+        pt.mem().read_u64(slot_pa(&pt, s.root(), va)),
+        bogus,
+        "not overwritten"
+    );
+    assert_eq!(pt.stats().mismatches, 1);
+    // Undo, so the space can be torn down.
+    pt.mem().write_u64(slot_pa(&pt, s.root(), va), 0);
+    pt.destroy_space(s).unwrap();
+}
+
+#[test]
+fn an_empty_kernel_entry_never_clears_a_spaces_own_slot() {
+    let pt = machine();
+    let s = pt.create_space().unwrap();
+    let vm = pt.arch().layout().get(RegionKind::Vmalloc).unwrap();
+    let (first, third) = (vm.start, vm.start + (2 << 39));
+    let between = vm.start + (1 << 39);
+    // A per-space kernel slot (as the LDT remap is under PTI).
+    let own = 0x0bad_1000 | 0x63;
+    pt.mem().write_u64(slot_pa(&pt, s.root(), between), own);
+    // One edit whose range spans that slot, populating the slots around it.
+    let (r, report) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            VirtAddr(first),
+            PhysAddr(0x20_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            12,
+        )?;
+        e.vmap_range(
+            VirtAddr(third),
+            PhysAddr(0x20_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            12,
+        )
+    });
+    r.unwrap();
+    assert!(report.synced());
+    assert_eq!(report.check(), Ok(()));
+    let (start, last) = report.range.unwrap();
+    assert!(
+        start.0 <= between && between <= last.0,
+        "the range spans it"
+    );
+    assert_eq!(
+        pt.mem().read_u64(slot_pa(&pt, s.root(), between)),
+        own,
+        "kept"
+    );
+    for va in [first, third] {
+        assert!(pt.translate(s.root(), VirtAddr(va)).is_some());
+    }
+    pt.mem().write_u64(slot_pa(&pt, s.root(), between), 0);
+    pt.destroy_space(s).unwrap();
+}
