@@ -10,9 +10,10 @@ use core::fmt;
 /// it linked in (they stay reachable and accounted for) and still runs the
 /// sync for what it populated, so no root is left half-synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
-    /// An address or size is not a multiple of the page size (or of the leaf
-    /// size asked for).
+    /// An address or size is not a multiple of the page size, or of the leaf
+    /// size the call needs (a 2 MiB leaf at a 4 KiB-aligned address).
     Misaligned(u64),
     /// A size of zero.
     EmptyRange,
@@ -78,7 +79,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Misaligned(v) => write!(f, "{v:#x} is not page-aligned"),
+            Error::Misaligned(v) => write!(f, "{v:#x} is not aligned as this call requires"),
             Error::EmptyRange => f.write_str("empty range"),
             Error::Wraps => f.write_str("range wraps past the top of the address space"),
             Error::NonCanonical(va) => write!(f, "{va} is not canonical"),
