@@ -10,7 +10,20 @@ mod peer;
 mod report;
 mod sections;
 
-pub use report::{BenchReport, Figure};
+pub use report::{BenchReport, Figure, Stat};
+
+/// The cargo profile this benchmark was built with (its target directory's
+/// name: `bench-fair`, `release`, `debug`, …).
+pub const BUILD_PROFILE: &str = env!("PGTABLE_BENCH_PROFILE_DIR");
+
+/// The profile whose build is fair to both sides: `[profile.bench-fair]` in
+/// the workspace manifest (fat LTO, one codegen unit).
+pub const FAIR_PROFILE: &str = "bench-fair";
+
+/// Whether this build is the fair one.
+pub fn fair_build() -> bool {
+    BUILD_PROFILE == FAIR_PROFILE
+}
 
 /// What to measure.
 #[derive(Clone, Copy, Debug)]
@@ -81,12 +94,14 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> BenchReport {
     BenchReport {
         quick: opts.quick,
         runs: sizes.runs,
+        profile: BUILD_PROFILE,
+        fair: fair_build(),
         figures,
     }
 }
 
 /// The median of `v` (the mean of the middle two for an even count).
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     assert!(!v.is_empty(), "median of no runs");
     v.sort_by(f64::total_cmp);
     let n = v.len();

@@ -1,7 +1,7 @@
 //! The six parts of the benchmark.
 
 use crate::peer::{HostRegion, Peer, FLAGS};
-use crate::{median, Figure, Sizes};
+use crate::{median, Figure, Sizes, Stat};
 use pgtable::{
     Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr,
     X86_64,
@@ -49,18 +49,19 @@ fn ms(v: &[Duration]) -> Vec<f64> {
 /// A figure comparing our time with a reference time where higher ratio
 /// (reference ÷ ours) is better.
 fn speedup(name: String, ours: Vec<f64>, peer: Vec<f64>, unit: &'static str) -> Figure {
-    let (o, p) = (median(ours), median(peer));
-    let ratio = p / o;
+    // Both sides ran in each run, one after the other: the ratio is taken
+    // run by run.
+    let ratio = Stat::ratio(&peer, &ours);
     Figure {
         section: "1",
         name,
-        median: o,
+        ours: Stat::of(&ours),
         unit,
-        reference: Some(p),
+        reference: Some(Stat::of(&peer)),
         ratio_of: "x86_64 ÷ ours",
         ratio: Some(ratio),
         target: Some("≥ 3×".into()),
-        holds: Some(ratio >= 3.0),
+        holds: Some(ratio.median >= 3.0),
     }
 }
 
@@ -169,10 +170,8 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             .map(|d| d.as_secs_f64() * 1e9 / n4k as f64)
             .collect()
     };
-    let ours_pte = median(per_pte(&r[0]));
-    let loop_pte = median(per_pte(&r[9]));
-    let limit = ours_pte / loop_pte;
-    let simd_pte = median(per_pte(&r[10]));
+    let (ours_pte, loop_pte, simd_pte) = (per_pte(&r[0]), per_pte(&r[9]), per_pte(&r[10]));
+    let limit = Stat::ratio(&ours_pte, &loop_pte);
     vec![
         speedup(
             format!("map {sz}, 4 KiB: vmap_range vs map_to"),
@@ -207,22 +206,22 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         Figure {
             section: "2",
             name: "per 4 KiB PTE: vmap_range vs plain loop of 8-byte stores".into(),
-            median: ours_pte,
+            ours: Stat::of(&ours_pte),
             unit: "ns",
-            reference: Some(loop_pte),
+            reference: Some(Stat::of(&loop_pte)),
             ratio_of: "ours ÷ loop",
             ratio: Some(limit),
             target: Some("≤ 3×".into()),
-            holds: Some(limit <= 3.0),
+            holds: Some(limit.median <= 3.0),
         },
         Figure {
             section: "2",
             name: "  (information) vs the loop vectorized to 32-byte stores".into(),
-            median: ours_pte,
+            ours: Stat::of(&ours_pte),
             unit: "ns",
-            reference: Some(simd_pte),
+            reference: Some(Stat::of(&simd_pte)),
             ratio_of: "ours ÷ loop",
-            ratio: Some(ours_pte / simd_pte),
+            ratio: Some(Stat::ratio(&ours_pte, &simd_pte)),
             target: None,
             holds: None,
         },
@@ -282,12 +281,13 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         }
         assert!(pt.first_out_of_sync().is_none(), "every root synced");
         let (e, p) = (median(eager.clone()), median(pre.clone()));
-        let per = eager
+        let per_run = eager
             .iter()
             .zip(&pre)
-            .map(|(e, p)| (e - p) * 1e3 / n as f64)
+            .map(|(e, p)| ((e - p) * 1e3 / n as f64).max(0.0))
             .collect::<Vec<_>>();
-        let per = median(per).max(0.0);
+        let per_stat = Stat::of(&per_run);
+        let per = per_stat.median;
         per_space.push((n, per));
         progress(&format!(
             "  {n} spaces: eager {e:.1} µs, preallocated {p:.1} µs, {per:.1} ns per space"
@@ -295,11 +295,11 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         figs.push(Figure {
             section: "3",
             name: format!("new top-level slot, {n} spaces: eager vs preallocated"),
-            median: e,
+            ours: Stat::of(&eager),
             unit: "µs",
-            reference: Some(p),
+            reference: Some(Stat::of(&pre)),
             ratio_of: "eager ÷ prealloc",
-            ratio: Some(e / p),
+            ratio: Some(Stat::ratio(&eager, &pre)),
             target: None,
             holds: None,
         });
@@ -307,7 +307,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         figs.push(Figure {
             section: "3",
             name: format!("  sync cost per space, {n} spaces"),
-            median: per,
+            ours: per_stat,
             unit: "ns",
             reference: None,
             ratio_of: "",
@@ -321,11 +321,11 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         figs.push(Figure {
             section: "3",
             name: format!("  linearity: per-space cost at {n2} ÷ at {n1}"),
-            median: lin,
+            ours: Stat::exact(lin),
             unit: "×",
             reference: None,
             ratio_of: "",
-            ratio: Some(lin),
+            ratio: Some(Stat::exact(lin)),
             target: Some("≤ 1.5× (linear)".into()),
             holds: Some(lin <= 1.5),
         });
@@ -355,12 +355,13 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             .map(|d| max as f64 / d.as_secs_f64() / 1e6)
             .collect()
     };
-    let (c, d) = (median(rate(&creates)), median(rate(&destroys)));
+    let (cs, ds) = (Stat::of(&rate(&creates)), Stat::of(&rate(&destroys)));
+    let (c, d) = (cs.median, ds.median);
     progress(&format!("  create {c:.2} M/s, destroy {d:.2} M/s"));
     figs.push(Figure {
         section: "4",
         name: format!("create address space (clone kernel half), {max} spaces"),
-        median: c,
+        ours: cs,
         unit: "M/s",
         reference: None,
         ratio_of: "",
@@ -371,7 +372,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     figs.push(Figure {
         section: "4",
         name: format!("destroy address space, {max} spaces"),
-        median: d,
+        ours: ds,
         unit: "M/s",
         reference: None,
         ratio_of: "",
@@ -466,7 +467,8 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             times.push(t.as_secs_f64() * 1e3);
         }
     }
-    let t = median(times);
+    let ts = Stat::of(&times);
+    let t = ts.median;
     let over = used as f64 / minimum as f64;
     progress(&format!(
         "  {} in {t:.2} ms, {used} table pages (minimum {minimum})",
@@ -476,7 +478,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         Figure {
             section: "5",
             name: format!("hotplug {}: direct map + vmemmap (sparse)", size_name(size)),
-            median: t,
+            ours: ts,
             unit: "ms",
             reference: None,
             ratio_of: "",
@@ -487,11 +489,11 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         Figure {
             section: "5",
             name: format!("  table pages used (minimum {minimum})"),
-            median: used as f64,
+            ours: Stat::exact(used as f64),
             unit: "pages",
-            reference: Some(minimum as f64),
+            reference: Some(Stat::exact(minimum as f64)),
             ratio_of: "used ÷ minimum",
-            ratio: Some(over),
+            ratio: Some(Stat::exact(over)),
             target: Some("≤ 1.01×".into()),
             holds: Some(over <= 1.01),
         },
@@ -539,16 +541,16 @@ pub fn mmu(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             tlb.push(n as f64 / tt.as_secs_f64() / 1e6);
         }
     }
-    let (w, t) = (median(walk), median(tlb));
+    let (w, t) = (median(walk.clone()), median(tlb.clone()));
     progress(&format!("  {w:.2} M/s walking, {t:.2} M/s through the TLB"));
     vec![Figure {
         section: "6",
         name: format!("software MMU translations, {PAGES} pages: with TLB vs walk only"),
-        median: t,
+        ours: Stat::of(&tlb),
         unit: "M/s",
-        reference: Some(w),
+        reference: Some(Stat::of(&walk)),
         ratio_of: "TLB ÷ walk",
-        ratio: Some(t / w),
+        ratio: Some(Stat::ratio(&tlb, &walk)),
         target: None,
         holds: None,
     }]

@@ -60,9 +60,13 @@ struct BenchArgs {
     /// Small sizes and one run (CI).
     #[arg(long)]
     quick: bool,
-    /// Runs per figure; the median is reported.
+    /// Runs per figure; min, median and max are reported.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
     runs: u64,
+    /// Measure even when not built with the fair profile (`--profile
+    /// bench-fair`); the ratios against the peers are then not fair.
+    #[arg(long)]
+    allow_unfair_build: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -500,10 +504,24 @@ fn ptdump_cmd(a: &PtdumpArgs, arch: Option<SimArch>, json: bool) -> Result<bool,
     Ok(true)
 }
 
-/// `pgtable bench`: the figures of the performance issue, medians of `--runs`.
+/// `pgtable bench`: the figures of the performance issue over `--runs` runs.
 fn bench(a: &BenchArgs, json: bool) -> Result<bool, Failure> {
-    if cfg!(debug_assertions) {
-        eprintln!("warning: debug build; use `cargo run --release -- bench` for real figures");
+    if !pgtable_bench::fair_build() {
+        let msg = format!(
+            "pgtable bench was built with profile `{}`, not `{}` (fat LTO, one codegen \
+             unit for the library and the peers alike): the ratios would favour one side.\n\
+             Build it fairly: cargo run --profile {} -p pgtable-cli -- bench",
+            pgtable_bench::BUILD_PROFILE,
+            pgtable_bench::FAIR_PROFILE,
+            pgtable_bench::FAIR_PROFILE
+        );
+        // CI's `--quick` run only keeps the benchmark working.
+        if !(a.quick || a.allow_unfair_build) {
+            return Err(Failure::Usage(format!(
+                "{msg}\n(--allow-unfair-build measures anyway)"
+            )));
+        }
+        eprintln!("WARNING: {msg}");
     }
     let opts = pgtable_bench::BenchOptions {
         quick: a.quick,

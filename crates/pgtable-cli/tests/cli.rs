@@ -193,3 +193,15 @@ fn ptdump_usage_errors() {
     let o = pgtable(&["ptdump", "--scenario", "stress"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A full benchmark run from a build that is not the fair one (fat LTO for
+/// the library and the peers alike) is refused with a usage error that
+/// names the command that builds it fairly; the test binary is such a build.
+#[test]
+fn bench_refuses_an_unfair_full_run() {
+    let o = pgtable(&["bench", "--runs", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("--profile bench-fair"), "{err}");
+    assert!(stdout(&o).is_empty(), "nothing measured");
+}
