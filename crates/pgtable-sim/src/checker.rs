@@ -61,11 +61,7 @@ impl Checker {
     /// The roots a CPU would load for `root` (with the kernel's upper half
     /// on split-root architectures).
     fn roots(m: &Machine, root: u64) -> Roots {
-        if m.arch.split_roots() {
-            Roots::split(root, m.pt.kernel_root().0)
-        } else {
-            Roots::single(root)
-        }
+        m.roots_for(root)
     }
 
     fn translate(m: &Machine, mmu: &dyn Mmu, root: u64, va: u64) -> Result<Xlat, Fault> {
@@ -439,8 +435,10 @@ impl Audit {
         }
         if m.arch.split_roots() {
             // The kernel's root (TTBR1) maps the upper half alone, a
-            // process's root the lower half alone.
-            if at.roots.user != m.pt.kernel_root().0 {
+            // process's root the lower half alone. The kernel's root is
+            // walked with the empty `reserved_pg_dir` below it.
+            let kernel = m.pt.kernel_root().0;
+            if at.roots.user != kernel && at.roots.user != m.reserved_pg_dir {
                 return ((i as u64) << shift, false);
             }
             let base = 0u64.wrapping_sub(1u64 << m.arch.va_bits());

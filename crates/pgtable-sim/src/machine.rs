@@ -142,6 +142,10 @@ pub struct Machine {
     pub(crate) kasan_zero: RefCell<Option<crate::kernel::kasan::ZeroTables>>,
     /// vmemmap PMD blocks populated: block address → backing frame.
     pub(crate) vmemmap_blocks: RefCell<BTreeMap<u64, PhysAddr>>,
+    /// On split-root architectures, the empty table the kernel's own
+    /// context runs with in its user-half root (arm64's `reserved_pg_dir`
+    /// in TTBR0): a data frame never written.
+    pub(crate) reserved_pg_dir: u64,
 }
 
 impl Machine {
@@ -169,8 +173,14 @@ impl Machine {
             pt = pt.with_pti(VirtAddr(cea.start)..VirtAddr(cea.end))?;
         }
         let root = pt.kernel_root().0;
+        let mut frames = Frames::new(layout.data_frames);
+        let reserved_pg_dir = if arch.split_roots() {
+            frames.alloc()?.0
+        } else {
+            0
+        };
         let roots = if arch.split_roots() {
-            Roots::split(root, root)
+            Roots::split(reserved_pg_dir, root)
         } else {
             Roots::single(root)
         };
@@ -189,12 +199,13 @@ impl Machine {
             strategy: cfg.strategy,
             cpus: RefCell::new(cpus),
             processes: RefCell::new(Vec::new()),
-            frames: RefCell::new(Frames::new(layout.data_frames)),
+            frames: RefCell::new(frames),
             faults: RefCell::new(Vec::new()),
             mapped: RefCell::new(BTreeMap::new()),
             vm_frames: RefCell::new(BTreeMap::new()),
             kasan_zero: RefCell::new(None),
             vmemmap_blocks: RefCell::new(BTreeMap::new()),
+            reserved_pg_dir,
         };
         m.kernel().boot()?;
         Ok(m)
@@ -356,13 +367,19 @@ impl Machine {
     /// The roots a CPU loads to run `ctx`: its root, and on split-root
     /// architectures the kernel's for the upper half.
     pub fn roots_of(&self, ctx: Context) -> Result<Roots, SimError> {
-        let root = self.root_of(ctx)?.0;
+        Ok(self.roots_for(self.root_of(ctx)?.0))
+    }
+
+    /// The roots a CPU loads to run on `root`: on split-root architectures
+    /// `root` in the lower half (the empty `reserved_pg_dir` for the
+    /// kernel's own root) and the kernel root in the upper half.
+    pub fn roots_for(&self, root: u64) -> Roots {
         let kernel = self.pt.kernel_root().0;
-        Ok(if self.arch.split_roots() {
-            Roots::split(root, kernel)
-        } else {
-            Roots::single(root)
-        })
+        match (self.arch.split_roots(), root == kernel) {
+            (true, true) => Roots::split(self.reserved_pg_dir, kernel),
+            (true, false) => Roots::split(root, kernel),
+            (false, _) => Roots::single(root),
+        }
     }
 
     /// Schedule `ctx` on `cpu` (a CR3 load).

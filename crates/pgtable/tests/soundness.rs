@@ -508,3 +508,49 @@ fn pti_entry_area_must_be_a_kernel_range() {
         .with_pti(VirtAddr(cea)..VirtAddr(cea + (1 << 30)))
         .is_ok());
 }
+
+/// With split roots (arm64), the kernel's own context has an empty user
+/// half (Linux loads `reserved_pg_dir` into TTBR0 for init_mm): a user
+/// address translated through the kernel root is unmapped, even where the
+/// same index bits select a populated kernel entry (the real MMU, `AT S1E1R`
+/// under QEMU, showed the library walking `swapper_pg_dir` for it).
+#[test]
+fn split_roots_give_the_kernel_context_no_user_half() {
+    for arch in [Arm64::VA_39, Arm64::VA_48] {
+        let pt = PageTables::new(
+            arch,
+            SparseMemory::new(PhysAddr(0x4000_0000)..PhysAddr(0x5000_0000)),
+        )
+        .unwrap();
+        let vm = arch.layout().get(RegionKind::Vmalloc).unwrap().start;
+        pt.kernel()
+            .edit(|e| {
+                e.vmap_range(
+                    VirtAddr(vm),
+                    PhysAddr(0x4800_0000),
+                    PAGE_SIZE,
+                    Prot::KERNEL,
+                    12,
+                )
+            })
+            .0
+            .unwrap();
+        assert!(pt.translate(pt.kernel_root(), VirtAddr(vm)).is_some());
+        // The user address with the same low bits.
+        let low = vm & ((1u64 << arch.va_bits()) - 1);
+        assert!(low < arch.user_end());
+        assert_eq!(
+            pt.translate(pt.kernel_root(), VirtAddr(low)),
+            None,
+            "{}",
+            arch.name()
+        );
+        let s = pt.create_space().unwrap();
+        assert_eq!(pt.translate(s.root(), VirtAddr(low)), None);
+        assert!(
+            pt.translate(s.root(), VirtAddr(vm)).is_some(),
+            "TTBR1 from every space"
+        );
+        pt.destroy_space(s).unwrap();
+    }
+}

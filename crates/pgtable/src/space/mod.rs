@@ -340,9 +340,17 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// tables. `root` must be the kernel's or a registered space's (or its
     /// PTI user-mode root); anything else translates nothing.
     /// On split-root architectures a kernel address is walked from the
-    /// kernel root whatever `root` is, as the MMU does with TTBR1.
+    /// kernel root whatever `root` is, as the MMU does with TTBR1, and a user
+    /// address through the kernel root translates nothing (its TTBR0 is an
+    /// empty table).
     pub fn translate(&self, root: PhysAddr, va: VirtAddr) -> Option<Mapping> {
         if !self.arch.is_canonical(va) || !self.is_root(root) {
+            return None;
+        }
+        // With split roots the kernel's own context has no user half: Linux
+        // loads the empty `reserved_pg_dir` into TTBR0 for init_mm, never
+        // `swapper_pg_dir`, whose entries are indexed for the upper half.
+        if self.arch.split_roots() && root == self.kernel_root && va.0 < self.arch.kernel_start() {
             return None;
         }
         let root = self.walk_root(root, va.0);
