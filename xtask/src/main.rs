@@ -1,16 +1,18 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
-//! - `qemu [--mode 4|5|all] [--verbose] [--append CMDLINE] [--timeout SECS]`:
-//!   build the bare-metal test kernel (crates/pgtable-qemu) and run it under
-//!   QEMU in 4-level and/or 5-level paging mode; fail on any `CHECK .. FAIL`,
-//!   a missing `RESULT`, an exit status other than 33 or a timeout (60 s).
+//! - `qemu [--arch x86_64|arm64|all] [--mode 4|5|48|39|all] [--verbose]
+//!   [--append CMDLINE] [--timeout SECS]`: build the bare-metal test kernels
+//!   (crates/pgtable-qemu for x86-64 4/5-level, crates/pgtable-qemu-arm64 for
+//!   arm64 48/39-bit) and run each mode under QEMU (all by default); print a
+//!   summary table and fail on any `CHECK .. FAIL`, a missing `RESULT`, an
+//!   exit status other than 33 or a timeout (60 s).
 
 mod qemu;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask qemu [--mode 4|5|all] [--verbose] [--append CMDLINE] [--timeout SECS]";
+const USAGE: &str = "usage: cargo xtask qemu [--arch x86_64|arm64|all] [--mode 4|5|48|39|all] \
+                     [--verbose] [--append CMDLINE] [--timeout SECS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,43 +1,138 @@
-//! `cargo xtask qemu`: build the test kernel and run it on QEMU's MMU.
+//! `cargo xtask qemu`: build the test kernels and run them on QEMU's MMUs.
+//!
+//! Targets (paging modes on a real MMU):
+//! - x86-64 4-level and 5-level: `crates/pgtable-qemu` on
+//!   `qemu-system-x86_64` (PVH boot, isa-debug-exit);
+//! - arm64 48-bit and 39-bit: `crates/pgtable-qemu-arm64` on
+//!   `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit).
+//!
+//! Every kernel prints `MODE`, `CHECK`, `SUMMARY` and `RESULT` lines and
+//! exits with status 33 when it passes.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
 
-const QEMU: &str = "qemu-system-x86_64";
 const DEFAULT_TIMEOUT_SECS: u32 = 60;
-/// isa-debug-exit status for the kernel's pass value 0x10: (0x10 << 1) | 1.
+/// The kernels' pass status: x86-64's isa-debug-exit value 0x10 gives
+/// (0x10 << 1) | 1; the arm64 kernel exits with 33 through semihosting.
 const PASS_STATUS: i32 = 33;
-const KERNEL_TARGET: &str = "x86_64-unknown-linux-gnu";
 
+/// Architecture of a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Four,
-    Five,
+pub enum Arch {
+    X86_64,
+    Arm64,
 }
 
-impl Mode {
-    fn levels(self) -> u32 {
-        match self {
-            Mode::Four => 4,
-            Mode::Five => 5,
+impl Arch {
+    fn parse(v: &str) -> Option<Arch> {
+        match v {
+            "x86_64" | "x86-64" | "x86" => Some(Arch::X86_64),
+            "arm64" | "aarch64" => Some(Arch::Arm64),
+            _ => None,
         }
     }
+    fn qemu(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86_64",
+            Arch::Arm64 => "qemu-system-aarch64",
+        }
+    }
+    fn apt_package(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86",
+            Arch::Arm64 => "qemu-system-arm",
+        }
+    }
+    fn kernel_crate(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "pgtable-qemu",
+            Arch::Arm64 => "pgtable-qemu-arm64",
+        }
+    }
+    fn kernel_target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Arm64 => "aarch64-unknown-none",
+        }
+    }
+}
+
+/// One paging mode on one architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// x86-64 4-level paging.
+    Four,
+    /// x86-64 5-level paging (LA57).
+    Five,
+    /// arm64, 48-bit VAs (4 levels).
+    Va48,
+    /// arm64, 39-bit VAs (3 levels).
+    Va39,
+}
+
+const ALL_MODES: [Mode; 4] = [Mode::Four, Mode::Five, Mode::Va48, Mode::Va39];
+
+impl Mode {
+    fn arch(self) -> Arch {
+        match self {
+            Mode::Four | Mode::Five => Arch::X86_64,
+            Mode::Va48 | Mode::Va39 => Arch::Arm64,
+        }
+    }
+    /// What the kernel prints on its `MODE` line.
     fn label(self) -> String {
-        format!("{}-level", self.levels())
+        match self {
+            Mode::Four => "4-level".into(),
+            Mode::Five => "5-level".into(),
+            Mode::Va48 => "arm64/48-bit".into(),
+            Mode::Va39 => "arm64/39-bit".into(),
+        }
+    }
+    /// The name in the summary table and in `[...]` prefixes.
+    fn name(self) -> String {
+        match self {
+            Mode::Four => "x86_64/4-level".into(),
+            Mode::Five => "x86_64/5-level".into(),
+            m => m.label(),
+        }
+    }
+    /// `--mode` values.
+    fn short(self) -> &'static str {
+        match self {
+            Mode::Four => "4",
+            Mode::Five => "5",
+            Mode::Va48 => "48",
+            Mode::Va39 => "39",
+        }
     }
     fn cpu(self) -> &'static str {
         match self {
             // 1 GiB pages too, so the test kernel maps with every leaf size.
             Mode::Four => "qemu64,+pdpe1gb",
             Mode::Five => "qemu64,+la57,+pdpe1gb",
+            // Everything QEMU's TCG implements (FEAT_PAN, FEAT_HAFDBS,
+            // FEAT_LPA2, ...); the kernel programs what it uses.
+            Mode::Va48 | Mode::Va39 => "max",
         }
     }
-    /// Separate target directories so both images stay built.
+    /// Cargo feature of the kernel crate for this mode.
+    fn feature(self) -> Option<&'static str> {
+        match self {
+            Mode::Five => Some("la57"),
+            Mode::Va39 => Some("va39"),
+            Mode::Four | Mode::Va48 => None,
+        }
+    }
+    /// Separate target directories so every image stays built.
     fn target_subdir(self) -> &'static str {
         match self {
             Mode::Four => "la48",
             Mode::Five => "la57",
+            Mode::Va48 => "va48",
+            Mode::Va39 => "va39",
         }
     }
 }
@@ -45,30 +140,44 @@ impl Mode {
 pub struct Options {
     modes: Vec<Mode>,
     verbose: bool,
-    /// Kernel command line (`-append`), e.g. to select scenarios.
+    /// Kernel command line (`-append`, x86-64 only), e.g. to select scenarios.
     append: Option<String>,
     timeout_secs: u32,
 }
 
 impl Options {
     pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut modes = vec![Mode::Four, Mode::Five];
+        let mut arch: Option<Arch> = None;
+        let mut mode: Option<Vec<Mode>> = None;
         let mut verbose = false;
         let mut append = None;
         let mut timeout_secs = DEFAULT_TIMEOUT_SECS;
         let mut it = args.iter();
         while let Some(a) = it.next() {
-            let mode_value = if a == "--mode" {
-                Some(it.next().ok_or("--mode needs a value")?.as_str())
-            } else {
-                a.strip_prefix("--mode=")
+            let value = |flag: &str, it: &mut std::slice::Iter<'_, String>| {
+                if a == flag {
+                    it.next()
+                        .map(|v| Some(v.clone()))
+                        .ok_or(format!("{flag} needs a value"))
+                } else {
+                    Ok(a.strip_prefix(&format!("{flag}=")).map(str::to_string))
+                }
             };
-            if let Some(v) = mode_value {
-                modes = match v {
-                    "4" => vec![Mode::Four],
-                    "5" => vec![Mode::Five],
-                    "all" => vec![Mode::Four, Mode::Five],
-                    _ => return Err(format!("bad --mode `{v}` (4, 5 or all)")),
+            if let Some(v) = value("--mode", &mut it)? {
+                mode = Some(match v.as_str() {
+                    "all" => ALL_MODES.to_vec(),
+                    _ => vec![ALL_MODES
+                        .into_iter()
+                        .find(|m| m.short() == v)
+                        .ok_or(format!("bad --mode `{v}` (4, 5, 48, 39 or all)"))?],
+                });
+            } else if let Some(v) = value("--arch", &mut it)? {
+                arch = match v.as_str() {
+                    "all" => None,
+                    _ => Some(
+                        Arch::parse(&v)
+                            .ok_or(format!("bad --arch `{v}` (x86_64, arm64 or all)"))?,
+                    ),
                 };
             } else if a == "--verbose" || a == "-v" {
                 verbose = true;
@@ -85,6 +194,14 @@ impl Options {
                 return Err(format!("unknown argument `{a}`"));
             }
         }
+        let modes: Vec<Mode> = mode
+            .unwrap_or_else(|| ALL_MODES.to_vec())
+            .into_iter()
+            .filter(|m| arch.is_none_or(|a| m.arch() == a))
+            .collect();
+        if modes.is_empty() {
+            return Err("--mode and --arch select no mode together".into());
+        }
         Ok(Options {
             modes,
             verbose,
@@ -97,74 +214,101 @@ impl Options {
 /// What one QEMU run produced.
 enum Outcome {
     /// The run happened; `failures` lists what went wrong (empty = pass).
-    Ran {
-        checks_ok: usize,
-        checks_failed: Vec<String>,
-        failures: Vec<String>,
-    },
+    Ran(Stats),
     /// QEMU refused the CPU model (5-level): the exact QEMU message.
     Refused(String),
 }
 
+/// Counts read from one run's serial log.
+#[derive(Default)]
+struct Stats {
+    checks_ok: usize,
+    checks_failed: Vec<String>,
+    failures: Vec<String>,
+    /// `compared=` of the `crosscheck` line: addresses compared (per root).
+    compared: Option<u64>,
+    /// `differences=` of the `crosscheck` line.
+    differences: Option<u64>,
+    /// Faults of the scenarios' old code and new code (`faulted=`/`faults=`
+    /// of `<scenario>/old` and `<scenario>/new` lines).
+    old_faults: u64,
+    new_faults: u64,
+    scenarios: usize,
+}
+
+/// One row of the summary table.
+struct Row {
+    mode: String,
+    result: String,
+    checks: String,
+    compared: String,
+    differences: String,
+    faults: String,
+    secs: f64,
+}
+
 pub fn run(opts: &Options) -> ExitCode {
-    if let Err(msg) = check_tools() {
+    if let Err(msg) = check_timeout() {
         eprintln!("xtask qemu: {msg}");
         return ExitCode::FAILURE;
     }
-    let kernel_dir = kernel_dir();
     let mut all_ok = true;
-    let mut summary = Vec::new();
+    let mut rows = Vec::new();
     for &mode in &opts.modes {
-        let label = mode.label();
-        let elf = match build(&kernel_dir, mode) {
-            Ok(elf) => elf,
-            Err(e) => {
-                eprintln!("[{label}] build failed: {e}");
-                summary.push(format!("{label}: FAIL (build)"));
-                all_ok = false;
-                continue;
-            }
+        let name = mode.name();
+        let started = Instant::now();
+        let mut row = Row {
+            mode: name.clone(),
+            result: "FAIL".into(),
+            checks: "-".into(),
+            compared: "-".into(),
+            differences: "-".into(),
+            faults: "-".into(),
+            secs: 0.0,
         };
-        println!("[{label}] kernel {}", elf.display());
-        match run_qemu(&elf, mode, opts) {
-            Ok(Outcome::Ran {
-                checks_ok,
-                checks_failed,
-                failures,
-            }) => {
-                let total = checks_ok + checks_failed.len();
-                if failures.is_empty() {
-                    summary.push(format!("{label}: pass ({checks_ok}/{total} checks ok)"));
+        let outcome = check_qemu(mode.arch()).and_then(|()| {
+            let elf =
+                build(&kernel_dir(mode.arch()), mode).map_err(|e| format!("build failed: {e}"))?;
+            println!("[{name}] kernel {}", elf.display());
+            run_qemu(&elf, mode, opts)
+        });
+        match outcome {
+            Ok(Outcome::Ran(st)) => {
+                let total = st.checks_ok + st.checks_failed.len();
+                row.checks = format!("{}/{total}", st.checks_ok);
+                row.compared = st.compared.map_or("-".into(), |n| n.to_string());
+                row.differences = st.differences.map_or("-".into(), |n| n.to_string());
+                if st.scenarios > 0 {
+                    row.faults = format!("old {} / new {}", st.old_faults, st.new_faults);
+                }
+                if st.failures.is_empty() {
+                    row.result = "pass".into();
                 } else {
                     all_ok = false;
-                    summary.push(format!(
-                        "{label}: FAIL ({checks_ok}/{total} checks ok; {})",
-                        failures.join("; ")
-                    ));
+                    row.result = format!("FAIL ({})", st.failures.join("; "));
                 }
             }
             Ok(Outcome::Refused(msg)) => {
-                println!("[{label}] QEMU refused `-cpu {}`:", mode.cpu());
+                println!("[{name}] QEMU refused `-cpu {}`:", mode.cpu());
                 for l in msg.lines() {
-                    println!("[{label}]   {l}");
+                    println!("[{name}]   {l}");
                 }
-                println!("[{label}] 5-level paging is unavailable here: ran 4-level only");
-                summary.push(format!("{label}: skipped (QEMU refused LA57)"));
+                println!("[{name}] 5-level paging is unavailable here: ran 4-level only");
+                row.result = "skipped (QEMU refused LA57)".into();
                 if opts.modes.len() == 1 {
                     all_ok = false;
                 }
             }
             Err(e) => {
-                eprintln!("[{label}] {e}");
-                summary.push(format!("{label}: FAIL ({e})"));
+                eprintln!("[{name}] {e}");
+                row.result = format!("FAIL ({e})");
                 all_ok = false;
             }
         }
+        row.secs = started.elapsed().as_secs_f64();
+        rows.push(row);
     }
-    println!("qemu summary:");
-    for s in &summary {
-        println!("  {s}");
-    }
+    print_table(&rows);
     if all_ok {
         println!("qemu: PASS");
         ExitCode::SUCCESS
@@ -174,23 +318,74 @@ pub fn run(opts: &Options) -> ExitCode {
     }
 }
 
-fn kernel_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pgtable-qemu");
+fn print_table(rows: &[Row]) {
+    let head = [
+        "mode",
+        "result",
+        "checks ok",
+        "addresses compared",
+        "differences",
+        "scenario faults",
+        "time",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.mode.clone(),
+                r.result.clone(),
+                r.checks.clone(),
+                r.compared.clone(),
+                r.differences.clone(),
+                r.faults.clone(),
+                format!("{:.1} s", r.secs),
+            ]
+        })
+        .collect();
+    let mut w = head.map(str::len);
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            w[i] = w[i].max(v.len());
+        }
+    }
+    let line = |v: &[String]| {
+        let parts: Vec<String> = v
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s:<width$}", width = w[i]))
+            .collect();
+        println!("| {} |", parts.join(" | "));
+    };
+    println!("qemu summary:");
+    line(&head.map(String::from));
+    line(&w.map(|n| "-".repeat(n)));
+    for c in &cells {
+        line(c);
+    }
+}
+
+fn kernel_dir(arch: Arch) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates")
+        .join(arch.kernel_crate());
     dir.canonicalize().unwrap_or(dir)
 }
 
-fn check_tools() -> Result<(), String> {
-    match Command::new(QEMU).arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => return Err(format!("`{QEMU} --version` failed: {}", o.status)),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(format!(
-                "{QEMU} is not installed; install it with:\n  \
-                 apt-get update && apt-get install -y qemu-system-x86"
-            ))
-        }
-        Err(e) => return Err(format!("cannot run {QEMU}: {e}")),
+fn check_qemu(arch: Arch) -> Result<(), String> {
+    let qemu = arch.qemu();
+    match Command::new(qemu).arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!("`{qemu} --version` failed: {}", o.status)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(format!(
+            "{qemu} is not installed; install it with:\n  \
+             apt-get update && apt-get install -y {}",
+            arch.apt_package()
+        )),
+        Err(e) => Err(format!("cannot run {qemu}: {e}")),
     }
+}
+
+fn check_timeout() -> Result<(), String> {
     match Command::new("timeout").arg("--version").output() {
         Ok(_) => Ok(()),
         Err(e) => Err(format!(
@@ -208,8 +403,8 @@ fn build(kernel_dir: &Path, mode: Mode) -> Result<PathBuf, String> {
     cmd.current_dir(kernel_dir)
         .args(["build", "--release", "--quiet", "--target-dir"])
         .arg(&target_dir);
-    if mode == Mode::Five {
-        cmd.args(["--features", "la57"]);
+    if let Some(f) = mode.feature() {
+        cmd.args(["--features", f]);
     }
     // The kernel's flags come from its own .cargo/config.toml; keep the
     // environment of the outer `cargo run` from overriding them.
@@ -225,12 +420,19 @@ fn build(kernel_dir: &Path, mode: Mode) -> Result<PathBuf, String> {
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build exited with {status}"));
+        let hint = match mode.arch() {
+            Arch::X86_64 => String::new(),
+            a => format!(
+                " (is the target installed? `rustup target add {}`)",
+                a.kernel_target()
+            ),
+        };
+        return Err(format!("cargo build exited with {status}{hint}"));
     }
     let elf = target_dir
-        .join(KERNEL_TARGET)
+        .join(mode.arch().kernel_target())
         .join("release")
-        .join("pgtable-qemu");
+        .join(mode.arch().kernel_crate());
     if elf.is_file() {
         Ok(elf)
     } else {
@@ -239,11 +441,8 @@ fn build(kernel_dir: &Path, mode: Mode) -> Result<PathBuf, String> {
 }
 
 fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "-kernel",
-        &elf.display().to_string(),
-        "-cpu",
-        mode.cpu(),
+    let elf = elf.display().to_string();
+    let common = [
         "-m",
         "512M",
         "-display",
@@ -251,32 +450,52 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
         "-serial",
         "stdio",
         "-no-reboot",
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=0x04",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
+    let mut args: Vec<String> = match mode.arch() {
+        Arch::X86_64 => ["-kernel", &elf, "-cpu", mode.cpu()]
+            .into_iter()
+            .chain(common)
+            .chain(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+            .map(str::to_string)
+            .collect(),
+        // EL1 entry at the ELF's (physical) entry point; semihosting for
+        // the exit status.
+        Arch::Arm64 => ["-M", "virt", "-cpu", mode.cpu(), "-kernel", &elf]
+            .into_iter()
+            .chain(common)
+            .chain(["-semihosting"])
+            .map(str::to_string)
+            .collect(),
+    };
     if let Some(a) = append {
         args.extend(["-append".to_string(), a.to_string()]);
     }
     args
 }
 
+/// The number after `key=` in `text`.
+fn field(text: &str, key: &str) -> Option<u64> {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.trim_end_matches([',', ';']).parse().ok())
+}
+
 fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
     let label = mode.label();
+    let name = mode.name();
+    let qemu = mode.arch().qemu();
     let verbose = opts.verbose;
     let secs = opts.timeout_secs;
     let args = qemu_args(elf, mode, opts.append.as_deref());
     if verbose {
-        println!("[{label}] timeout {secs} {QEMU} {}", args.join(" "));
+        println!("[{name}] timeout {secs} {qemu} {}", args.join(" "));
     }
     let out = Command::new("timeout")
-        .args(["-k", "5", &secs.to_string(), QEMU])
+        .args(["-k", "5", &secs.to_string(), qemu])
         .args(&args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {QEMU}: {e}"))?;
+        .map_err(|e| format!("cannot run {qemu}: {e}"))?;
     let serial = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     let status = out.status.code();
@@ -289,17 +508,16 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
 
     if verbose {
         for l in serial.lines() {
-            println!("[{label}] | {l}");
+            println!("[{name}] | {l}");
         }
     }
     if !stderr.is_empty() {
         for l in stderr.lines() {
-            println!("[{label}] qemu stderr: {l}");
+            println!("[{name}] qemu stderr: {l}");
         }
     }
 
-    let mut checks_ok = 0;
-    let mut checks_failed = Vec::new();
+    let mut st = Stats::default();
     // `CHECK <name> ok <detail>`: scenario outcomes worth showing.
     let mut details = Vec::new();
     let mut result = None;
@@ -307,14 +525,26 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
     for line in serial.lines() {
         let line = line.trim_end();
         if let Some(rest) = line.strip_prefix("CHECK ") {
-            let (name, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (check, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
             if verdict == "ok" {
-                checks_ok += 1;
+                st.checks_ok += 1;
             } else if let Some(detail) = verdict.strip_prefix("ok ") {
-                checks_ok += 1;
-                details.push(format!("{name} ok {detail}"));
+                st.checks_ok += 1;
+                details.push(format!("{check} ok {detail}"));
             } else {
-                checks_failed.push(format!("{name}: {verdict}"));
+                st.checks_failed.push(format!("{check}: {verdict}"));
+            }
+            if check == "crosscheck" {
+                st.compared = field(verdict, "compared");
+                st.differences = field(verdict, "differences");
+            }
+            let faults = field(verdict, "faulted").or_else(|| field(verdict, "faults"));
+            if check.ends_with("/old") {
+                st.scenarios += 1;
+                st.old_faults += faults.unwrap_or(0);
+            } else if check.ends_with("/new") {
+                st.scenarios += 1;
+                st.new_faults += faults.unwrap_or(0);
             }
         } else if let Some(r) = line.strip_prefix("RESULT ") {
             result = Some(r.trim().to_string());
@@ -323,7 +553,7 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
         }
     }
 
-    let mut failures = Vec::new();
+    let failures = &mut st.failures;
     match status {
         Some(124) | Some(137) => failures.push(format!("timeout after {secs} s")),
         Some(PASS_STATUS) => {}
@@ -341,35 +571,32 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
             seen_mode.as_deref().unwrap_or("?")
         ));
     }
-    if checks_ok + checks_failed.len() == 0 {
+    if st.checks_ok + st.checks_failed.len() == 0 {
         failures.push("no CHECK lines".to_string());
     }
-    if !checks_failed.is_empty() {
-        failures.push(format!("{} CHECK FAIL", checks_failed.len()));
+    if !st.checks_failed.is_empty() {
+        failures.push(format!("{} CHECK FAIL", st.checks_failed.len()));
     }
 
     println!(
-        "[{label}] {} checks: {checks_ok} ok, {} FAIL; RESULT {}; exit status {}",
-        checks_ok + checks_failed.len(),
-        checks_failed.len(),
+        "[{name}] {} checks: {} ok, {} FAIL; RESULT {}; exit status {}",
+        st.checks_ok + st.checks_failed.len(),
+        st.checks_ok,
+        st.checks_failed.len(),
         result.as_deref().unwrap_or("missing"),
         status.map_or("signal".to_string(), |s| s.to_string())
     );
     for d in &details {
-        println!("[{label}]   {d}");
+        println!("[{name}]   {d}");
     }
-    for f in &checks_failed {
-        println!("[{label}]   FAIL {f}");
+    for f in &st.checks_failed {
+        println!("[{name}]   FAIL {f}");
     }
-    if !failures.is_empty() && !verbose {
-        println!("[{label}] serial log:");
+    if !st.failures.is_empty() && !verbose {
+        println!("[{name}] serial log:");
         for l in serial.lines() {
-            println!("[{label}] | {l}");
+            println!("[{name}] | {l}");
         }
     }
-    Ok(Outcome::Ran {
-        checks_ok,
-        checks_failed,
-        failures,
-    })
+    Ok(Outcome::Ran(st))
 }

@@ -1,0 +1,166 @@
+//! System registers, address translation instructions and TLB maintenance.
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{
+    Readable, Writeable, ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, MAIR_EL1, PAR_EL1, SCTLR_EL1, TCR_EL1,
+    TTBR0_EL1, TTBR1_EL1,
+};
+use core::arch::asm;
+
+/// Virtual-address width of both halves (the `va39` feature selects 39).
+#[cfg(feature = "va39")]
+pub const VA_BITS: u32 = 39;
+/// Virtual-address width of both halves (the `va39` feature selects 39).
+#[cfg(not(feature = "va39"))]
+pub const VA_BITS: u32 = 48;
+
+/// MAIR_EL1 as Linux programs it (`arch/arm64/include/asm/memory.h`,
+/// `MAIR_EL1_SET` in `proc.S`): 0 `MT_NORMAL` 0xff, 1 `MT_NORMAL_TAGGED`
+/// 0xff (Linux switches it to 0xf0 only with MTE, which `virt` lacks
+/// without `mte=on`), 2 `MT_NORMAL_NC` 0x44, 3 `MT_DEVICE_nGnRnE` 0x00,
+/// 4 `MT_DEVICE_nGnRE` 0x04; 5 to 7 are 0x00.
+pub const MAIR: u64 = 0xff | (0xff << 8) | (0x44 << 16) | (0x04 << 32);
+
+/// TCR_EL1: T0SZ = T1SZ = 64 - VA_BITS, 4 KiB granules, walks inner/outer
+/// write-back cacheable and inner shareable, IPS = 48 bits, 8-bit ASIDs
+/// (unused), TBI off, HA/HD off (the library sets AF itself; DBM is
+/// ignored without HD).
+pub const TCR_BOOT: u64 = {
+    let t = (64 - VA_BITS) as u64;
+    t | (1 << 8) | (1 << 10) | (3 << 12) // T0SZ, IRGN0, ORGN0, SH0; TG0 = 4K
+        | (t << 16) | (1 << 24) | (1 << 26) | (3 << 28) // T1SZ, IRGN1, ORGN1, SH1
+        | (2 << 30) // TG1 = 4K
+        | (5 << 32) // IPS = 48 bits
+};
+
+/// An address translation instruction (`AT S1E{0,1}{R,W}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtOp {
+    /// `AT S1E1R`: EL1 read.
+    E1R,
+    /// `AT S1E1W`: EL1 write.
+    E1W,
+    /// `AT S1E0R`: EL0 read.
+    E0R,
+    /// `AT S1E0W`: EL0 write.
+    E0W,
+}
+
+impl AtOp {
+    pub const ALL: [AtOp; 4] = [AtOp::E1R, AtOp::E1W, AtOp::E0R, AtOp::E0W];
+    pub fn name(self) -> &'static str {
+        match self {
+            AtOp::E1R => "S1E1R",
+            AtOp::E1W => "S1E1W",
+            AtOp::E0R => "S1E0R",
+            AtOp::E0W => "S1E0W",
+        }
+    }
+}
+
+/// Run `AT` for `va` and return PAR_EL1.
+pub fn at(op: AtOp, va: u64) -> u64 {
+    // SAFETY: AT only writes PAR_EL1 (which nothing else relies on); it
+    // reads translation tables but never accesses `va` itself.
+    unsafe {
+        match op {
+            AtOp::E1R => asm!("at s1e1r, {}", in(reg) va, options(nostack)),
+            AtOp::E1W => asm!("at s1e1w, {}", in(reg) va, options(nostack)),
+            AtOp::E0R => asm!("at s1e0r, {}", in(reg) va, options(nostack)),
+            AtOp::E0W => asm!("at s1e0w, {}", in(reg) va, options(nostack)),
+        }
+    }
+    barrier::isb(barrier::SY);
+    PAR_EL1.get()
+}
+
+/// Invalidate every EL1&0 TLB entry of this CPU after the page tables
+/// were written.
+pub fn flush_tlb_all() {
+    // SAFETY: TLB maintenance with barriers; it changes no memory and the
+    // tables in use map the running kernel.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            options(nostack)
+        )
+    };
+}
+
+/// Load TTBR0_EL1 (the user half) and flush the TLB.
+///
+/// # Safety
+///
+/// `root` must be a valid root table for the configured TCR_EL1 (or an
+/// empty table); the kernel must not depend on the lower half.
+pub unsafe fn set_ttbr0(root: u64) {
+    barrier::dsb(barrier::ISHST);
+    TTBR0_EL1.set(root);
+    barrier::isb(barrier::SY);
+    flush_tlb_all();
+}
+
+/// Load TTBR1_EL1 (the kernel half) and flush the TLB.
+///
+/// # Safety
+///
+/// `root` must map the kernel image, stack, heap, frames and UART at the
+/// same virtual addresses and with the same attributes as the tables in
+/// use, or the next instruction fetch or access faults.
+pub unsafe fn set_ttbr1(root: u64) {
+    barrier::dsb(barrier::ISHST);
+    TTBR1_EL1.set(root);
+    barrier::isb(barrier::SY);
+    flush_tlb_all();
+}
+
+pub fn ttbr1() -> u64 {
+    TTBR1_EL1.get()
+}
+pub fn tcr() -> u64 {
+    TCR_EL1.get()
+}
+pub fn mair() -> u64 {
+    MAIR_EL1.get()
+}
+pub fn sctlr() -> u64 {
+    SCTLR_EL1.get()
+}
+pub fn id_aa64mmfr0() -> u64 {
+    ID_AA64MMFR0_EL1.get()
+}
+pub fn id_aa64mmfr1() -> u64 {
+    ID_AA64MMFR1_EL1.get()
+}
+
+/// PSTATE.PAN (0 without FEAT_PAN).
+pub fn pan() -> bool {
+    if (id_aa64mmfr1() >> 20) & 0xf == 0 {
+        return false;
+    }
+    let v: u64;
+    // SAFETY: reads PSTATE.PAN (S3_0_C4_C2_3), present with FEAT_PAN.
+    unsafe { asm!("mrs {}, S3_0_C4_C2_3", out(reg) v, options(nomem, nostack)) };
+    v & (1 << 22) != 0
+}
+
+/// Physical-address bits from a 3-bit PARange/IPS encoding.
+pub fn pa_bits_of(enc: u64) -> u8 {
+    match enc & 7 {
+        0 => 32,
+        1 => 36,
+        2 => 40,
+        3 => 42,
+        4 => 44,
+        5 => 48,
+        _ => 52,
+    }
+}
+
+/// The MAIR_EL1 byte of slot `idx`.
+pub fn mair_attr(idx: u8) -> u8 {
+    (mair() >> (8 * u64::from(idx & 7))) as u8
+}
