@@ -25,9 +25,10 @@ use std::process::ExitCode;
                   x86-64 (5- and 4-level), x86-32 (2-level, PAE with shared and per-process kernel PMDs), \
                   arm64 (48- and 39-bit), riscv64 (Sv57, Sv48, Sv39) and arm (short descriptors).\n\n\
                   Without a command: run every scenario on every architecture and mode (or on the one \
-                  --arch names), as the old (pre-6.17) code and as the new code, and print what the \
-                  software MMU saw.\n\nExit status: 0 when every verdict is ok, 1 when one is not, 2 \
-                  for a usage error."
+                  --arch names) once per kernel era (pre-9b861528a801, pre-5.8, 5.8-6.16, 6.17+), each \
+                  as that Linux release does it, and print one verdict line per mode, scenario and era.\n\n\
+                  Exit status: 0 when every verdict is what its era does and the library (6.17+) never \
+                  faulted, 1 otherwise, 2 for a usage error."
 )]
 struct Cli {
     /// Print machine-readable JSON on stdout instead of tables.
@@ -287,27 +288,35 @@ fn all(json: bool, arch: Option<SimArch>) -> Result<bool, Failure> {
             not_applicable: &skipped,
         })?;
     } else {
-        println!("{}", show::summary_table(&outcomes));
+        print!("{}", show::verdict_lines(&outcomes));
         println!();
-        print!("{}", show::legend(&outcomes));
+        print!("{}", show::legend());
         if !skipped.is_empty() {
             println!();
             println!("Not applicable:");
             for s in &skipped {
-                println!("  {:<18} {:<22} {}", s.scenario, s.mode, s.why);
+                print!(
+                    "{}",
+                    show::wrap(&format!("{} on {}: {}", s.scenario, s.mode, s.why), 2, 4)
+                );
             }
         }
         println!();
-        let bad = outcomes.iter().filter(|o| !o.ok).count();
-        if bad == 0 {
-            println!(
-                "All {} runs ok ({} not applicable).",
-                outcomes.len(),
+        let eras: Vec<_> = outcomes.iter().flat_map(|o| &o.eras).collect();
+        let bad = eras.iter().filter(|e| !e.ok).count();
+        let line = if bad == 0 {
+            format!(
+                "All {} verdicts ok ({} runs, {} not in their era, {} scenarios not applicable); \
+                 the library (6.17+) never faulted.",
+                eras.len(),
+                eras.iter().filter(|e| e.run.is_some()).count(),
+                eras.iter().filter(|e| e.run.is_none()).count(),
                 skipped.len()
-            );
+            )
         } else {
-            println!("{bad} of {} runs FAILED.", outcomes.len());
-        }
+            format!("{bad} of {} verdicts FAILED.", eras.len())
+        };
+        print!("{}", show::wrap(&line, 0, 0));
     }
     Ok(ok)
 }

@@ -4,8 +4,7 @@ use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use pgtable_sim::report::Figures;
 use pgtable_sim::scenarios::stress::StressReport;
 use pgtable_sim::scenarios::SCENARIOS;
-use pgtable_sim::{FaultRecord, Outcome, Run, Strategy};
-use std::collections::BTreeSet;
+use pgtable_sim::{Era, EraOutcome, FaultRecord, Outcome, Run, Strategy, Verdict};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -62,6 +61,13 @@ fn accesses(r: &Run) -> u64 {
 
 /// What the MMU saw in a run, in one cell.
 pub fn run_cell(r: &Run) -> String {
+    if let (None, Some(f)) = (r.faults.first(), r.fixed.first()) {
+        return format!(
+            "{} fixed by the fault handler; first {}",
+            plural(r.fixed.len(), "fault"),
+            fault_short(f)
+        );
+    }
     match r.faults.first() {
         None if r.figures.lazy_fixes > 0 => format!(
             "clean, {} accesses ({} fixed lazily)",
@@ -77,98 +83,132 @@ pub fn run_cell(r: &Run) -> String {
     }
 }
 
-fn verdict(o: &Outcome) -> String {
-    if o.ok {
-        return match (&o.old, o.expect_old_fault) {
-            (None, _) => "ok".into(),
-            (Some(_), true) => "ok: bug reproduced, fixed".into(),
-            (Some(_), false) => "ok: old code survives".into(),
-        };
-    }
-    let mut why = Vec::new();
-    if let Some(old) = &o.old {
-        if old.faults.is_empty() && o.expect_old_fault {
-            why.push("old code did not fault");
+/// Width of the text output.
+const WIDTH: usize = 80;
+
+/// `text` wrapped to [`WIDTH`] columns: the first line indented by
+/// `first`, the rest by `rest` spaces (a word longer than a line stays
+/// whole).
+pub fn wrap(text: &str, first: usize, rest: usize) -> String {
+    let mut out = String::new();
+    let mut line = " ".repeat(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let len = line.chars().count() + usize::from(!empty) + word.chars().count();
+        if !empty && len > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(rest);
+            empty = true;
         }
-        if !old.faults.is_empty() && !o.expect_old_fault {
-            why.push("old code faulted");
+        if !empty {
+            line.push(' ');
         }
+        line.push_str(word);
+        empty = false;
     }
-    if !o.new.faults.is_empty() {
-        why.push("new code faulted");
-    }
-    if o.new.checker.is_some() {
-        why.push("checker");
-    }
-    format!("FAILED: {}", why.join(", "))
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
 }
 
-/// The table of `pgtable` with no argument.
-pub fn summary_table(outcomes: &[Outcome]) -> String {
-    let mut t = table();
-    t.set_header([
-        "mode",
-        "scenario",
-        "Linux commit",
-        "old code",
-        "new code",
-        "verdict",
-    ]);
-    for o in outcomes {
-        t.add_row([
-            o.mode.to_string(),
-            o.scenario.to_string(),
-            o.commit.unwrap_or("—").to_string(),
-            o.old.as_ref().map_or("—".to_string(), run_cell),
-            run_cell(&o.new),
-            verdict(o),
-        ]);
-    }
-    t.to_string()
-}
-
-/// The "why" under the table.
-pub fn legend(outcomes: &[Outcome]) -> String {
-    let mut s = String::new();
-    s.push_str("Why:\n");
-    s.push_str(
-        "  old code  the kernel change written as before Linux 6.17: plain pgd/p4d_populate, sync late or never\n",
-    );
-    s.push_str(
-        "  new code  the same change through pgd/p4d_populate_kernel and the edit guard, which syncs every root\n",
-    );
-    let whys: BTreeSet<(&str, &str, bool, &str)> = outcomes
-        .iter()
-        .filter(|o| o.old.is_some())
-        .map(|o| {
-            (
-                o.mode,
-                strategy_name(o.strategy),
-                o.expect_old_fault,
-                o.why.as_str(),
+/// What a run showed, in words: the verdict and its first fault.
+fn verdict_text(e: &EraOutcome) -> String {
+    let run = e.run.as_ref();
+    let mut s = match (e.verdict, run) {
+        (Verdict::Fault, Some(r)) => {
+            let f = &r.faults[0];
+            format!(
+                "{} at {:#x} (cpu{} {}, {} at {}; {})",
+                e.verdict.describe(),
+                f.addr,
+                f.cpu,
+                f.access,
+                f.kind,
+                f.level,
+                plural(r.faults.len(), "fault")
             )
-        })
-        .collect();
-    for (mode, strategy, fault, why) in whys {
-        let _ = writeln!(
-            s,
-            "  {mode} {strategy}: old code {}: {why}",
-            if fault {
-                "must fault"
-            } else {
-                "must not fault"
-            }
-        );
+        }
+        (Verdict::FixedByHandler, Some(r)) => {
+            let handler = e
+                .fault_handler
+                .as_deref()
+                .and_then(|h| h.rsplit(':').next())
+                .unwrap_or("?");
+            format!(
+                "{} ({handler}(), {})",
+                e.verdict.describe(),
+                plural(r.fixed.len(), "fault")
+            )
+        }
+        (v, _) => v.describe().to_string(),
+    };
+    if e.verdict != e.expected {
+        s = format!("UNEXPECTED {s} [Linux: {}]", e.expected.describe());
     }
-    s.push_str("  verdict   ok when the old code faulted exactly when expected, the new code took no fault,\n");
-    s.push_str("            and the checker found every root's kernel half equal to init_mm's\n");
-    s.push_str("Scenarios:\n");
-    for info in SCENARIOS {
-        let _ = writeln!(s, "  {:<17} {}", info.name, info.summary);
+    if let Some(c) = run
+        .and_then(|r| r.checker.as_deref())
+        .filter(|_| e.era == Era::V617)
+    {
+        s.push_str(&format!(" [CHECKER: {c}]"));
+    }
+    if !e.ok && e.verdict == e.expected {
+        s = format!("FAILED {s}");
     }
     s
 }
 
+/// One era's verdict line: "<verdict> — <era>: <why>".
+pub fn era_line(e: &EraOutcome) -> String {
+    format!("{} — {}: {}", verdict_text(e), e.era_name, e.why)
+}
+
+/// The verdicts of `pgtable` with no argument: per mode, per scenario, one
+/// line per era, wrapped to 80 columns.
+pub fn verdict_lines(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    let mut mode = "";
+    for o in outcomes {
+        if o.mode != mode {
+            if !mode.is_empty() {
+                s.push('\n');
+            }
+            mode = o.mode;
+            let _ = writeln!(s, "{mode}");
+        }
+        let head = match o.commit {
+            Some(c) => format!("{} ({c})", o.scenario),
+            None => o.scenario.to_string(),
+        };
+        s.push_str(&wrap(&head, 2, 4));
+        for e in &o.eras {
+            s.push_str(&wrap(&era_line(e), 4, 6));
+        }
+    }
+    s
+}
+
+/// The eras, under the verdicts.
+pub fn legend() -> String {
+    let mut s =
+        String::from("Eras (each verdict names the era, then what that release does and why):\n");
+    for era in Era::ALL {
+        s.push_str(&wrap(
+            &format!("{}: {}; {}", era.name(), era.releases(), era.summary()),
+            2,
+            4,
+        ));
+    }
+    s.push_str(&wrap(
+        "A verdict is ok when the run shows what that release does; 6.17+ \
+         (the pgtable library) must never fault, not even a fault the \
+         handler fixes, and must pass the checker (every root's kernel half \
+         equal to init_mm's). Sources: docs/linux-baselines.md.",
+        0,
+        0,
+    ));
+    s
+}
 fn figures_rows(t: &mut Table, cols: &[&Figures]) {
     type Get = fn(&Figures) -> String;
     let rows: [(&str, Get); 6] = [
@@ -231,8 +271,14 @@ fn run_detail(s: &mut String, name: &str, r: &Run) {
             );
         }
     }
+    if !r.fixed.is_empty() {
+        let _ = writeln!(s, "  faults fixed by the fault handler:");
+        for (i, f) in r.fixed.iter().take(FAULTS_SHOWN).enumerate() {
+            let _ = writeln!(s, "  {:>3}. {}", i + 1, fault_short(f));
+        }
+    }
     for n in &r.notes {
-        let _ = writeln!(s, "  note: {n}");
+        s.push_str(&wrap(&format!("note: {n}"), 2, 4));
     }
     let _ = writeln!(
         s,
@@ -243,7 +289,7 @@ fn run_detail(s: &mut String, name: &str, r: &Run) {
     );
 }
 
-/// `pgtable scenario NAME` for one mode.
+/// `pgtable scenario NAME` for one mode: every era in detail.
 pub fn outcome_detail(o: &Outcome) -> String {
     let mut s = String::new();
     let info = SCENARIOS.iter().find(|i| i.name == o.scenario);
@@ -257,39 +303,34 @@ pub fn outcome_detail(o: &Outcome) -> String {
             .map_or(String::new(), |c| format!(", Linux commit {c}"))
     );
     if let Some(info) = info {
-        let _ = writeln!(s, "{}", info.summary);
+        s.push_str(&wrap(info.summary, 0, 0));
     }
-    let _ = writeln!(
-        s,
-        "expected: old code {}: {}",
-        if o.expect_old_fault {
-            "faults"
-        } else {
-            "survives"
-        },
-        o.why
-    );
-    s.push('\n');
-    if let Some(old) = &o.old {
-        run_detail(&mut s, "old code", old);
+    for e in &o.eras {
         s.push('\n');
+        let _ = writeln!(s, "-- {} ({})", e.era_name, e.releases);
+        s.push_str(&wrap(&format!("Linux: {}", e.linux_source), 0, 2));
+        if let Some(h) = &e.fault_handler {
+            s.push_str(&wrap(&format!("fault handler: {h}"), 0, 2));
+        }
+        s.push_str(&wrap(&format!("verdict: {}", era_line(e)), 0, 2));
+        if let Some(r) = &e.run {
+            run_detail(&mut s, "run", r);
+        }
     }
-    run_detail(&mut s, "new code", &o.new);
     s.push('\n');
+    let runs: Vec<&EraOutcome> = o.eras.iter().filter(|e| e.run.is_some()).collect();
     let mut t = table();
-    let mut cols = Vec::new();
     let mut header = vec!["figures"];
-    if let Some(old) = &o.old {
-        header.push("old code");
-        cols.push(&old.figures);
-    }
-    header.push("new code");
-    cols.push(&o.new.figures);
+    header.extend(runs.iter().map(|e| e.era_name));
     t.set_header(header);
+    let cols: Vec<&Figures> = runs
+        .iter()
+        .filter_map(|e| e.run.as_ref().map(|r| &r.figures))
+        .collect();
     figures_rows(&mut t, &cols);
     right(&mut t, 1..=cols.len());
     let _ = writeln!(s, "{t}");
-    let _ = writeln!(s, "verdict: {}", verdict(o));
+    let _ = writeln!(s, "verdict: {}", if o.ok { "ok" } else { "FAILED" });
     s
 }
 

@@ -38,9 +38,19 @@ fn no_argument_runs_every_scenario_in_both_modes() {
         assert!(out.contains(commit), "{commit} missing:\n{out}");
     }
     assert!(out.contains("x86_64/5-level") && out.contains("x86_64/4-level"));
-    // What the old code's MMU saw, and the legend.
+    // What the MMU saw in the eras that oopsed, the eras, and the fault
+    // handler's fixes.
     assert!(out.contains("not present at PML4") && out.contains("not present at PML5"));
-    assert!(out.contains("Why:"));
+    assert!(out.contains("Eras"));
+    for era in ["pre-9b861528a801", "pre-5.8", "5.8–6.16", "6.17+"] {
+        assert!(out.contains(&format!("— {era}: ")), "{era} missing:\n{out}");
+    }
+    assert!(out.contains("fault fixed by the fault handler (vmalloc_fault()"));
+    assert!(out.contains("fault fixed by the fault handler (do_translation_fault()"));
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 80),
+        "a line is wider than 80 columns:\n{out}"
+    );
     assert!(!out.contains("FAILED"), "{out}");
 }
 
@@ -60,17 +70,27 @@ fn no_argument_json_has_every_outcome() {
         .iter()
         .all(|s| !s["why"].as_str().unwrap().is_empty()));
     let stress = outcomes.iter().find(|o| o["scenario"] == "stress").unwrap();
-    assert!(stress["old"].is_null());
-    // Old code faults where the architecture needs a sync, never on arm64.
-    for o in outcomes
-        .iter()
-        .filter(|o| o["scenario"] == "vmalloc-new-slot")
-    {
+    assert_eq!(stress["eras"].as_array().unwrap().len(), 1, "library only");
+    // Every era carries its release range, Linux source and verdict; each
+    // verdict is the expected one; arm64 never faults; the library never
+    // faults anywhere.
+    for o in outcomes {
         let mode = o["mode"].as_str().unwrap();
-        let faulted = !o["old"]["faults"].as_array().unwrap().is_empty();
-        assert_eq!(faulted, o["expect_old_fault"].as_bool().unwrap(), "{mode}");
-        if mode.starts_with("arm64") {
-            assert!(!faulted, "{mode}: split roots need no sync");
+        for e in o["eras"].as_array().unwrap() {
+            for key in ["era", "era_name", "releases", "linux_source", "why"] {
+                assert!(e[key].is_string(), "{mode}: {key} missing in {e}");
+            }
+            assert_eq!(e["verdict"], e["expected"], "{mode} {e}");
+            if mode.starts_with("arm64") {
+                assert!(matches!(
+                    e["verdict"].as_str(),
+                    Some("no-fault" | "not-in-era")
+                ));
+            }
+            if e["era"] == "v617" {
+                assert_eq!(e["verdict"], "no-fault", "{mode} {e}");
+                assert!(e["run"]["faults"].as_array().unwrap().is_empty());
+            }
         }
     }
 }
@@ -92,7 +112,7 @@ fn arch_selects_one_mode_and_unknown_ones_are_usage_errors() {
 }
 
 #[test]
-fn subpmd_clear_json_old_faults_new_clean() {
+fn subpmd_clear_json_faults_in_5_8_to_6_16_and_is_clean_in_6_17() {
     let o = pgtable(&["scenario", "subpmd-clear", "--levels", "4", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
@@ -101,8 +121,23 @@ fn subpmd_clear_json_old_faults_new_clean() {
     let out = &outcomes[0];
     assert_eq!(out["mode"], "x86_64/4-level");
     assert_eq!(out["commit"], "8d400913c231");
-    assert!(!out["old"]["faults"].as_array().unwrap().is_empty());
-    assert!(out["new"]["faults"].as_array().unwrap().is_empty());
+    let era = |name: &str| {
+        out["eras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["era_name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // 8d400913c231 (5.13): the memset before vmemmap_populate()'s sync.
+    let bug = era("5.8–6.16");
+    assert_eq!(bug["verdict"], "fault");
+    assert!(!bug["run"]["faults"].as_array().unwrap().is_empty());
+    assert_eq!(era("pre-5.8")["verdict"], "no-fault");
+    let lib = era("6.17+");
+    assert!(lib["run"]["faults"].as_array().unwrap().is_empty());
+    assert_eq!(lib["verdict"], "no-fault");
     assert_eq!(out["ok"], true);
 }
 
@@ -112,14 +147,14 @@ fn scenario_text_report_has_cpus_faults_and_figures() {
         "scenario",
         "hotplug-new-slot",
         "--levels",
-        "5",
+        "4",
         "--cpus",
         "2",
     ]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     for want in [
-        "x86_64/5-level",
+        "x86_64/4-level",
         "cpu1",
         "faults:",
         "sync calls",

@@ -7,7 +7,7 @@
 //! never through the library's walk.
 
 use crate::bus::Bus;
-use crate::machine::{Machine, Strategy};
+use crate::machine::Machine;
 use pgtable::{Arch, Decoded, Level, PhysAddr, TableMemory};
 use pgtable_mmu::{Access, Mode};
 use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
@@ -105,7 +105,7 @@ impl Checker {
                 kernel
             };
             let have = Self::slot_entry(m, root, slot);
-            let lazily_missing = m.strategy == Strategy::Lazy && have == 0;
+            let lazily_missing = m.lazy_fixing() && have == 0;
             if !lazily_missing && !Self::same_entry(m, want, have) {
                 return Err(CheckFailure {
                     root: root.0,
@@ -142,7 +142,7 @@ impl Checker {
             let have = Self::slot_entry(m, PhysAddr(h.0 + i * size), 0);
             // Under the lazy strategy an entry is copied on first fault.
             have == Self::slot_entry(m, PhysAddr(k.0 + i * size), 0)
-                || (m.strategy == Strategy::Lazy && have == 0)
+                || (m.lazy_fixing() && have == 0)
         })
     }
 
@@ -169,7 +169,7 @@ impl Checker {
             let ok = match (&want, &have) {
                 (Ok(w), Ok(h)) => Self::same(w, h),
                 (Err(_), Err(_)) => true,
-                (Ok(_), Err(_)) => m.strategy == Strategy::Lazy,
+                (Ok(_), Err(_)) => m.lazy_fixing(),
                 (Err(_), Ok(_)) => false,
             };
             if !ok {

@@ -8,6 +8,7 @@ pub mod arch;
 mod bus;
 pub mod checker;
 pub mod cpu;
+pub mod era;
 mod frames;
 pub mod kernel;
 pub mod layout;
@@ -18,5 +19,6 @@ pub mod scenarios;
 
 pub use arch::SimArch;
 pub use bus::Bus;
+pub use era::Era;
 pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
-pub use report::{FaultRecord, Outcome, Run, Variant};
+pub use report::{EraOutcome, FaultRecord, Outcome, Run, Variant, Verdict};

@@ -146,6 +146,10 @@ pub struct Machine {
     /// context runs with in its user-half root (arm64's `reserved_pg_dir`
     /// in TTBR0): a data frame never written.
     pub(crate) reserved_pg_dir: u64,
+    /// The era's fault handler, if it fixes kernel faults lazily.
+    pub(crate) fault_handler: std::cell::Cell<Option<crate::era::FaultHandler>>,
+    /// Faults the fault handler fixed, in order.
+    pub(crate) fixed: RefCell<Vec<FaultRecord>>,
 }
 
 impl Machine {
@@ -206,6 +210,8 @@ impl Machine {
             kasan_zero: RefCell::new(None),
             vmemmap_blocks: RefCell::new(BTreeMap::new()),
             reserved_pg_dir,
+            fault_handler: std::cell::Cell::new(None),
+            fixed: RefCell::new(Vec::new()),
         };
         m.kernel().boot()?;
         Ok(m)
@@ -437,9 +443,35 @@ impl Machine {
         self.mapped.borrow_mut().remove(&start);
     }
 
+    /// Install (or remove) the fault handler of a kernel era: a kernel
+    /// fault in its range whose entry init_mm has is fixed by copying that
+    /// entry and the access retried (`vmalloc_fault()`,
+    /// `do_translation_fault()`).
+    pub fn set_fault_handler(&self, h: Option<crate::era::FaultHandler>) {
+        self.fault_handler.set(h);
+    }
+
+    /// The fault handler installed, if any.
+    pub fn fault_handler(&self) -> Option<crate::era::FaultHandler> {
+        self.fault_handler.get()
+    }
+
+    /// Whether a root may lack a kernel entry until a fault copies it: the
+    /// lazy strategy, or an era's fault handler.
+    pub fn lazy_fixing(&self) -> bool {
+        self.strategy == Strategy::Lazy || self.fault_handler.get().is_some()
+    }
+
+    /// Faults the era's fault handler fixed so far.
+    pub fn fixed_faults(&self) -> Vec<FaultRecord> {
+        self.fixed.borrow().clone()
+    }
+
     /// One kernel access by `cpu` on its current root, through its TLB.
     /// Under [`Strategy::Lazy`], a fault on a kernel address whose top-level
-    /// entry the kernel has is fixed and retried, as `vmalloc_fault()` did.
+    /// entry the kernel has is fixed and retried, as `vmalloc_fault()` did;
+    /// with an era's fault handler, only in the range it covers, and the
+    /// fixed fault is recorded as such.
     pub(crate) fn access(
         &self,
         cpu: usize,
@@ -452,19 +484,25 @@ impl Machine {
         let c = &mut cpus[cpu];
         c.accesses += 1;
         let mut r = c.cpu.access(&bus, va, access, Mode::Supervisor);
-        if r.is_err() && self.strategy == Strategy::Lazy {
+        let handler = self.fault_handler.get().filter(|h| h.covers(va));
+        let lazy = self.strategy == Strategy::Lazy || handler.is_some();
+        if let (Err(f), true) = (&r, lazy) {
             c.faults += 1;
+            let first = FaultRecord::new(cpu, c.ctx, f, self.arch.level_name(f.level), what);
             if self
                 .pt
                 .sync_on_fault(PhysAddr(c.cpu.roots().user), VirtAddr(va))
             {
                 r = c.cpu.access(&bus, va, access, Mode::Supervisor);
+                if r.is_ok() && handler.is_some() {
+                    self.fixed.borrow_mut().push(first);
+                }
             }
         }
         match r {
             Ok(_) => Ok(()),
             Err(f) => {
-                if self.strategy != Strategy::Lazy {
+                if !lazy {
                     c.faults += 1;
                 }
                 let rec = FaultRecord::new(cpu, c.ctx, &f, self.arch.level_name(f.level), what);

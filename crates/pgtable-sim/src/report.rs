@@ -1,6 +1,7 @@
 //! What runs report: faults the MMU saw, per-CPU counts, the checker's
 //! verdict and the sync machinery's figures.
 
+use crate::era::Era;
 use crate::machine::{Context, Machine, Strategy};
 use pgtable::TableMemory;
 use pgtable_mmu::Access;
@@ -114,7 +115,7 @@ pub struct Figures {
     pub entries_copied: u64,
     /// Faults taken (all CPUs).
     pub faults_taken: u64,
-    /// Faults fixed by copying an entry (lazy strategy).
+    /// Faults fixed by copying an entry (lazy strategy, fault handler).
     pub lazy_fixes: u64,
     /// Page-table pages in use.
     pub table_pages: usize,
@@ -138,23 +139,28 @@ impl Figures {
     }
 }
 
-/// Old code or new code.
+/// Old code or new code: the two ends of the era model, for tools that
+/// want a pair (ptdump `--old`, the model test). [`Variant::Old`] is the
+/// oldest era modelled ([`Era::Pre9b86`]), [`Variant::New`] the library
+/// ([`Era::V617`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
-    /// Written as before Linux 6.17: plain populate, sync late or never.
+    /// Plain populate, nothing synced ([`Era::Pre9b86`]).
     Old,
-    /// Through the kernel helpers and the edit guard.
+    /// Through the kernel helpers and the edit guard ([`Era::V617`]).
     New,
 }
 
 /// One run of a scenario.
 #[derive(Clone, Debug, Serialize)]
 pub struct Run {
-    /// Old or new code.
-    pub variant: Variant,
-    /// Faults the MMU raised, in order.
+    /// The era the kernel users behaved as.
+    pub era: Era,
+    /// Faults the MMU raised and nothing fixed (oopses), in order.
     pub faults: Vec<FaultRecord>,
+    /// Faults the era's fault handler fixed, in order.
+    pub fixed: Vec<FaultRecord>,
     /// Per CPU.
     pub cpus: Vec<CpuSummary>,
     /// The checker's verdict at the end: `None` if clean.
@@ -167,15 +173,11 @@ pub struct Run {
 
 impl Run {
     /// Collect a run's report from the machine it ran on.
-    pub fn collect(
-        m: &Machine,
-        variant: Variant,
-        checker: Option<String>,
-        notes: Vec<String>,
-    ) -> Run {
+    pub fn collect(m: &Machine, era: Era, checker: Option<String>, notes: Vec<String>) -> Run {
         Run {
-            variant,
+            era,
             faults: m.faults(),
+            fixed: m.fixed_faults(),
             cpus: CpuSummary::of(m),
             checker,
             figures: Figures::of(m),
@@ -183,49 +185,115 @@ impl Run {
         }
     }
 
+    /// What the run shows.
+    pub fn verdict(&self) -> Verdict {
+        if !self.faults.is_empty() {
+            Verdict::Fault
+        } else if !self.fixed.is_empty() {
+            Verdict::FixedByHandler
+        } else {
+            Verdict::NoFault
+        }
+    }
+
     /// One line: what the MMU saw.
     pub fn summary(&self) -> String {
-        match self.faults.first() {
-            None => format!(
+        match (self.faults.first(), self.fixed.first()) {
+            (None, None) => format!(
                 "clean ({} accesses)",
                 self.cpus.iter().map(|c| c.accesses).sum::<u64>()
             ),
-            Some(f) => format!("{} fault(s); first: {f}", self.faults.len()),
+            (None, Some(f)) => format!(
+                "{} fault(s) fixed by the handler; first: {f}",
+                self.fixed.len()
+            ),
+            (Some(f), _) => format!("{} fault(s); first: {f}", self.faults.len()),
         }
     }
 }
 
-/// Both runs of a scenario and the verdict.
+/// What a scenario does in an era.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every access translated.
+    NoFault,
+    /// Some accesses faulted and the fault handler fixed every one.
+    FixedByHandler,
+    /// A kernel fault nothing fixed: an oops.
+    Fault,
+    /// The era has no such code (or no such architecture): not run.
+    NotInEra,
+}
+
+impl Verdict {
+    /// As the verdict lines say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Verdict::NoFault => "no fault",
+            Verdict::FixedByHandler => "fault fixed by the fault handler",
+            Verdict::Fault => "fault (oops)",
+            Verdict::NotInEra => "not in this era",
+        }
+    }
+}
+
+/// One era of a scenario on one mode: what that release does, what was
+/// expected of it and what the run showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct EraOutcome {
+    /// The era.
+    pub era: Era,
+    /// Its name (`pre-5.8`, `5.8–6.16`, ...).
+    pub era_name: &'static str,
+    /// The releases it covers.
+    pub releases: &'static str,
+    /// The Linux function that decides the kernel user's behaviour.
+    pub linux_source: &'static str,
+    /// The fault handler that fixes faults lazily in this era on this
+    /// mode (`path:function`), if any covers the scenario.
+    pub fault_handler: Option<String>,
+    /// What Linux does in this era, as [`Verdict`].
+    pub expected: Verdict,
+    /// What the run showed ([`Verdict::NotInEra`] when not run).
+    pub verdict: Verdict,
+    /// Why, with the Linux functions and commits.
+    pub why: &'static str,
+    /// The run, unless the era cannot hit the scenario.
+    pub run: Option<Run>,
+    /// The verdict is the expected one; for 6.17+ (the library) also no
+    /// fault at all, fixed or not, and a clean checker.
+    pub ok: bool,
+}
+
+/// Every era of a scenario on one mode.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     /// Scenario name.
     pub scenario: &'static str,
     /// Paging mode name.
     pub mode: &'static str,
-    /// Sync strategy.
+    /// Sync strategy of the machine.
     pub strategy: Strategy,
     /// The Linux commit whose bug it reproduces.
     pub commit: Option<&'static str>,
-    /// Whether the old code must fault here.
-    pub expect_old_fault: bool,
-    /// Why (or why not).
-    pub why: String,
-    /// The old code's run.
-    pub old: Option<Run>,
-    /// The new code's run.
-    pub new: Run,
-    /// Old faulted exactly when expected and new is clean.
+    /// One per era, oldest first.
+    pub eras: Vec<EraOutcome>,
+    /// Every era ok.
     pub ok: bool,
 }
 
 impl Outcome {
-    /// Judge a pair of runs.
-    pub fn judge(mut self) -> Outcome {
-        let old_ok = self
-            .old
-            .as_ref()
-            .is_none_or(|o| o.faults.is_empty() != self.expect_old_fault);
-        self.ok = old_ok && self.new.faults.is_empty() && self.new.checker.is_none();
-        self
+    /// The 6.17+ (library) run, if it ran.
+    pub fn library(&self) -> Option<&Run> {
+        self.eras
+            .iter()
+            .find(|e| e.era == Era::V617)
+            .and_then(|e| e.run.as_ref())
+    }
+
+    /// The outcome of one era.
+    pub fn era(&self, era: Era) -> Option<&EraOutcome> {
+        self.eras.iter().find(|e| e.era == era)
     }
 }

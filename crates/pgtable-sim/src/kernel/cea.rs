@@ -3,8 +3,8 @@
 //! PTI user-mode root maps.
 
 use super::Kernel;
+use crate::era::{Era, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::arch::RegionKind;
 use pgtable::Prot;
 
@@ -16,7 +16,8 @@ pub const CEA_PAGES: usize = 4;
 impl Kernel<'_> {
     /// `setup_cpu_entry_area(cpu)`: map `CEA_PAGES` fresh pages at the CPU's
     /// slice of the entry area; returns its address.
-    pub fn cpu_entry_area_map(&mut self, v: Variant, cpu: usize) -> Result<u64, SimError> {
+    pub fn cpu_entry_area_map(&mut self, era: impl Into<Era>, cpu: usize) -> Result<u64, SimError> {
+        let how = self.how(era.into(), User::CpuEntryArea);
         let base = pgtable::Arch::layout(&self.m.arch)
             .get(RegionKind::CpuEntryArea)
             .map_or(0, |r| r.start);
@@ -24,7 +25,7 @@ impl Kernel<'_> {
         let frames = (0..CEA_PAGES)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        if let Err(e) = self.edit(v, |e| e.vmap_pages(va, &frames, Prot::KERNEL)) {
+        if let Err(e) = self.edit(how, |e| e.vmap_pages(va, &frames, Prot::KERNEL)) {
             for f in frames {
                 self.m.frames.borrow_mut().free(f);
             }

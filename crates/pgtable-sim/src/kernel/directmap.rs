@@ -3,37 +3,40 @@
 //! `arch_remove_memory()`).
 
 use super::{Kernel, Memmap};
+use crate::era::{Era, Populate, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::{PhysAddr, Prot};
 
 impl Kernel<'_> {
-    /// Map `pa..pa+size` in the direct map, with 1 GiB leaves where aligned.
-    pub fn map_direct(&mut self, v: Variant, pa: u64, size: u64) -> Result<(), SimError> {
+    /// Map `pa..pa+size` in the direct map, with 1 GiB leaves where aligned;
+    /// on x86-64 from 9b861528a801 on, `kernel_physical_mapping_init()`
+    /// then calls `sync_global_pgds()` itself.
+    pub fn map_direct(&mut self, era: impl Into<Era>, pa: u64, size: u64) -> Result<(), SimError> {
+        let era = era.into();
         let va = self.m.layout.va(pa);
-        self.edit(v, |e| {
+        self.edit(self.how(era, User::DirectMap), |e| {
             e.vmap_range(va, PhysAddr(pa), size, Prot::KERNEL, 30)
         })?;
         self.m.note_mapped(va, size, "direct map");
+        if era.late_sync(User::DirectMap, self.m.arch) {
+            self.sync_global_pgds(va, va + size - 1)?;
+        }
         Ok(())
     }
 
     /// `arch_add_memory()` + `sparse_add_section()`: the direct map and the
-    /// `struct page`s of hot-added memory. `cpu` runs the hotplug (in
-    /// whatever context it has). The old code is that before 9b861528a801:
-    /// no sync at all.
+    /// `struct page`s of hot-added memory, as `era` does them. `cpu` runs
+    /// the hotplug (in whatever context it has).
     pub fn hotplug_add(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         pa: u64,
         size: u64,
         cpu: usize,
     ) -> Result<(), SimError> {
-        self.map_direct(v, pa, size)?;
-        let r = match v {
-            Variant::Old => self.vmemmap_populate_nosync(v, pa, size, Memmap::Huge, cpu),
-            Variant::New => self.vmemmap_populate(v, pa, size, Memmap::Huge, cpu),
-        };
+        let era = era.into();
+        self.map_direct(era, pa, size)?;
+        let r = self.vmemmap_populate(era, pa, size, Memmap::Huge, cpu);
         if let Err(e) = r {
             self.unmap_direct(pa, size)?;
             return Err(e);
@@ -43,7 +46,7 @@ impl Kernel<'_> {
 
     fn unmap_direct(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
         let va = self.m.layout.va(pa);
-        self.edit(Variant::New, |e| e.vunmap_range(va, size))?;
+        self.edit(Populate::Tracked, |e| e.vunmap_range(va, size))?;
         self.m.note_unmapped(va);
         Ok(())
     }

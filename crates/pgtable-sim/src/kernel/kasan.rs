@@ -5,8 +5,8 @@
 //! where it is needed.
 
 use super::Kernel;
+use crate::era::{Era, Populate, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::{Arch, EntryPtr, Level, PhysAddr, Prot, SharedTable};
 
 /// The shared zero tables, built once.
@@ -30,14 +30,14 @@ impl ZeroTables {
 }
 
 impl Kernel<'_> {
-    fn kasan_zero_tables(&mut self, v: Variant) -> Result<ZeroTables, SimError> {
+    fn kasan_zero_tables(&mut self, how: Populate) -> Result<ZeroTables, SimError> {
         if let Some(z) = self.m.kasan_zero.borrow().clone() {
             return Ok(z);
         }
         let arch = self.m.arch;
         let page = self.m.frames.borrow_mut().alloc()?;
         let addr = self.m.layout.shadow(self.m.layout.page_offset);
-        let z = self.edit(v, |e| -> Result<ZeroTables, SimError> {
+        let z = self.edit(how, |e| -> Result<ZeroTables, SimError> {
             let top = arch.top_level();
             let pte = e.alloc_table(Level::Pte)?;
             for i in 0..1u64 << arch.level_bits(Level::Pte) {
@@ -73,16 +73,17 @@ impl Kernel<'_> {
     /// shared zero tables. Returns the slots populated.
     pub fn kasan_zero_shadow(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         start: u64,
         end: u64,
     ) -> Result<usize, SimError> {
-        let z = self.kasan_zero_tables(v)?;
+        let how = self.how(era.into(), User::KasanShadow);
+        let z = self.kasan_zero_tables(how)?;
         let arch = self.m.arch;
         let top = arch.top_level();
         let (s, e) = (self.m.layout.shadow(start), self.m.layout.shadow(end - 1));
         let slot = self.m.layout.top_slot;
-        let n = self.edit(v, |ed| -> Result<usize, SimError> {
+        let n = self.edit(how, |ed| -> Result<usize, SimError> {
             let mut n = 0;
             let mut va = s & !(slot - 1);
             while va <= e {
@@ -100,17 +101,18 @@ impl Kernel<'_> {
     /// `kasan_init()`'s shadow of memory): fresh zeroed pages.
     pub fn kasan_populate_shadow(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         start: u64,
         end: u64,
     ) -> Result<u64, SimError> {
+        let how = self.how(era.into(), User::KasanShadow);
         let s = self.m.layout.shadow(start) & !0xfff;
         let e = (self.m.layout.shadow(end - 1) | 0xfff) + 1;
         let frames = (s..e)
             .step_by(4096)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        self.edit(v, |ed| ed.vmap_pages(s, &frames, Prot::KERNEL))?;
+        self.edit(how, |ed| ed.vmap_pages(s, &frames, Prot::KERNEL))?;
         self.m.note_mapped(s, e - s, "KASAN shadow");
         self.m.vm_frames.borrow_mut().insert(s, frames);
         Ok(s)

@@ -1,9 +1,11 @@
 //! The kernel code that populates kernel page tables, each user where
 //! Linux's x86-64 memory map puts it.
 //!
-//! Every user can run as the old code did ([`Variant::Old`]: plain populate
-//! through the `unsafe` legacy edit, sync late or never) or through the
-//! kernel helpers ([`Variant::New`]: the edit guard syncs when it ends).
+//! Every user takes the kernel [`Era`] it behaves as: per era and
+//! architecture ([`Era::populate`]) its populate is plain (the `unsafe`
+//! legacy edit: nothing synced when it ends) or tracked (the library's
+//! edit, which syncs when it ends), and x86's late `sync_global_pgds()`
+//! follows where that release had it ([`Era::late_sync`]).
 
 mod cea;
 mod directmap;
@@ -15,8 +17,9 @@ mod vmemmap;
 pub use vmemmap::Memmap;
 
 use crate::arch::SimArch;
+use crate::era::{Era, Populate};
 use crate::machine::{Machine, SimError, Strategy};
-use crate::report::{FaultRecord, Variant};
+use crate::report::FaultRecord;
 use pgtable::{
     CacheMode, EntryPtr, KernelEdit, KernelSpace, KernelTable, LegacyEdit, Level, PhysAddr, Prot,
     SharedTable, SparseMemory, VirtAddr,
@@ -173,17 +176,22 @@ pub struct Kernel<'m> {
 }
 
 impl<'m> Kernel<'m> {
-    /// Run `f` on an edit of the chosen variant. The new edit syncs when `f`
-    /// returns; the old one does not.
-    pub(crate) fn edit<R>(&mut self, v: Variant, f: impl FnOnce(&mut dyn Editor<'m>) -> R) -> R {
-        match v {
-            Variant::New => self.ks.edit(|e| f(e)).0,
+    /// Run `f` on an edit of the chosen kind. The tracked edit syncs when
+    /// `f` returns; the plain one does not.
+    pub(crate) fn edit<R>(&mut self, how: Populate, f: impl FnOnce(&mut dyn Editor<'m>) -> R) -> R {
+        match how {
+            Populate::Tracked => self.ks.edit(|e| f(e)).0,
             // SAFETY: the old-code scenarios exist to show what happens when
             // the sync comes late or never: every kernel access on the
             // simulated machine goes through the software MMU, which reports
             // the resulting faults instead of crashing.
-            Variant::Old => unsafe { self.ks.legacy_edit(|e| f(e)) },
+            Populate::Plain => unsafe { self.ks.legacy_edit(|e| f(e)) },
         }
+    }
+
+    /// The edit `user` makes in `era` on this machine.
+    pub(crate) fn how(&self, era: Era, user: crate::era::User) -> Populate {
+        era.populate(user, self.m.arch)
     }
 
     /// `sync_global_pgds(start, last)`, as old callers did it by hand.
@@ -223,9 +231,9 @@ impl<'m> Kernel<'m> {
             self.ks.edit(|e| e.preallocate(start, last)).0?;
         }
         let ram = self.m.layout.boot_ram;
-        self.map_direct(Variant::New, 0, ram)?;
+        self.map_direct(Era::V617, 0, ram)?;
         if self.m.layout.has_vmemmap {
-            self.vmemmap_populate(Variant::New, 0, ram, Memmap::Huge, 0)?;
+            self.vmemmap_populate(Era::V617, 0, ram, Memmap::Huge, 0)?;
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //! Linux 6.17 patch converted to the kernel populate helpers.
 
 use super::Kernel;
+use crate::era::{Era, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::{Level, Prot};
 
 impl Kernel<'_> {
@@ -13,15 +13,16 @@ impl Kernel<'_> {
     /// does. Returns the unit size in bytes.
     pub fn percpu_first_chunk(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         base: u64,
         unit_pages: usize,
     ) -> Result<u64, SimError> {
+        let how = self.how(era.into(), User::Percpu);
         let units = self.m.cpu_count();
         let frames = (0..units * unit_pages)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        self.edit(v, |e| -> Result<(), SimError> {
+        self.edit(how, |e| -> Result<(), SimError> {
             for (i, &frame) in frames.iter().enumerate() {
                 let addr = base + i as u64 * 4096;
                 let pgd = e.pgd_offset(addr);

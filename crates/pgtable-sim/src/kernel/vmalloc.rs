@@ -1,17 +1,18 @@
 //! vmalloc, vfree and ioremap, from the library's vmalloc layer.
 
 use super::Kernel;
+use crate::era::{Era, Populate, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::{CacheMode, PhysAddr, Prot, VirtAddr};
 
 impl Kernel<'_> {
     /// `vmalloc()`: `pages` fresh frames mapped at a free vmalloc range.
-    pub fn vmalloc(&mut self, v: Variant, pages: usize) -> Result<u64, SimError> {
+    pub fn vmalloc(&mut self, era: impl Into<Era>, pages: usize) -> Result<u64, SimError> {
+        let how = self.how(era.into(), User::Vmalloc);
         let frames = (0..pages)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        match self.edit(v, |e| e.vmap(&frames, Prot::KERNEL)) {
+        match self.edit(how, |e| e.vmap(&frames, Prot::KERNEL)) {
             Ok(va) => {
                 self.m.note_mapped(va.0, pages as u64 * 4096, "vmalloc");
                 self.m.vm_frames.borrow_mut().insert(va.0, frames);
@@ -28,7 +29,7 @@ impl Kernel<'_> {
 
     /// `vfree()`: unmap, flush every TLB, free the frames.
     pub fn vfree(&mut self, va: u64) -> Result<(), SimError> {
-        self.edit(Variant::New, |e| e.vunmap(VirtAddr(va)))?;
+        self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
         self.m.flush_tlb_all();
         self.m.note_unmapped(va);
         for f in self
@@ -44,8 +45,9 @@ impl Kernel<'_> {
     }
 
     /// `ioremap()`: map device memory uncached.
-    pub fn ioremap(&mut self, v: Variant, pa: u64, size: u64) -> Result<u64, SimError> {
-        let va = self.edit(v, |e| e.ioremap(PhysAddr(pa), size, CacheMode::Uncached))?;
+    pub fn ioremap(&mut self, era: impl Into<Era>, pa: u64, size: u64) -> Result<u64, SimError> {
+        let how = self.how(era.into(), User::Ioremap);
+        let va = self.edit(how, |e| e.ioremap(PhysAddr(pa), size, CacheMode::Uncached))?;
         let base = va.0 & !0xfff;
         let len = ((pa & 0xfff) + size).next_multiple_of(4096);
         self.m.note_mapped(base, len, "ioremap");
@@ -54,7 +56,7 @@ impl Kernel<'_> {
 
     /// `iounmap()`.
     pub fn iounmap(&mut self, va: u64) -> Result<(), SimError> {
-        self.edit(Variant::New, |e| e.vunmap(VirtAddr(va)))?;
+        self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
         self.m.flush_tlb_all();
         self.m.note_unmapped(va & !0xfff);
         Ok(())

@@ -3,8 +3,8 @@
 //! sub-PMD case), and for compound-page device memory.
 
 use super::Kernel;
+use crate::era::{Era, Populate, User};
 use crate::machine::SimError;
-use crate::report::Variant;
 use pgtable::{PhysAddr, Prot};
 
 const PMD_SIZE: u64 = 2 << 20;
@@ -19,43 +19,33 @@ pub enum Memmap {
 }
 
 impl Kernel<'_> {
-    /// `vmemmap_populate()` for the memory `pa..pa+size`, run on `cpu`. The
-    /// old code syncs at the end, as x86 did from 9b861528a801 on, which is
-    /// after the sub-PMD clear of 8d400913c231.
+    /// `vmemmap_populate()` for the memory `pa..pa+size`, run on `cpu`, as
+    /// `era` does it: plain or tracked populate ([`Era::populate`]); in
+    /// 5.13+ the sub-PMD clear of 8d400913c231 ([`Era::subpmd_memset`]);
+    /// then, on x86-64 from 9b861528a801 on, `sync_global_pgds()`
+    /// ([`Era::late_sync`]), which comes after that clear.
     pub fn vmemmap_populate(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         pa: u64,
         size: u64,
         how: Memmap,
         cpu: usize,
     ) -> Result<(), SimError> {
-        self.vmemmap_populate_nosync(v, pa, size, how, cpu)?;
-        if v == Variant::Old {
-            let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
+        let era = era.into();
+        let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
+        let edit = self.how(era, User::Vmemmap);
+        match how {
+            Memmap::Base => self.vmemmap_basepages(edit, start, end)?,
+            Memmap::Huge => self.vmemmap_hugepages(edit, start, end, era.subpmd_memset(), cpu)?,
+        }
+        if era.late_sync(User::Vmemmap, self.m.arch) {
             self.sync_global_pgds(start, end - 1)?;
         }
         Ok(())
     }
 
-    /// `vmemmap_populate()` as before 9b861528a801: no sync for the old
-    /// code.
-    pub(crate) fn vmemmap_populate_nosync(
-        &mut self,
-        v: Variant,
-        pa: u64,
-        size: u64,
-        how: Memmap,
-        cpu: usize,
-    ) -> Result<(), SimError> {
-        let (start, end) = (self.m.layout.page(pa), self.m.layout.page(pa + size));
-        match how {
-            Memmap::Base => self.vmemmap_basepages(v, start, end),
-            Memmap::Huge => self.vmemmap_hugepages(v, start, end, cpu),
-        }
-    }
-
-    fn vmemmap_basepages(&mut self, v: Variant, start: u64, end: u64) -> Result<(), SimError> {
+    fn vmemmap_basepages(&mut self, v: Populate, start: u64, end: u64) -> Result<(), SimError> {
         let (s, e) = (start & !0xfff, (end + 0xfff) & !0xfff);
         let frames = (s..e)
             .step_by(4096)
@@ -69,14 +59,15 @@ impl Kernel<'_> {
 
     /// Map each missing 2 MiB block; where the range covers only part of a
     /// new block, clear the rest (x86 `vmemmap_use_new_sub_pmd()` writes
-    /// `PAGE_UNUSED` there). The old code clears inside the populate loop,
-    /// before any sync, on the CPU that runs the hotplug; the new code can
-    /// only clear once its edit has synced.
+    /// `PAGE_UNUSED` there) when `clear` (5.13+). A plain populate clears
+    /// before any sync, on the CPU that runs the hotplug; a tracked one
+    /// only once its edit has synced.
     fn vmemmap_hugepages(
         &mut self,
-        v: Variant,
+        v: Populate,
         start: u64,
         end: u64,
+        clear: bool,
         cpu: usize,
     ) -> Result<(), SimError> {
         let mut unused = Vec::new();
@@ -109,7 +100,7 @@ impl Kernel<'_> {
             self.m.note_mapped(b, PMD_SIZE, "vmemmap");
         }
         r?;
-        for (s, e) in unused {
+        for (s, e) in unused.into_iter().filter(|_| clear) {
             // A fault here is what the old code oopsed on; it is recorded and
             // the clear stops, as the machine would have.
             let _ = self.memset(
@@ -125,10 +116,10 @@ impl Kernel<'_> {
     /// `vmemmap_populate_compound_pages()`: device memory in compound pages
     /// of `1 << order` base pages. Only the first two vmemmap pages of each
     /// compound page are backed; the rest of its tail `struct page`s reuse
-    /// the second. The old code never synced (4917f55b4ef9).
+    /// the second. Before 6.17 this path never synced (4917f55b4ef9).
     pub fn vmemmap_populate_compound(
         &mut self,
-        v: Variant,
+        era: impl Into<Era>,
         pa: u64,
         size: u64,
         order: u32,
@@ -153,6 +144,7 @@ impl Kernel<'_> {
             frames.push(head);
             frames.extend(std::iter::repeat_n(tail, per_compound - 1));
         }
+        let v = self.how(era.into(), User::VmemmapCompound);
         self.edit(v, |ed| ed.vmap_pages(start, &frames, Prot::KERNEL))?;
         self.m.vm_frames.borrow_mut().insert(start, distinct);
         self.m
@@ -171,7 +163,7 @@ impl Kernel<'_> {
             .map(|(&b, &f)| (b, f))
             .collect();
         for (block, frame) in blocks {
-            self.edit(Variant::New, |ed| ed.vunmap_range(block, PMD_SIZE))?;
+            self.edit(Populate::Tracked, |ed| ed.vunmap_range(block, PMD_SIZE))?;
             self.m.vmemmap_blocks.borrow_mut().remove(&block);
             self.m.frames.borrow_mut().free_2m(frame);
             self.m.note_unmapped(block);

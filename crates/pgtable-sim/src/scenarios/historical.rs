@@ -1,20 +1,20 @@
 //! The three historical bugs.
 
 use super::{read_from_every_cpu, slot};
+use crate::era::Era;
 use crate::kernel::Memmap;
 use crate::layout::{HOTPLUG_BASE, SUBSECTION_SIZE};
 use crate::machine::{Machine, SimError};
-use crate::report::Variant;
 use pgtable_mmu::Access;
 
 /// 9b861528a801: memory hotplug of 1 GiB at 64 GiB; its direct map and its
 /// struct pages each need a new top-level slot. CPU 0 runs the hotplug and
 /// the memmap init from process 0; then every CPU touches a struct page and
 /// the memory itself.
-pub(super) fn hotplug_new_slot(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn hotplug_new_slot(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let (pa, size) = (HOTPLUG_BASE, 1 << 30);
     let mut k = m.kernel();
-    k.hotplug_add(v, pa, size, 0)?;
+    k.hotplug_add(era, pa, size, 0)?;
     let (page, va) = (m.layout.page(pa), m.layout.va(pa));
     let _ = k.access(0, page, Access::Write, "memmap init of hot-added memory");
     read_from_every_cpu(&k, page + 64 * 100, "struct page of hot-added memory");
@@ -31,10 +31,10 @@ pub(super) fn hotplug_new_slot(m: &Machine, v: Variant) -> Result<Vec<String>, S
 /// 4917f55b4ef9: 1 GiB of device memory in 2 MiB compound pages; its
 /// vmemmap, whose tail pages share one page per compound page, goes into a
 /// new top-level slot through a path that never synced.
-pub(super) fn compound_devmap(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn compound_devmap(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let (pa, size) = (HOTPLUG_BASE, 1 << 30);
     let mut k = m.kernel();
-    let pages = k.vmemmap_populate_compound(v, pa, size, 9)?;
+    let pages = k.vmemmap_populate_compound(era, pa, size, 9)?;
     let frames = m
         .vm_frames
         .borrow()
@@ -56,10 +56,10 @@ pub(super) fn compound_devmap(m: &Machine, v: Variant) -> Result<Vec<String>, Si
 /// inside a new PMD-sized vmemmap block in a new top-level slot. The rest
 /// of the block is cleared right after the block is mapped, on CPU 0, which
 /// runs process 0; the old code syncs only after that.
-pub(super) fn subpmd_clear(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn subpmd_clear(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let pa = HOTPLUG_BASE + (16 << 20);
     let mut k = m.kernel();
-    k.vmemmap_populate(v, pa, SUBSECTION_SIZE, Memmap::Huge, 0)?;
+    k.vmemmap_populate(era, pa, SUBSECTION_SIZE, Memmap::Huge, 0)?;
     read_from_every_cpu(
         &k,
         m.layout.page(pa),

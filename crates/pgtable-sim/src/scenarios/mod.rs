@@ -1,16 +1,19 @@
-//! The scenarios: each kernel user's change run twice on a fresh machine,
-//! once as the old code wrote it and once through the kernel helpers, with
-//! what the MMU saw from each CPU.
+//! The scenarios: each kernel user's change run once per kernel [`Era`] on
+//! a fresh machine booted as that era boots (boot preallocation, fault
+//! handler), with what the MMU saw from each CPU, judged against what that
+//! Linux release does ([`expect::expect`]).
 
+pub mod expect;
 mod historical;
 pub mod stress;
 mod users;
 
 use crate::arch::SimArch;
 use crate::checker::Checker;
+use crate::era::Era;
 use crate::machine::{Context, Machine, MachineConfig, SimError, Strategy};
-use crate::report::{Outcome, Run, Variant};
-use pgtable::Arch;
+use crate::report::{EraOutcome, Outcome, Run, Verdict};
+use pgtable::{Arch, VirtAddr};
 
 /// Parameters of a scenario run.
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +127,7 @@ pub fn applies(name: &str, arch: SimArch) -> Result<(), &'static str> {
     }
 }
 
-/// Run one scenario by name.
+/// Run one scenario by name, once per era.
 pub fn run(name: &str, cfg: &Config) -> Result<Outcome, SimError> {
     if !SCENARIOS.iter().any(|s| s.name == name) {
         return Err(SimError::UnknownScenario(name.into()));
@@ -140,22 +143,48 @@ pub fn run(name: &str, cfg: &Config) -> Result<Outcome, SimError> {
         .iter()
         .find(|s| s.name == name)
         .ok_or_else(|| SimError::UnknownScenario(name.into()))?;
-    pair(info, cfg, body)
+    let eras = Era::ALL
+        .iter()
+        .map(|&era| era_outcome(name, cfg, era, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Outcome {
+        scenario: info.name,
+        mode: cfg.arch.name(),
+        strategy: cfg.strategy,
+        commit: info.commit,
+        ok: eras.iter().all(|e| e.ok),
+        eras,
+    })
 }
 
-/// A scenario body: the kernel change and the accesses, for one variant.
-/// Returns notes for the report.
-type Body = fn(&Machine, Variant) -> Result<Vec<String>, SimError>;
+/// A scenario body: the kernel change and the accesses, as one era does
+/// them. Returns notes for the report.
+type Body = fn(&Machine, Era) -> Result<Vec<String>, SimError>;
 
 /// A booted machine with `cfg.spaces` processes, CPU `i` running process
-/// `i % spaces`: the processes exist before the change under test.
+/// `i % spaces`: the processes exist before the change under test. The
+/// machine boots as the library does (no era's preallocation, no fault
+/// handler).
 pub fn machine(cfg: &Config) -> Result<Machine, SimError> {
+    machine_with(cfg, None)
+}
+
+/// [`machine`] booted as `era` boots on `cfg.arch`: what it preallocates
+/// at boot, and its fault handler.
+pub fn machine_for(cfg: &Config, era: Era) -> Result<Machine, SimError> {
+    machine_with(cfg, Some(era))
+}
+
+fn machine_with(cfg: &Config, era: Option<Era>) -> Result<Machine, SimError> {
     let m = Machine::boot(MachineConfig {
         arch: cfg.arch,
         cpus: cfg.cpus,
         strategy: cfg.strategy,
         pti: cfg.pti,
     })?;
+    if let Some(era) = era {
+        boot_era(&m, era)?;
+    }
     let n = cfg.spaces.max(1);
     for _ in 0..n {
         m.create_process()?;
@@ -166,66 +195,80 @@ pub fn machine(cfg: &Config) -> Result<Machine, SimError> {
     Ok(m)
 }
 
-/// The machine as one variant of a scenario leaves it (for ptdump). The
+/// What `era` does at boot beyond the library's own boot: x86-64's
+/// `preallocate_vmalloc_pages()` (5.9+) and the top level of the vmalloc
+/// area's KASAN shadow (`kasan_shallow_populate_pgds()`), and the fault
+/// handler.
+fn boot_era(m: &Machine, era: Era) -> Result<(), SimError> {
+    let l = m.layout;
+    let (start, end) = l.vmalloc;
+    let mut ranges = Vec::new();
+    if era.prealloc_vmalloc(m.arch) {
+        ranges.push((start, end - 1));
+    }
+    if era.prealloc_kasan_vmalloc_shadow(m.arch) && l.has_kasan {
+        ranges.push((l.shadow(start), l.shadow(end - 1)));
+    }
+    let mut k = m.kernel();
+    for (s, last) in ranges {
+        k.ks.edit(|e| e.preallocate(VirtAddr(s), VirtAddr(last)))
+            .0?;
+    }
+    m.set_fault_handler(era.fault_handler(m.arch));
+    Ok(())
+}
+
+/// The machine as one era of a scenario leaves it (for ptdump). The
 /// stress scenario is not available here.
-pub fn run_machine(name: &str, cfg: &Config, v: Variant) -> Result<Machine, SimError> {
+pub fn run_machine(name: &str, cfg: &Config, era: impl Into<Era>) -> Result<Machine, SimError> {
+    let era = era.into();
     let body = body_of(name).ok_or_else(|| SimError::UnknownScenario(name.into()))?;
-    let m = machine(cfg)?;
-    body(&m, v)?;
+    let m = machine_for(cfg, era)?;
+    body(&m, era)?;
     Ok(m)
 }
 
-fn one_run(cfg: &Config, v: Variant, body: Body) -> Result<Run, SimError> {
-    let m = machine(cfg)?;
-    let notes = body(&m, v)?;
+fn one_run(cfg: &Config, era: Era, body: Body) -> Result<Run, SimError> {
+    let m = machine_for(cfg, era)?;
+    let notes = body(&m, era)?;
     let checker = Checker::new().full(&m).err().map(|f| f.to_string());
-    Ok(Run::collect(&m, v, checker, notes))
+    Ok(Run::collect(&m, era, checker, notes))
 }
 
-/// Whether the old code must fault on `arch` under `strategy`, and why.
-pub fn expectation(arch: SimArch, strategy: Strategy) -> (bool, String) {
-    use pgtable::arch::SyncMethod;
-    let level = match arch.sync_method() {
-        SyncMethod::None => return (false, arch.sync_rule().to_string()),
-        SyncMethod::CopyEntries(level) => level,
+fn era_outcome(name: &str, cfg: &Config, era: Era, body: Body) -> Result<EraOutcome, SimError> {
+    let want = expect::expect(name, cfg.arch, era);
+    let user = expect::user_of(name);
+    let run = match want.verdict {
+        Verdict::NotInEra => None,
+        _ => Some(one_run(cfg, era, body)?),
     };
-    match strategy {
-        Strategy::Eager => (
-            true,
-            format!(
-                "the change fills an empty kernel {level} entry; processes created before it lack it until a sync ({})",
-                arch.sync_rule()
-            ),
-        ),
-        Strategy::Prealloc if level == arch.top_level() => (
-            false,
-            "every kernel top-level slot was filled at boot: nothing new to sync".to_string(),
-        ),
-        Strategy::Prealloc => (
-            true,
-            format!("filling the top level at boot does not help: the sync level ({level}) lies below it"),
-        ),
-        Strategy::Lazy => (
-            false,
-            format!("faults on a missing kernel {level} entry are fixed by copying it (vmalloc_fault)"),
-        ),
-    }
-}
-
-fn pair(info: &ScenarioInfo, cfg: &Config, body: Body) -> Result<Outcome, SimError> {
-    let (expect, why) = expectation(cfg.arch, cfg.strategy);
-    Ok(Outcome {
-        scenario: info.name,
-        mode: cfg.arch.name(),
-        strategy: cfg.strategy,
-        commit: info.commit,
-        expect_old_fault: expect,
-        why,
-        old: Some(one_run(cfg, Variant::Old, body)?),
-        new: one_run(cfg, Variant::New, body)?,
-        ok: false,
-    }
-    .judge())
+    let verdict = run.as_ref().map_or(Verdict::NotInEra, Run::verdict);
+    // The expectations are those of each era's own mechanism; another
+    // strategy only keeps the library's run to account.
+    let eager = cfg.strategy == Strategy::Eager;
+    let ok = match &run {
+        None => true,
+        Some(r) => {
+            let as_expected = !eager || verdict == want.verdict;
+            let library_clean = era != Era::V617
+                || (r.faults.is_empty() && r.checker.is_none() && (!eager || r.fixed.is_empty()));
+            as_expected && library_clean
+        }
+    };
+    Ok(EraOutcome {
+        era,
+        era_name: era.name(),
+        releases: era.releases(),
+        linux_source: era.source(user, cfg.arch),
+        fault_handler: era
+            .fault_handler(cfg.arch)
+            .map(|h| format!("{}:{}", h.source, h.name)),
+        expected: want.verdict,
+        verdict,
+        why: want.why,
+        run,
+        ok,
+    })
 }
 
 /// Top-level slot of an address, for notes.

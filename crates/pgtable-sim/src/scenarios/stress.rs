@@ -3,9 +3,10 @@
 
 use super::{machine, Config};
 use crate::checker::Checker;
+use crate::era::Era;
 use crate::layout::SECTION_SIZE;
 use crate::machine::{Context, Machine, SimError, Strategy};
-use crate::report::{CpuSummary, FaultRecord, Figures, Outcome, Run, Variant};
+use crate::report::{CpuSummary, EraOutcome, FaultRecord, Figures, Outcome, Run, Verdict};
 use pgtable::{Arch, TableMemory};
 use pgtable_mmu::Access;
 use rand::{Rng, SeedableRng};
@@ -193,7 +194,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
         }
         Op::Vmalloc => {
             let pages = st.rng.gen_range(1..=8u64);
-            let va = k.vmalloc(Variant::New, pages as usize)?;
+            let va = k.vmalloc(Era::V617, pages as usize)?;
             st.vmallocs.push(va);
             probes(va, pages).to_vec()
         }
@@ -208,7 +209,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
             let pa =
                 0xfe00_0000 + st.rng.gen_range(0..4096u64) * 4096 + st.rng.gen_range(0..4096u64);
             let size = st.rng.gen_range(1..=3 * 4096u64);
-            let va = k.ioremap(Variant::New, pa, size)?;
+            let va = k.ioremap(Era::V617, pa, size)?;
             st.ioremaps.push(va);
             vec![va & !0xfff]
         }
@@ -230,7 +231,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
                 st.refused += 1;
                 return Ok(vec![]);
             }
-            k.hotplug_add(Variant::New, pa, SECTION_SIZE, st.rng.gen_range(0..cpus))?;
+            k.hotplug_add(Era::V617, pa, SECTION_SIZE, st.rng.gen_range(0..cpus))?;
             st.sections.push(pa);
             let mut t = probes(m.layout.va(pa), SECTION_SIZE / 4096).to_vec();
             t.push(m.layout.page(pa));
@@ -280,22 +281,32 @@ pub(super) fn outcome(cfg: &Config) -> Result<Outcome, SimError> {
     ];
     let ok = r.ok();
     let run = Run {
-        variant: Variant::New,
+        era: Era::V617,
         faults: r.unhandled_faults.clone(),
+        fixed: Vec::new(),
         cpus: r.cpus.clone(),
         checker: r.checker.clone(),
         figures: r.figures,
         notes,
     };
+    let verdict = run.verdict();
     Ok(Outcome {
         scenario: "stress",
         mode: r.mode,
         strategy: cfg.strategy,
         commit: None,
-        expect_old_fault: false,
-        why: "new code only: the checker runs after every step".into(),
-        old: None,
-        new: run,
+        eras: vec![EraOutcome {
+            era: Era::V617,
+            era_name: Era::V617.name(),
+            releases: Era::V617.releases(),
+            linux_source: "the pgtable library's edit",
+            fault_handler: None,
+            expected: Verdict::NoFault,
+            verdict,
+            why: "random operations through the library only, the checker after every step",
+            run: Some(run),
+            ok,
+        }],
         ok,
     })
 }

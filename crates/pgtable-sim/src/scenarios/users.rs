@@ -1,13 +1,13 @@
 //! One scenario per other kernel user.
 
 use super::{read_from_every_cpu, slot};
+use crate::era::Era;
 use crate::machine::{Machine, SimError};
-use crate::report::Variant;
 
 /// vmalloc into the vmalloc area's first (empty) top-level slot.
-pub(super) fn vmalloc_new_slot(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn vmalloc_new_slot(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let mut k = m.kernel();
-    let va = k.vmalloc(v, 4)?;
+    let va = k.vmalloc(era, 4)?;
     read_from_every_cpu(&k, va + 4096, "vmalloc'd memory");
     Ok(vec![format!(
         "vmalloc(16 KiB) at {va:#x}, slot {}",
@@ -16,9 +16,9 @@ pub(super) fn vmalloc_new_slot(m: &Machine, v: Variant) -> Result<Vec<String>, S
 }
 
 /// ioremap of an HPET-like register block.
-pub(super) fn ioremap(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn ioremap(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let mut k = m.kernel();
-    let va = k.ioremap(v, 0xfed0_0000, 0x400)?;
+    let va = k.ioremap(era, 0xfed0_0000, 0x400)?;
     read_from_every_cpu(&k, va + 0xf0, "device register through ioremap");
     Ok(vec![format!(
         "ioremap(0xfed00000, 1 KiB) at {va:#x}, slot {}",
@@ -29,24 +29,24 @@ pub(super) fn ioremap(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> 
 /// KASAN: the early shadow of boot memory (shared zero tables), then zero
 /// shadow for device memory whose shadow lies in an empty top-level slot,
 /// then real shadow for a vmalloc area; every CPU checks both shadows.
-pub(super) fn kasan_shadow(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn kasan_shadow(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let l = m.layout;
     let mut k = m.kernel();
-    k.kasan_zero_shadow(Variant::New, l.va(0), l.va(l.boot_ram))?;
+    k.kasan_zero_shadow(Era::V617, l.va(0), l.va(l.boot_ram))?;
     // The first physical address whose shadow starts a new top-level slot.
     let boundary = (l.shadow(l.va(0)) & !(l.top_slot - 1)).wrapping_add(l.top_slot);
     let pa = (boundary.wrapping_sub(l.kasan_offset) << 3)
         .wrapping_sub(l.page_offset)
         .next_multiple_of(1 << 30);
     let dev = l.va(pa);
-    let slots = k.kasan_zero_shadow(v, dev, dev + (1 << 30))?;
+    let slots = k.kasan_zero_shadow(era, dev, dev + (1 << 30))?;
     read_from_every_cpu(
         &k,
         l.shadow(dev),
         "KASAN check of device memory (zero shadow)",
     );
-    let vm = k.vmalloc(Variant::New, 4)?;
-    k.kasan_populate_shadow(v, vm, vm + 4 * 4096)?;
+    let vm = k.vmalloc(Era::V617, 4)?;
+    k.kasan_populate_shadow(era, vm, vm + 4 * 4096)?;
     read_from_every_cpu(
         &k,
         l.shadow(vm),
@@ -71,7 +71,7 @@ pub(super) fn kasan_shadow(m: &Machine, v: Variant) -> Result<Vec<String>, SimEr
 
 /// The percpu first chunk, 8 pages per CPU, in an empty slot of the vmalloc
 /// area; each CPU reads its own unit (`this_cpu_read()`).
-pub(super) fn percpu(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
+pub(super) fn percpu(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let (start, end) = m.layout.vmalloc;
     let unit = m.layout.sync_slot;
     // An empty slot past the first vmalloc allocations; in small vmalloc
@@ -82,7 +82,7 @@ pub(super) fn percpu(m: &Machine, v: Variant) -> Result<Vec<String>, SimError> {
         (start + end.wrapping_sub(start) / 2) & !(unit.min(4 << 20) - 1)
     };
     let mut k = m.kernel();
-    let unit = k.percpu_first_chunk(v, base, 8)?;
+    let unit = k.percpu_first_chunk(era, base, 8)?;
     for cpu in 0..m.cpu_count() {
         let _ = k.access(
             cpu,
