@@ -22,8 +22,9 @@ use crate::addr::PhysAddr;
 use crate::arch::{Arch, Decoded, Level};
 use crate::memory::TableMemory;
 use crate::space::PageTables;
+use crate::sync::{AtomicU64, AtomicUsize};
 use crate::tables::EntryPtr;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
 /// A kernel page table allocated by
 /// [`KernelEdit::alloc_table`](crate::KernelEdit::alloc_table) and not
@@ -198,7 +199,8 @@ pub(crate) struct SharedSet {
 impl Default for SharedSet {
     fn default() -> Self {
         SharedSet {
-            frames: [const { (AtomicU64::new(0), AtomicU64::new(0)) }; MAX_SHARED_TABLES],
+            // Built at run time: loom's atomics have no `const` constructor.
+            frames: core::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
             len: AtomicUsize::new(0),
         }
     }

@@ -5,6 +5,10 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 extern crate alloc;
+// loom's locks and atomics, which `sync` swaps in for the loom model, need
+// std; every other build is `no_std`.
+#[cfg(loom)]
+extern crate std;
 
 pub mod addr;
 pub mod arch;
@@ -15,6 +19,7 @@ pub mod memory;
 mod pgalloc;
 mod prot;
 mod space;
+mod sync;
 mod tables;
 mod vmalloc;
 mod walk;
@@ -26,6 +31,9 @@ pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable, MAX_SHARED_T
 pub use mask::SyncMask;
 pub use memory::{FaultInjector, Fragments, MemoryError, OffsetMemory, SparseMemory, TableMemory};
 pub use prot::{Access, CacheMode, Prot};
+#[cfg(loom)]
+#[doc(hidden)]
+pub use space::LoomBug;
 pub use space::{
     AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,
     SyncReport, SyncStats, UserSpace,

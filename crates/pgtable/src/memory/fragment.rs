@@ -43,7 +43,7 @@ struct Inner {
 /// fragmented page once, however many tables it holds.
 #[derive(Default)]
 pub struct Fragments {
-    inner: spin::Mutex<Inner>,
+    inner: crate::sync::Mutex<Inner>,
 }
 
 impl core::fmt::Debug for Fragments {

@@ -9,6 +9,7 @@ use crate::arch::Arch;
 use crate::error::Result;
 use crate::memory::TableMemory;
 use crate::pgalloc::Side;
+use crate::sync::MutexGuard;
 use crate::walk::Mapping;
 
 /// The kernel's address space, locked for one user at a time.
@@ -20,11 +21,11 @@ use crate::walk::Mapping;
 /// commit 8d400913c231 does not compile.
 pub struct KernelSpace<'a, A: Arch, M: TableMemory> {
     pub(crate) pt: &'a PageTables<A, M>,
-    pub(crate) state: spin::MutexGuard<'a, KernelState>,
+    pub(crate) state: MutexGuard<'a, KernelState>,
 }
 
 impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
-    pub(crate) fn new(pt: &'a PageTables<A, M>, state: spin::MutexGuard<'a, KernelState>) -> Self {
+    pub(crate) fn new(pt: &'a PageTables<A, M>, state: MutexGuard<'a, KernelState>) -> Self {
         KernelSpace { pt, state }
     }
 

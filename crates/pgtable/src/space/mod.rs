@@ -21,12 +21,13 @@ use crate::arch::{Arch, Level, RegionKind};
 use crate::error::{Refused, Result};
 use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard};
 use crate::tables::{EntryPtr, Tables};
 use crate::vmalloc::VmapAreas;
 use crate::walk::{Mapping, Visit};
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 use registry::Registry;
 
 /// When kernel entries reach the other roots.
@@ -67,9 +68,9 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     kernel_root: PhysAddr,
     policy: SyncPolicy,
     /// init_mm's `page_table_lock` and the vmalloc state.
-    kernel: spin::Mutex<KernelState>,
+    kernel: Mutex<KernelState>,
     /// `pgd_lock` and `pgd_list`.
-    roots: spin::Mutex<Registry>,
+    roots: Mutex<Registry>,
     stats: Counters,
     /// Under page-table isolation, the kernel top-level slots a user-mode
     /// root shares with the kernel (the entry area).
@@ -85,13 +86,21 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     /// (address, bytes): the raw helpers may write their entries. Writes
     /// into them and their release take this lock, so a handle dropped on
     /// another thread cannot free a table while an edit writes into it.
-    unlinked: spin::Mutex<Vec<(u64, u64)>>,
+    unlinked: Mutex<Vec<(u64, u64)>>,
     /// Tables linked under many entries (the KASAN early shadow).
     shared: SharedSet,
+    /// The protocol mistake the loom model switched on, if any.
+    #[cfg(loom)]
+    loom_bug: Option<LoomBug>,
 }
 
 /// The next machine identity; 0 is never handed out.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+///
+/// `core`'s atomic even under loom: a static outlives loom's executions,
+/// whose atomics are made inside one, and loom's have no `const`
+/// constructor. Identities only have to differ, which one `fetch_add` gives
+/// however threads interleave, so nothing is lost by not modelling it.
+static NEXT_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -129,15 +138,17 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             mem,
             kernel_root,
             policy,
-            kernel: spin::Mutex::new(KernelState { vmalloc }),
-            roots: spin::Mutex::new(Registry::default()),
+            kernel: Mutex::new(KernelState { vmalloc }),
+            roots: Mutex::new(Registry::default()),
             stats: Counters::default(),
             pti: None,
             frags,
             kmaps: AtomicUsize::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            unlinked: spin::Mutex::new(Vec::new()),
+            unlinked: Mutex::new(Vec::new()),
             shared,
+            #[cfg(loom)]
+            loom_bug: None,
         };
         for kind in pt.arch.boot_prealloc() {
             if let Some(r) = pt.arch.layout().get(*kind) {
@@ -213,7 +224,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// The unlinked tables, locked.
-    pub(crate) fn unlinked(&self) -> spin::MutexGuard<'_, Vec<(u64, u64)>> {
+    pub(crate) fn unlinked(&self) -> MutexGuard<'_, Vec<(u64, u64)>> {
         self.unlinked.lock()
     }
 
@@ -263,12 +274,14 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
                 }
             },
         };
-        let mut roots = self.roots.lock();
-        let mut r = self.clone_kernel_half(root, self.arch.kernel_top_slots());
-        if let (Ok(()), Some(u), Some(shared)) = (r, user, &self.pti) {
-            r = self.clone_kernel_half(u, shared.clone());
+        #[cfg(loom)]
+        if let Some(bug) = self.loom_bug {
+            if let Some(space) = self.create_space_broken(bug, root, user) {
+                return space;
+            }
         }
-        if let Err(e) = r {
+        let mut roots = self.roots.lock();
+        if let Err(e) = self.clone_kernel_halves(root, user) {
             drop(roots);
             for r in [Some(root), user].into_iter().flatten() {
                 self.free_kernel_copies(r);
@@ -278,6 +291,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         }
         roots.insert(root, user);
         Ok(AddressSpace::new(root, user, self.id))
+    }
+
+    /// Copy the kernel half into the new `root` and, under PTI, the shared
+    /// slots into its user-mode root `user`. Callers hold the registry lock.
+    fn clone_kernel_halves(&self, root: PhysAddr, user: Option<PhysAddr>) -> Result<()> {
+        self.clone_kernel_half(root, self.arch.kernel_top_slots())?;
+        match (user, &self.pti) {
+            (Some(u), Some(shared)) => self.clone_kernel_half(u, shared.clone()),
+            _ => Ok(()),
+        }
     }
 
     /// `pgd_free()`: unregister `space`, free its user tables and its root.
@@ -290,12 +313,26 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         space: AddressSpace,
     ) -> core::result::Result<(), Refused<AddressSpace>> {
         let root = space.root();
+        #[cfg(loom)]
+        if space.owner() == self.id && self.loom_bug == Some(LoomBug::FreeBeforeUnregister) {
+            self.free_space_tables(&space);
+            self.roots.lock().remove(root);
+            return Ok(());
+        }
         if space.owner() != self.id || !self.roots.lock().remove(root) {
             return Err(Refused {
                 error: crate::Error::Foreign,
                 value: space,
             });
         }
+        // Unlisted, so no sync reaches these tables any more.
+        self.free_space_tables(&space);
+        Ok(())
+    }
+
+    /// Free the user half, the kernel copies and the root(s) of `space`.
+    fn free_space_tables(&self, space: &AddressSpace) {
+        let root = space.root();
         user::free_user_half(self, root);
         self.free_kernel_copies(root);
         self.tables().free(Level::Pgd, root);
@@ -304,7 +341,6 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             self.free_kernel_copies(u);
             self.tables().free(Level::Pgd, u);
         }
-        Ok(())
     }
 
     /// Edit the user half of `space`; another `PageTables`' space is
@@ -509,5 +545,52 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 pub(crate) fn forget_in(list: &mut Vec<(u64, u64)>, table: PhysAddr) {
     if let Some(i) = list.iter().position(|(t, _)| *t == table.0) {
         list.swap_remove(i);
+    }
+}
+
+/// A mistake in the create/destroy-versus-sync protocol that the loom model
+/// switches on in one [`PageTables`] to show that it finds the
+/// interleaving that breaks the machine (`tests/loom_registry.rs`). Exists
+/// only under `cfg(loom)`; the library's own paths never take these.
+#[cfg(loom)]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoomBug {
+    /// `create_space` copies the kernel half before taking the registry
+    /// lock: a sync that runs in between misses the new root, and the copy
+    /// missed the entry.
+    CopyBeforeLock,
+    /// `destroy_space` frees the tables before taking the root off the
+    /// registry: a sync in between writes into freed frames.
+    FreeBeforeUnregister,
+}
+
+#[cfg(loom)]
+impl<A: Arch, M: TableMemory> PageTables<A, M> {
+    /// Switch `bug` on for this machine (loom model only).
+    #[doc(hidden)]
+    pub fn with_loom_bug(mut self, bug: LoomBug) -> Self {
+        self.loom_bug = Some(bug);
+        self
+    }
+
+    /// `create_space` after allocating the roots, the wrong way round when
+    /// `bug` concerns creation; `None` to go on the right way.
+    fn create_space_broken(
+        &self,
+        bug: LoomBug,
+        root: PhysAddr,
+        user: Option<PhysAddr>,
+    ) -> Option<Result<AddressSpace>> {
+        match bug {
+            LoomBug::CopyBeforeLock => Some((|| {
+                // The failure cleanup is left out: this path exists to be
+                // caught, and the model's memory never runs out.
+                self.clone_kernel_halves(root, user)?;
+                self.roots.lock().insert(root, user);
+                Ok(AddressSpace::new(root, user, self.id))
+            })()),
+            LoomBug::FreeBeforeUnregister => None,
+        }
     }
 }

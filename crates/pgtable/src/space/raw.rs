@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 
 /// The lock over the unlinked tables, held while the raw helpers write into
 /// one of them.
-type UnlinkedGuard<'a> = spin::MutexGuard<'a, Vec<(u64, u64)>>;
+type UnlinkedGuard<'a> = crate::sync::MutexGuard<'a, Vec<(u64, u64)>>;
 
 impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// `pgd_offset_k()`: the kernel root's entry for `va`.
