@@ -101,16 +101,18 @@ struct ScenarioArgs {
 
 #[derive(clap::Args, Debug)]
 struct PtdumpArgs {
-    /// The scenario that leaves the machine to dump.
-    #[arg(long, default_value = "hotplug-new-slot")]
-    scenario: String,
+    /// The scenario that leaves the machine to dump (default
+    /// hotplug-new-slot, or vmalloc-new-slot on a mode without memory
+    /// hotplug).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Dump the machine as the old (pre-6.17) code leaves it.
     #[arg(long)]
     old: bool,
     /// Dump process N's root; without it, init_mm's.
     #[arg(long, value_name = "N")]
     space: Option<usize>,
-    /// x86-64 paging levels.
+    /// x86-64 paging levels (without `--arch`).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=5))]
     levels: u8,
 }
@@ -432,33 +434,88 @@ struct PtdumpJson {
     space: Option<usize>,
     root: u64,
     kernel_root: u64,
-    out_of_sync_slots: Vec<usize>,
-    items: Vec<ptdump::PtdumpItem>,
+    out_of_sync_slots: Vec<u64>,
+    items: Vec<PtdumpItem>,
+}
+
+/// One line of a dump, for `--json`.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum PtdumpItem {
+    /// A marker header.
+    Section { name: &'static str, text: String },
+    /// A run of entries; `end` 0 is the top of the address space.
+    Range {
+        start: u64,
+        end: u64,
+        size: u64,
+        present: bool,
+        level: &'static str,
+        text: String,
+    },
+    /// x86's "... N entries skipped ...".
+    Skipped { count: u64, text: String },
+    /// An entry of the dumped root that differs from init_mm's.
+    OutOfSync {
+        level: &'static str,
+        slot: u64,
+        start: u64,
+        kernel: u64,
+        this: u64,
+        text: String,
+    },
+}
+
+impl From<&pgtable::ptdump::Item> for PtdumpItem {
+    fn from(i: &pgtable::ptdump::Item) -> Self {
+        use pgtable::ptdump::Item;
+        let text = i.to_string();
+        match i {
+            Item::Marker(name) => PtdumpItem::Section { name, text },
+            Item::Range(r) => PtdumpItem::Range {
+                start: r.start,
+                end: r.end,
+                size: r.size(),
+                present: r.is_mapped(),
+                level: r.level_name,
+                text,
+            },
+            Item::Skipped(n) => PtdumpItem::Skipped { count: *n, text },
+            Item::OutOfSync(d) => PtdumpItem::OutOfSync {
+                level: d.level.name(),
+                slot: d.index,
+                start: d.start,
+                kernel: d.kernel,
+                this: d.this,
+                text,
+            },
+        }
+    }
 }
 
 /// `pgtable ptdump`.
 fn ptdump_cmd(a: &PtdumpArgs, arch: Option<SimArch>, json: bool) -> Result<bool, Failure> {
-    if let Some(other) = arch.filter(|a| a.as_x86_64().is_none()) {
-        return Err(Failure::Usage(format!(
-            "ptdump prints x86-64 tables only; {} is not supported yet",
-            other.name()
-        )));
-    }
-    if a.scenario == "stress" {
+    let arch = arch.unwrap_or(SimArch::x86_64(a.levels == 5));
+    let scenario = match &a.scenario {
+        Some(s) => s.clone(),
+        None if scenarios::applies("hotplug-new-slot", arch).is_ok() => "hotplug-new-slot".into(),
+        None => "vmalloc-new-slot".into(),
+    };
+    if scenario == "stress" {
         return Err(Failure::Usage(format!(
             "ptdump cannot dump the stress scenario; valid scenarios are:\n{}",
             scenario_list(true)
         )));
     }
-    if !SCENARIOS.iter().any(|s| s.name == a.scenario) {
-        return Err(Failure::Usage(unknown_scenario(&a.scenario, true)));
+    if !SCENARIOS.iter().any(|s| s.name == scenario) {
+        return Err(Failure::Usage(unknown_scenario(&scenario, true)));
     }
     let cfg = Config {
-        arch: arch.unwrap_or(SimArch::x86_64(a.levels == 5)),
+        arch,
         ..Config::default()
     };
     let variant = if a.old { Variant::Old } else { Variant::New };
-    let m = scenarios::run_machine(&a.scenario, &cfg, variant)?;
+    let m = scenarios::run_machine(&scenario, &cfg, variant)?;
     let ctx = a.space.map_or(Context::Kernel, Context::Process);
     let root = m.root_of(ctx).map_err(|_| {
         let ids: Vec<String> = m.process_ids().iter().map(|i| i.to_string()).collect();
@@ -468,31 +525,33 @@ fn ptdump_cmd(a: &PtdumpArgs, arch: Option<SimArch>, json: bool) -> Result<bool,
             ids.join(", ")
         ))
     })?;
-    let items = ptdump::ptdump(&m, root);
-    let out_of_sync: Vec<usize> = items
+    // A process's dump marks its entries that differ from init_mm's and
+    // shows its user half too; init_mm's is exactly Linux's.
+    let marks = a.space.is_some();
+    let sim = |e: pgtable::ptdump::DumpError| Failure::Sim(format!("ptdump: {e}"));
+    let items = ptdump::items(&m, root, marks).map_err(sim)?;
+    let out_of_sync: Vec<u64> = ptdump::out_of_sync(&m, root)
+        .map_err(sim)?
         .iter()
-        .filter_map(|i| match i {
-            ptdump::PtdumpItem::OutOfSync { slot, .. } => Some(*slot),
-            _ => None,
-        })
+        .map(|d| d.index)
         .collect();
     let mode = pgtable::Arch::name(&m.arch);
     if json {
         print_json(&PtdumpJson {
-            scenario: a.scenario.clone(),
+            scenario: scenario.clone(),
             variant,
             mode,
             space: a.space,
             root: root.0,
             kernel_root: m.pt.kernel_root().0,
             out_of_sync_slots: out_of_sync,
-            items,
+            items: items.iter().map(PtdumpItem::from).collect(),
         })?;
     } else {
         println!(
             "# {} after {} ({} code), {} root at {:#x}",
             mode,
-            a.scenario,
+            scenario,
             if a.old { "old" } else { "new" },
             ctx,
             root.0
@@ -500,11 +559,13 @@ fn ptdump_cmd(a: &PtdumpArgs, arch: Option<SimArch>, json: bool) -> Result<bool,
         print!("{}", ptdump::render(&items));
         if a.space.is_some() {
             if out_of_sync.is_empty() {
-                println!("# every top-level kernel slot matches init_mm's");
+                println!("# every kernel entry matches init_mm's");
             } else {
+                let one = out_of_sync.len() == 1;
                 println!(
-                    "# {} top-level kernel slot(s) differ from init_mm's: {:?}",
+                    "# {} kernel entr{} from init_mm's: {:?}",
                     out_of_sync.len(),
+                    if one { "y differs" } else { "ies differ" },
                     out_of_sync
                 );
             }

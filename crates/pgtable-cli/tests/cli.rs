@@ -203,13 +203,13 @@ fn ptdump_marks_out_of_sync_slots_only_for_the_old_code() {
     let o = pgtable(&["ptdump", "--old", "--space", "0"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(out.contains("---[ Direct map ]---"), "{out}");
-    assert!(out.contains("OUT OF SYNC with init_mm"), "{out}");
+    assert!(out.contains("---[ Low Kernel Mapping ]---"), "{out}");
+    assert!(out.contains("differs from the kernel's"), "{out}");
     let o = pgtable(&["ptdump", "--space", "0"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0));
     assert!(out.contains("---[ Vmemmap ]---"), "{out}");
-    assert!(!out.contains("OUT OF SYNC"), "{out}");
+    assert!(!out.contains("differs from the kernel's"), "{out}");
     let o = pgtable(&["ptdump", "--old", "--space", "0", "--levels", "5", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert!(!v["out_of_sync_slots"].as_array().unwrap().is_empty());
@@ -218,6 +218,45 @@ fn ptdump_marks_out_of_sync_slots_only_for_the_old_code() {
         .unwrap()
         .iter()
         .any(|i| i["kind"] == "out_of_sync"));
+}
+
+#[test]
+fn ptdump_prints_every_mode_in_its_own_format() {
+    for (arch, first, line) in [
+        ("x86_64/5-level", "---[ User Space ]---", " pud"),
+        ("x86_32/2-level", "---[ User Space ]---", " pmd"),
+        ("x86_32/PAE", "---[ User Space ]---", " pmd"),
+        ("x86_32/PAE-unshared-pmd", "---[ User Space ]---", " pmd"),
+        (
+            "arm64/48-bit",
+            "---[ Linear Mapping start ]---",
+            "MEM/NORMAL",
+        ),
+        (
+            "arm64/39-bit",
+            "---[ Linear Mapping start ]---",
+            "MEM/NORMAL",
+        ),
+        ("riscv64/sv57", "---[ Fixmap start ]---", "D A G . . W R V"),
+        ("riscv64/sv48", "---[ Fixmap start ]---", "D A G . . W R V"),
+        ("riscv64/sv39", "---[ Fixmap start ]---", "D A G . . W R V"),
+        (
+            "arm32/short",
+            "---[ Modules ]---",
+            " PGD KERNEL      RW NX SHD",
+        ),
+    ] {
+        let o = pgtable(&["ptdump", "--arch", arch]);
+        let out = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{arch}: {}", stderr(&o));
+        let mut lines = out.lines();
+        assert!(lines.next().unwrap().starts_with("# "), "{out}");
+        assert_eq!(lines.next(), Some(first), "{arch}:\n{out}");
+        assert!(
+            out.lines().any(|l| l.contains(line)),
+            "{arch}: no {line:?}:\n{out}"
+        );
+    }
 }
 
 #[test]

@@ -208,6 +208,9 @@ impl Arch for SimArch {
     fn layout(&self) -> KernelLayout {
         each!(self, a => a.layout())
     }
+    fn ptdump_format(&self) -> pgtable::ptdump::Format {
+        each!(self, a => a.ptdump_format())
+    }
     fn split_roots(&self) -> bool {
         each!(self, a => a.split_roots())
     }

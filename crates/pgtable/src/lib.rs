@@ -18,6 +18,7 @@ mod mask;
 pub mod memory;
 mod pgalloc;
 mod prot;
+pub mod ptdump;
 mod space;
 mod sync;
 mod tables;

@@ -223,6 +223,7 @@ fn boot_era(m: &Machine, era: Era) -> Result<(), SimError> {
 pub fn run_machine(name: &str, cfg: &Config, era: impl Into<Era>) -> Result<Machine, SimError> {
     let era = era.into();
     let body = body_of(name).ok_or_else(|| SimError::UnknownScenario(name.into()))?;
+    applies(name, cfg.arch).map_err(SimError::NotApplicable)?;
     let m = machine_for(cfg, era)?;
     body(&m, era)?;
     Ok(m)

@@ -452,6 +452,11 @@ impl Arch for Arm32 {
     fn layout(&self) -> KernelLayout {
         KernelLayout { regions: &LAYOUT }
     }
+
+    #[inline]
+    fn ptdump_format(&self) -> crate::ptdump::Format {
+        crate::ptdump::Format::Arm32
+    }
 }
 
 /// `TASK_SIZE` = `PAGE_OFFSET - SZ_16M` (`arch/arm/include/asm/memory.h`,

@@ -433,6 +433,11 @@ impl Arch for Arm64 {
             },
         }
     }
+
+    #[inline]
+    fn ptdump_format(&self) -> crate::ptdump::Format {
+        crate::ptdump::Format::Arm64
+    }
 }
 
 const fn region(kind: RegionKind, name: &'static str, start: u64, last: u64) -> Region {

@@ -24,6 +24,14 @@ pub enum RegionKind {
     /// Persistent kernel mappings of high memory (`PKMAP_BASE`, 32-bit
     /// `CONFIG_HIGHMEM`).
     Pkmap,
+    /// x86-64: the per-process LDT remap of page-table isolation
+    /// (`LDT_BASE_ADDR`).
+    LdtRemap,
+    /// x86-64: the `%esp` fixup stacks (`ESPFIX_BASE_ADDR`).
+    Espfix,
+    /// x86-64: the EFI runtime services mapping (`EFI_VA_END` up to
+    /// `EFI_VA_START`).
+    EfiRuntime,
 }
 
 /// One region of the kernel memory map.
@@ -31,7 +39,8 @@ pub enum RegionKind {
 pub struct Region {
     /// What the region holds.
     pub kind: RegionKind,
-    /// The name ptdump prints as a section header.
+    /// A descriptive name, from the memory-map documentation (ptdump prints
+    /// Linux's marker names instead, see [`crate::ptdump`]).
     pub name: &'static str,
     /// First address.
     pub start: u64,

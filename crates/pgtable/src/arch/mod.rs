@@ -99,6 +99,8 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     fn decode(&self, level: Level, raw: u64) -> Decoded;
     /// The kernel memory map of this mode.
     fn layout(&self) -> KernelLayout;
+    /// Which Linux dumper's format [`crate::ptdump`] prints this mode in.
+    fn ptdump_format(&self) -> crate::ptdump::Format;
 
     /// Whether kernel and user halves are translated from separate roots
     /// (arm64's TTBR1 and TTBR0): a new address space then starts with no

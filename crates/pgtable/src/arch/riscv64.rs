@@ -344,6 +344,11 @@ impl Arch for Riscv64 {
             },
         }
     }
+
+    #[inline]
+    fn ptdump_format(&self) -> crate::ptdump::Format {
+        crate::ptdump::Format::Riscv64
+    }
 }
 
 const fn region(kind: RegionKind, name: &'static str, start: u64, last: u64) -> Region {

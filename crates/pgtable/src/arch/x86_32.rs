@@ -380,6 +380,11 @@ impl Arch for X86_32 {
         }
     }
 
+    #[inline]
+    fn ptdump_format(&self) -> crate::ptdump::Format {
+        crate::ptdump::Format::X86_32
+    }
+
     /// With PAE, the kernel's PMD table (under PDPT\[3\], which covers the
     /// whole kernel gigabyte and so the direct map) exists from creation,
     /// so the kernel PDPTE is written once, before any root copies it.

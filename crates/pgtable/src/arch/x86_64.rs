@@ -250,6 +250,11 @@ impl Arch for X86_64 {
             regions: if self.la57 { &LAYOUT_5 } else { &LAYOUT_4 },
         }
     }
+
+    #[inline]
+    fn ptdump_format(&self) -> crate::ptdump::Format {
+        crate::ptdump::Format::X86_64
+    }
 }
 
 const fn region(kind: RegionKind, name: &'static str, start: u64, last: u64) -> Region {
@@ -262,7 +267,13 @@ const fn region(kind: RegionKind, name: &'static str, start: u64, last: u64) -> 
 }
 
 /// `mm.rst`, 4-level paging.
-static LAYOUT_4: [Region; 8] = [
+static LAYOUT_4: [Region; 11] = [
+    region(
+        RegionKind::LdtRemap,
+        "LDT remap for PTI",
+        0xffff_8800_0000_0000,
+        0xffff_887f_ffff_ffff,
+    ),
     region(
         RegionKind::DirectMap,
         "Direct map",
@@ -294,6 +305,18 @@ static LAYOUT_4: [Region; 8] = [
         0xffff_fe7f_ffff_ffff,
     ),
     region(
+        RegionKind::Espfix,
+        "%esp fixup stacks",
+        0xffff_ff00_0000_0000,
+        0xffff_ff7f_ffff_ffff,
+    ),
+    region(
+        RegionKind::EfiRuntime,
+        "EFI region mapping",
+        0xffff_ffef_0000_0000,
+        0xffff_fffe_ffff_ffff,
+    ),
+    region(
         RegionKind::KernelText,
         "High Kernel Mapping",
         0xffff_ffff_8000_0000,
@@ -314,7 +337,13 @@ static LAYOUT_4: [Region; 8] = [
 ];
 
 /// `mm.rst`, 5-level paging.
-static LAYOUT_5: [Region; 8] = [
+static LAYOUT_5: [Region; 11] = [
+    region(
+        RegionKind::LdtRemap,
+        "LDT remap for PTI",
+        0xff10_0000_0000_0000,
+        0xff10_ffff_ffff_ffff,
+    ),
     region(
         RegionKind::DirectMap,
         "Direct map",
@@ -344,6 +373,18 @@ static LAYOUT_5: [Region; 8] = [
         "CPU entry Area",
         0xffff_fe00_0000_0000,
         0xffff_fe7f_ffff_ffff,
+    ),
+    region(
+        RegionKind::Espfix,
+        "%esp fixup stacks",
+        0xffff_ff00_0000_0000,
+        0xffff_ff7f_ffff_ffff,
+    ),
+    region(
+        RegionKind::EfiRuntime,
+        "EFI region mapping",
+        0xffff_ffef_0000_0000,
+        0xffff_fffe_ffff_ffff,
     ),
     region(
         RegionKind::KernelText,
