@@ -334,6 +334,8 @@ pub struct Audit {
     /// Kernel virtual ranges `[start, end)` allowed to be writable and
     /// executable at once.
     pub allow_wx: Vec<(u64, u64)>,
+    /// Pages written that someone else took from the write log.
+    taken: Vec<u64>,
 }
 
 struct Walk<'a> {
@@ -370,6 +372,13 @@ impl Audit {
         m.pt.mem().log_writes(true);
         let _ = m.pt.mem().take_written();
         Self::default()
+    }
+
+    /// Pages written that the caller took from the memory's write log
+    /// ([`take_written`](pgtable::SparseMemory::take_written)), to watch a
+    /// call write nothing: the next check rereads them as if still logged.
+    pub fn mark_written(&mut self, pages: impl IntoIterator<Item = PhysAddr>) {
+        self.taken.extend(pages.into_iter().map(|p| p.0));
     }
 
     /// Read the `count` entries of the table at `table` into `out`.
@@ -557,9 +566,11 @@ impl Audit {
         if full {
             self.cache.clear();
         }
+        let mut dirty: HashSet<u64> = mem.take_written().into_iter().map(|p| p.0).collect();
+        dirty.extend(self.taken.drain(..));
         let mut w = Walk {
             m,
-            dirty: mem.take_written().into_iter().map(|p| p.0).collect(),
+            dirty,
             full,
             visited: HashMap::new(),
             frames: HashSet::new(),
