@@ -333,6 +333,7 @@ fn config(a: &ScenarioArgs, arch: SimArch, strategy: Strategy) -> Config {
         steps: a.steps.unwrap_or(d.steps),
         seed: a.seed.unwrap_or(d.seed),
         pti: a.pti,
+        layout: None,
     }
 }
 

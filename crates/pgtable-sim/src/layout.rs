@@ -65,11 +65,102 @@ pub struct SimLayout {
     pub has_vmemmap: bool,
     /// Whether the mode has a KASAN shadow region in the kernel half.
     pub has_kasan: bool,
+    /// `sizeof(struct page)`: 64, or more with debug options (the machine
+    /// of 8d400913c231's report had 80).
+    pub struct_page: u64,
+    /// Where the historical scenarios put their device memory.
+    pub device: u64,
 }
+
+/// The machine of a reported oops: the bases memory KASLR chose (or the
+/// defaults), the size of `struct page`, where the device memory sat, and
+/// the address the kernel faulted on, so that the simulator reproduces that
+/// exact address on x86-64 with 4-level paging. The values are derived in
+/// `docs/linux-baselines.md` section 2 from the reports' register dumps.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ReportedOops {
+    /// The Linux commit the report led to (or that introduced the bug).
+    pub commit: &'static str,
+    /// `page_offset_base`, if the report shows it.
+    pub page_offset: Option<u64>,
+    /// `vmemmap_base`.
+    pub vmemmap: u64,
+    /// `vmalloc_base`, if KASLR moved it: KASLR orders the regions direct
+    /// map, vmalloc, vmemmap, so a `vmemmap_base` below the default one
+    /// moves the vmalloc area down too.
+    pub vmalloc: Option<u64>,
+    /// `sizeof(struct page)`.
+    pub struct_page: u64,
+    /// Physical start of the device memory.
+    pub device: u64,
+    /// The faulting address of the report.
+    pub oops: u64,
+}
+
+/// 4917f55b4ef9 ("mm/sparse-vmemmap: improve memory savings for compound
+/// devmaps"): `__init_single_page()` of the first compound head in a new
+/// top-level slot (4-level slot 462) faulted writing `_refcount` (offset
+/// 0x34) at `ffffe70000000034`. That slot is below the default
+/// `vmemmap_base` (`0xffffea0000000000`), so KASLR had moved it down; one
+/// PUD-aligned base that puts pfn `0x40000000` (4 TiB) at the slot's first
+/// byte is `0xffffe6f000000000` (the reporter's own is not known), with the
+/// 32 TiB vmalloc area just below it (`arch/x86/mm/kaslr.c`
+/// `kernel_randomize_memory()` places the regions in that order).
+pub const OOPS_4917F55B4EF9: ReportedOops = ReportedOops {
+    commit: "4917f55b4ef9",
+    page_offset: None,
+    vmemmap: 0xffff_e6f0_0000_0000,
+    vmalloc: Some(0xffff_c6f0_0000_0000),
+    struct_page: 64,
+    device: 0x400_0000_0000,
+    oops: 0xffff_e700_0000_0034,
+};
+
+/// 8d400913c231 ("x86/vmemmap: handle unpopulated sub-pmd ranges"):
+/// `vmemmap_use_new_sub_pmd()`'s memset of the first `struct page` of a
+/// new, partly used PMD block faulted at `ffffeb3ff1200000` (4-level slot
+/// 470), before `sync_global_pgds()`. The register dump shows the default
+/// direct map (no memory KASLR), an 80-byte `struct page` (a 128 MiB
+/// section's memmap is 2.5 MiB, not a multiple of 2 MiB) and a memmap of
+/// `ffffeb3ff1000000..ffffeb3ff1280000`: the first section of device memory
+/// at `0x3ffd00000000`.
+pub const OOPS_8D400913C231: ReportedOops = ReportedOops {
+    commit: "8d400913c231",
+    page_offset: Some(0xffff_8880_0000_0000),
+    vmemmap: 0xffff_ea00_0000_0000,
+    vmalloc: None,
+    struct_page: 80,
+    device: 0x3ffd_0000_0000,
+    oops: 0xffff_eb3f_f120_0000,
+};
 
 impl SimLayout {
     /// The placement for a paging mode.
     pub fn new(arch: impl Arch) -> SimLayout {
+        Self::with_struct_page(arch, STRUCT_PAGE_SIZE)
+    }
+
+    /// The machine of a reported oops ([`ReportedOops`]): its bases, its
+    /// `struct page` size and its device memory.
+    pub fn reported(arch: impl Arch, oops: &ReportedOops) -> SimLayout {
+        let mut l = Self::with_struct_page(arch, oops.struct_page);
+        if let Some(po) = oops.page_offset {
+            l.page_offset = po;
+        }
+        l.vmemmap = oops.vmemmap;
+        if let Some(base) = oops.vmalloc {
+            l.vmalloc = (
+                base,
+                base.wrapping_add(l.vmalloc.1.wrapping_sub(l.vmalloc.0)),
+            );
+        }
+        l.device = oops.device;
+        l
+    }
+
+    /// The placement for a paging mode with `struct page`s of
+    /// `struct_page` bytes.
+    pub fn with_struct_page(arch: impl Arch, struct_page: u64) -> SimLayout {
         let layout = arch.layout();
         let top_slot = 1u64 << arch.level_shift(arch.top_level());
         let sync_slot = match arch.sync_method() {
@@ -104,12 +195,14 @@ impl SimLayout {
                 hotplug_base: None,
                 has_vmemmap: false,
                 has_kasan: false,
+                struct_page,
+                device: 0,
             };
         }
         // Where a top-level slot is larger than the hot-add offset, place
         // boot memory at the end of one so that hot-added memory needs the
         // next (KASLR may choose such bases); smaller slots need no help.
-        let struct_pages = HOTPLUG_BASE / 4096 * STRUCT_PAGE_SIZE;
+        let struct_pages = HOTPLUG_BASE / 4096 * struct_page;
         let shift_into = |base: u64, reach: u64| {
             if top_slot > reach {
                 base + top_slot - reach
@@ -139,6 +232,8 @@ impl SimLayout {
             hotplug_base: Some(HOTPLUG_BASE),
             has_vmemmap,
             has_kasan: kasan.is_some(),
+            struct_page,
+            device: HOTPLUG_BASE,
         }
     }
 
@@ -149,7 +244,7 @@ impl SimLayout {
 
     /// Address of the `struct page` of a physical address (`pfn_to_page()`).
     pub fn page(&self, pa: u64) -> u64 {
-        self.vmemmap + (pa >> 12) * STRUCT_PAGE_SIZE
+        self.vmemmap + (pa >> 12) * self.struct_page
     }
 
     /// KASAN shadow of an address (`kasan_mem_to_shadow()`).

@@ -118,6 +118,10 @@ pub struct MachineConfig {
     /// Page-table isolation: each process also has a user-mode root holding
     /// only the CPU entry area of the kernel.
     pub pti: bool,
+    /// The kernel's layout, if not the mode's default placement
+    /// ([`SimLayout::new`]): a reported machine's
+    /// ([`SimLayout::reported`]).
+    pub layout: Option<SimLayout>,
 }
 
 /// The simulated machine.
@@ -157,7 +161,7 @@ impl Machine {
     /// every kernel top-level slot filled under [`Strategy::Prealloc`].
     pub fn boot(cfg: MachineConfig) -> Result<Machine, SimError> {
         let arch = cfg.arch;
-        let layout = SimLayout::new(arch);
+        let layout = cfg.layout.unwrap_or_else(|| SimLayout::new(arch));
         let (ts, te) = layout.table_frames;
         let mut mem = SparseMemory::new(PhysAddr(ts)..PhysAddr(te));
         if let Some((hs, he)) = layout.high_tables {

@@ -71,6 +71,7 @@ impl Kernel<'_> {
         cpu: usize,
     ) -> Result<(), SimError> {
         let mut unused = Vec::new();
+        let mut partial = Vec::new();
         let mut new_blocks = Vec::new();
         let first = start & !(PMD_SIZE - 1);
         let frames = &self.m.frames;
@@ -87,6 +88,9 @@ impl Kernel<'_> {
                 }
                 blocks.borrow_mut().insert(block, frame);
                 new_blocks.push(block);
+                if block < start || block + PMD_SIZE > end {
+                    partial.push((block.max(start), block));
+                }
                 if block < start {
                     unused.push((block, start));
                 }
@@ -100,6 +104,20 @@ impl Kernel<'_> {
             self.m.note_mapped(b, PMD_SIZE, "vmemmap");
         }
         r?;
+        // vmemmap_use_new_sub_pmd(): first the used part's first struct
+        // page is zeroed (__vmemmap_use_sub_pmd()), then the unused parts
+        // are marked. A fault stops it, as the oops did.
+        if clear {
+            if let Some(&(first_used, _)) = partial.first() {
+                let size = self.m.layout.struct_page;
+                if self
+                    .memset(cpu, first_used, first_used + size, "__vmemmap_use_sub_pmd(): memset of the first struct page of a new, partly used PMD block")
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
         for (s, e) in unused.into_iter().filter(|_| clear) {
             // A fault here is what the old code oopsed on; it is recorded and
             // the clear stops, as the machine would have.
@@ -124,8 +142,7 @@ impl Kernel<'_> {
         size: u64,
         order: u32,
     ) -> Result<u64, SimError> {
-        let per_compound =
-            ((1u64 << order) * crate::layout::STRUCT_PAGE_SIZE / 4096).max(1) as usize;
+        let per_compound = ((1u64 << order) * self.m.layout.struct_page / 4096).max(1) as usize;
         let start = self.m.layout.page(pa);
         let end = self.m.layout.page(pa + size);
         let mut frames = Vec::new();

@@ -3,7 +3,7 @@
 use super::{read_from_every_cpu, slot};
 use crate::era::Era;
 use crate::kernel::Memmap;
-use crate::layout::{HOTPLUG_BASE, SUBSECTION_SIZE};
+use crate::layout::{HOTPLUG_BASE, SECTION_SIZE};
 use crate::machine::{Machine, SimError};
 use pgtable_mmu::Access;
 
@@ -28,11 +28,20 @@ pub(super) fn hotplug_new_slot(m: &Machine, era: Era) -> Result<Vec<String>, Sim
     )])
 }
 
-/// 4917f55b4ef9: 1 GiB of device memory in 2 MiB compound pages; its
-/// vmemmap, whose tail pages share one page per compound page, goes into a
-/// new top-level slot through a path that never synced.
+/// Offset of `_refcount` in a 64-byte `struct page`: the field
+/// `__init_single_page()` wrote when 4917f55b4ef9's oops hit.
+const REFCOUNT_OFFSET: u64 = 0x34;
+
+/// 4917f55b4ef9: 1 GiB of device memory in 2 MiB compound pages at the
+/// layout's device address; its vmemmap, whose tail pages share one page per
+/// compound page, goes into a new top-level slot through
+/// `vmemmap_populate_compound_pages()`, which never synced before 6.17.
+/// Then `memmap_init_zone_device()` runs on CPU 0 (process 0's root):
+/// `__init_single_page()` of the first head writes its `_refcount`, the
+/// store of the report's oops (`ffffe70000000034` on the reported 4-level
+/// machine); then every CPU reads a tail page.
 pub(super) fn compound_devmap(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
-    let (pa, size) = (HOTPLUG_BASE, 1 << 30);
+    let (pa, size) = (m.layout.device, 1 << 30);
     let mut k = m.kernel();
     let pages = k.vmemmap_populate_compound(era, pa, size, 9)?;
     let frames = m
@@ -40,36 +49,42 @@ pub(super) fn compound_devmap(m: &Machine, era: Era) -> Result<Vec<String>, SimE
         .borrow()
         .get(&m.layout.page(pa))
         .map_or(0, Vec::len);
+    let _ = k.access(
+        0,
+        m.layout.page(pa) + REFCOUNT_OFFSET,
+        Access::Write,
+        "__init_single_page() sets the first compound head's _refcount",
+    );
     read_from_every_cpu(
         &k,
         m.layout.page(pa + 5 * 4096),
         "tail struct page of a compound device page",
     );
     Ok(vec![format!(
-        "{pages} vmemmap pages for {} compound pages backed by {frames} frames, slot {}",
+        "{pages} vmemmap pages for {} compound pages at {pa:#x} backed by {frames} frames, slot {}",
         size >> 21,
         slot(m, m.layout.page(pa))
     )])
 }
 
-/// 8d400913c231: a 2 MiB device subsection whose struct pages (32 KiB) sit
-/// inside a new PMD-sized vmemmap block in a new top-level slot. The rest
-/// of the block is cleared right after the block is mapped, on CPU 0, which
-/// runs process 0; the old code syncs only after that.
+/// 8d400913c231: one 128 MiB section of device memory at the layout's
+/// device address, with a `struct page` larger than 64 bytes (80 on the
+/// reported machine), so the section's memmap (2.5 MiB) is not a multiple
+/// of 2 MiB: `vmemmap_populate_hugepages()` maps a whole PMD block, then a
+/// second one only partly used, and `vmemmap_use_new_sub_pmd()` memsets
+/// the first `struct page` of that part on CPU 0 (process 0's root) before
+/// `vmemmap_populate()` reaches `sync_global_pgds()`: the report's oops
+/// (`ffffeb3ff1200000` on the reported 4-level machine).
 pub(super) fn subpmd_clear(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
-    let pa = HOTPLUG_BASE + (16 << 20);
+    let pa = m.layout.device;
     let mut k = m.kernel();
-    k.vmemmap_populate(era, pa, SUBSECTION_SIZE, Memmap::Huge, 0)?;
-    read_from_every_cpu(
-        &k,
-        m.layout.page(pa),
-        "struct page of the device subsection",
-    );
+    k.vmemmap_populate(era, pa, SECTION_SIZE, Memmap::Huge, 0)?;
+    let (start, end) = (m.layout.page(pa), m.layout.page(pa + SECTION_SIZE));
+    read_from_every_cpu(&k, start, "struct page of the device section");
     Ok(vec![format!(
-        "struct pages {:#x}..{:#x} inside the PMD block at {:#x}, slot {}",
-        m.layout.page(pa),
-        m.layout.page(pa + SUBSECTION_SIZE),
-        m.layout.page(pa) & !((2 << 20) - 1),
-        slot(m, m.layout.page(pa))
+        "memmap {start:#x}..{end:#x} ({} KiB of {}-byte struct pages) for the section at {pa:#x}, slot {}",
+        (end - start) >> 10,
+        m.layout.struct_page,
+        slot(m, start)
     )])
 }
