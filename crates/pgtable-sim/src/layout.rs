@@ -145,7 +145,12 @@ impl SimLayout {
     pub fn reported(arch: impl Arch, oops: &ReportedOops) -> SimLayout {
         let mut l = Self::with_struct_page(arch, oops.struct_page);
         if let Some(po) = oops.page_offset {
+            // The report's default direct map: no memory KASLR, so the
+            // vmalloc area sits at its default too.
             l.page_offset = po;
+            if let Some(r) = arch.layout().get(RegionKind::Vmalloc) {
+                l.vmalloc = (r.start, r.last.wrapping_add(1));
+            }
         }
         l.vmemmap = oops.vmemmap;
         if let Some(base) = oops.vmalloc {
@@ -218,8 +223,18 @@ impl SimLayout {
             (false, Some(r)) => r.start.wrapping_sub(arch.kernel_start() >> 3),
             (false, None) => 0,
         };
+        let page_offset = shift_into(dm, HOTPLUG_BASE);
+        // x86-64 memory KASLR moves vmalloc_base too, after the direct map
+        // and before vmemmap (`kernel_randomize_memory()`): by the direct
+        // map's shift here, which keeps the order and PUD alignment.
+        let vmalloc = if arch.name().starts_with("x86_64") && vmalloc != (0, 0) {
+            let delta = page_offset - dm;
+            (vmalloc.0 + delta, vmalloc.1.wrapping_add(delta))
+        } else {
+            vmalloc
+        };
         SimLayout {
-            page_offset: shift_into(dm, HOTPLUG_BASE),
+            page_offset,
             vmemmap: shift_into(vmemmap, struct_pages),
             vmalloc,
             kasan_offset,
@@ -277,6 +292,12 @@ mod tests {
             );
             let ks = arch.layout().get(RegionKind::KasanShadow).unwrap();
             assert!(ks.contains(l.shadow(l.va(0))), "{:#x}", l.shadow(l.va(0)));
+            // vmalloc moved with the direct map, in KASLR's order and
+            // alignment, by the same amount.
+            let vm = arch.layout().get(RegionKind::Vmalloc).unwrap();
+            assert_eq!(l.vmalloc.0 - vm.start, l.page_offset - dm.start);
+            assert!(l.page_offset < l.vmalloc.0 && l.vmalloc.1 <= l.vmemmap);
+            assert!(l.vmalloc.0.is_multiple_of(1 << 30));
         }
     }
 }

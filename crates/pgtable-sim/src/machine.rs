@@ -173,6 +173,10 @@ impl Machine {
             SyncPolicy::Eager
         };
         let mut pt = PageTables::with_policy(arch, mem, policy)?;
+        if layout.vmalloc != (0, 0) {
+            // Where KASLR (or a reported machine) put vmalloc_base.
+            pt = pt.with_vmalloc_area(VirtAddr(layout.vmalloc.0)..VirtAddr(layout.vmalloc.1))?;
+        }
         if cfg.pti {
             let cea = arch
                 .layout()

@@ -554,3 +554,29 @@ fn split_roots_give_the_kernel_context_no_user_half() {
         pt.destroy_space(s).unwrap();
     }
 }
+
+/// The vmalloc area can be placed where memory KASLR put `vmalloc_base`;
+/// `vmap` then allocates there, and a range outside the kernel half or
+/// empty is refused.
+#[test]
+fn the_vmalloc_area_follows_kaslr() {
+    let default = machine();
+    let vm = default.arch().layout().get(RegionKind::Vmalloc).unwrap();
+    let moved = vm.start + (448 << 30);
+    let pt = machine()
+        .with_vmalloc_area(VirtAddr(moved)..VirtAddr(moved + (1 << 40)))
+        .unwrap();
+    let (va, _) = pt
+        .kernel()
+        .edit(|e| e.vmap(&[PhysAddr(0x20_0000)], Prot::KERNEL));
+    assert_eq!(va.unwrap(), VirtAddr(moved));
+    for (s, e) in [
+        (0x1000, 0x2000),
+        (moved, moved),
+        (moved + 8, moved + 0x2000),
+    ] {
+        assert!(machine()
+            .with_vmalloc_area(VirtAddr(s)..VirtAddr(e))
+            .is_err());
+    }
+}

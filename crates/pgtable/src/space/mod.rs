@@ -163,6 +163,33 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         Ok(pt)
     }
 
+    /// Place the vmalloc area (where [`KernelEdit::vmap`] and
+    /// [`KernelEdit::ioremap`] find free ranges) at `area` instead of the
+    /// paging mode's default: the `vmalloc_base` that memory KASLR chose
+    /// (`arch/x86/mm/kaslr.c` `kernel_randomize_memory()`). `area` must be
+    /// a non-empty, page-aligned range of canonical kernel addresses; refused
+    /// with [`Error::Busy`](crate::Error::Busy) once anything was allocated
+    /// there.
+    pub fn with_vmalloc_area(self, area: core::ops::Range<VirtAddr>) -> Result<Self> {
+        if area.end <= area.start {
+            return Err(crate::Error::EmptyRange);
+        }
+        args::check_range(
+            &self.arch,
+            args::Half::Kernel,
+            area.start,
+            area.end.0 - area.start.0,
+        )?;
+        {
+            let mut k = self.kernel.lock();
+            if k.vmalloc.busy_count() != 0 {
+                return Err(crate::Error::Busy);
+            }
+            k.vmalloc = VmapAreas::new(area.start.0, area.end.0);
+        }
+        Ok(self)
+    }
+
     /// Turn on page-table isolation (x86-64 PTI, `pti=on`): every address
     /// space created from now on gets a second, user-mode root holding its
     /// user half and, of the kernel half, only the top-level slots that
