@@ -3,6 +3,10 @@
 //! ([`pgtable_mmu`]) with a TLB, the kernel users that populate kernel page
 //! tables, a checker, and the scenarios that reproduce Linux's historical
 //! sync bugs.
+//!
+//! The verdict of every scenario, era and paging mode, with the Linux
+//! function that decides it, follows (`VERDICTS.md`, checked by a test).
+#![doc = include_str!("../VERDICTS.md")]
 
 pub mod arch;
 mod bus;

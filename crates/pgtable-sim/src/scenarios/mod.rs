@@ -6,6 +6,7 @@
 pub mod expect;
 mod historical;
 pub mod stress;
+pub mod table;
 mod users;
 
 use crate::arch::SimArch;
