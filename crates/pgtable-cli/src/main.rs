@@ -433,7 +433,9 @@ struct PtdumpJson {
     variant: Variant,
     mode: &'static str,
     space: Option<usize>,
+    #[serde(serialize_with = "pgtable_sim::json::hex")]
     root: u64,
+    #[serde(serialize_with = "pgtable_sim::json::hex")]
     kernel_root: u64,
     out_of_sync_slots: Vec<u64>,
     items: Vec<PtdumpItem>,
@@ -447,8 +449,12 @@ enum PtdumpItem {
     Section { name: &'static str, text: String },
     /// A run of entries; `end` 0 is the top of the address space.
     Range {
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         start: u64,
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         end: u64,
+        /// Bytes, as hex too: the user half's size is above 2^53.
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         size: u64,
         present: bool,
         level: &'static str,
@@ -460,8 +466,11 @@ enum PtdumpItem {
     OutOfSync {
         level: &'static str,
         slot: u64,
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         start: u64,
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         kernel: u64,
+        #[serde(serialize_with = "pgtable_sim::json::hex")]
         this: u64,
         text: String,
     },

@@ -279,3 +279,33 @@ fn bench_refuses_an_unfair_full_run() {
     assert!(err.contains("--profile bench-fair"), "{err}");
     assert!(stdout(&o).is_empty(), "nothing measured");
 }
+
+/// Every number in `--json` output is exact in a double: addresses (far
+/// above 2^53 in a kernel's upper half) go out as hex strings.
+#[test]
+fn json_numbers_never_lose_bits() {
+    fn walk(v: &serde_json::Value, path: &str, bad: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(n) if n.as_u64().is_some_and(|x| x > 1 << 53) => {
+                bad.push(format!("{path} = {n}"));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, path, bad)),
+            serde_json::Value::Object(o) => o
+                .iter()
+                .for_each(|(k, x)| walk(x, &format!("{path}.{k}"), bad)),
+            _ => {}
+        }
+    }
+    for args in [
+        &["--json", "--arch", "x86_64/4-level"][..],
+        &["ptdump", "--json", "--arch", "x86_64/4-level"][..],
+    ] {
+        let o = pgtable(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let mut bad = Vec::new();
+        walk(&v, "", &mut bad);
+        assert!(bad.is_empty(), "{args:?}: {}", bad.join("\n"));
+        assert!(stdout(&o).contains("\"0xffff"), "addresses as hex strings");
+    }
+}

@@ -80,8 +80,10 @@ pub struct FaultHandler {
     /// Where it lives.
     pub source: &'static str,
     /// First address it handles.
+    #[serde(serialize_with = "crate::json::hex")]
     pub start: u64,
     /// Last address it handles (inclusive).
+    #[serde(serialize_with = "crate::json::hex")]
     pub last: u64,
 }
 

@@ -36,12 +36,16 @@ pub const BOOT_RAM_32: u64 = 512 << 20;
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct SimLayout {
     /// `page_offset_base`.
+    #[serde(serialize_with = "crate::json::hex")]
     pub page_offset: u64,
     /// `vmemmap_base` (0 where the mode has no vmemmap).
+    #[serde(serialize_with = "crate::json::hex")]
     pub vmemmap: u64,
     /// vmalloc area start and end (exclusive).
+    #[serde(serialize_with = "crate::json::hex_pair")]
     pub vmalloc: (u64, u64),
     /// `KASAN_SHADOW_OFFSET`.
+    #[serde(serialize_with = "crate::json::hex")]
     pub kasan_offset: u64,
     /// Bytes one top-level entry maps.
     pub top_slot: u64,
@@ -52,14 +56,18 @@ pub struct SimLayout {
     /// Physical memory present (and direct-mapped) at boot.
     pub boot_ram: u64,
     /// Where table frames come from.
+    #[serde(serialize_with = "crate::json::hex_pair")]
     pub table_frames: (u64, u64),
     /// Where user PTE tables come from under HIGHPTE: high memory, outside
     /// the direct map.
+    #[serde(serialize_with = "crate::json::hex_opt_pair")]
     pub high_tables: Option<(u64, u64)>,
     /// Where data frames come from.
+    #[serde(serialize_with = "crate::json::hex_pair")]
     pub data_frames: (u64, u64),
     /// Where hot-added memory goes, if the mode has memory hotplug of the
     /// direct map (64-bit modes).
+    #[serde(serialize_with = "crate::json::hex_opt")]
     pub hotplug_base: Option<u64>,
     /// Whether the mode has a virtually mapped `struct page` array.
     pub has_vmemmap: bool,
@@ -69,6 +77,7 @@ pub struct SimLayout {
     /// of 8d400913c231's report had 80).
     pub struct_page: u64,
     /// Where the historical scenarios put their device memory.
+    #[serde(serialize_with = "crate::json::hex")]
     pub device: u64,
 }
 
@@ -82,18 +91,23 @@ pub struct ReportedOops {
     /// The Linux commit the report led to (or that introduced the bug).
     pub commit: &'static str,
     /// `page_offset_base`, if the report shows it.
+    #[serde(serialize_with = "crate::json::hex_opt")]
     pub page_offset: Option<u64>,
     /// `vmemmap_base`.
+    #[serde(serialize_with = "crate::json::hex")]
     pub vmemmap: u64,
     /// `vmalloc_base`, if KASLR moved it: KASLR orders the regions direct
     /// map, vmalloc, vmemmap, so a `vmemmap_base` below the default one
     /// moves the vmalloc area down too.
+    #[serde(serialize_with = "crate::json::hex_opt")]
     pub vmalloc: Option<u64>,
     /// `sizeof(struct page)`.
     pub struct_page: u64,
     /// Physical start of the device memory.
+    #[serde(serialize_with = "crate::json::hex")]
     pub device: u64,
     /// The faulting address of the report.
+    #[serde(serialize_with = "crate::json::hex")]
     pub oops: u64,
 }
 

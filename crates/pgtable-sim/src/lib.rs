@@ -14,6 +14,7 @@ pub mod checker;
 pub mod cpu;
 pub mod era;
 mod frames;
+pub mod json;
 pub mod kernel;
 pub mod layout;
 pub mod machine;

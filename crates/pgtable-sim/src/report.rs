@@ -16,6 +16,7 @@ pub struct FaultRecord {
     /// What it ran on.
     pub context: Context,
     /// Faulting address (CR2).
+    #[serde(serialize_with = "crate::json::hex")]
     pub addr: u64,
     /// "read", "write" or "fetch".
     pub access: &'static str,
