@@ -27,3 +27,9 @@ pub use bus::Bus;
 pub use era::Era;
 pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
 pub use report::{EraOutcome, FaultRecord, Outcome, Run, Variant, Verdict};
+
+/// The example of the workspace README, compiled and run as a doctest
+/// here (the library's package holds only its own README).
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;

@@ -1207,7 +1207,7 @@ fn apply_hostile(
         }
         2 => {
             let size: u64 = !0xfff;
-            if v % 2 == 0 {
+            if v.is_multiple_of(2) {
                 kernel_refuses(m, k, ex, "vunmap_range wrapping", Error::Wraps, |e| {
                     e.vunmap_range(VirtAddr(kva), size)
                 })
@@ -1394,7 +1394,7 @@ fn hostile_raw(
                 let entry = t
                     .entry(arch.index(Level::Pte, kva))
                     .ok_or(Error::FoldedLevel(Level::Pte))?;
-                let (prot, want) = if v % 2 == 0 {
+                let (prot, want) = if v.is_multiple_of(2) {
                     (Prot::USER_RW, Error::BadProtection)
                 } else {
                     (Prot::KERNEL_EXEC, Error::WriteAndExecute)
@@ -1423,7 +1423,7 @@ fn hostile_raw(
                         .offset(*l, entry, VirtAddr(rm))
                         .ok_or_else(|| Failure(format!("shared table at {rm:#x} gone")))?;
                 }
-                let got = if v % 2 == 0 {
+                let got = if v.is_multiple_of(2) {
                     let pte = e
                         .offset(Level::Pte, entry, VirtAddr(rm))
                         .ok_or_else(|| Failure(format!("shared table at {rm:#x} gone")))?;

@@ -42,8 +42,3 @@ pub use space::{
 pub use tables::EntryPtr;
 pub use vmalloc::VmapAreas;
 pub use walk::Mapping;
-
-/// The example of the workspace README, compiled and run as a doctest.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctest;

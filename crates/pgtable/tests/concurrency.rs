@@ -139,7 +139,7 @@ fn worker(
                 .map(|m| m.pa),
             Some(PhysAddr(upa.0 + PAGE_SIZE))
         );
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             // Hold the kernel lock: no edit in flight, so the new space
             // must see every live kernel mapping.
             let k = pt.kernel();
@@ -151,7 +151,7 @@ fn worker(
             drop(k);
             checks.fetch_add(1, Ordering::Relaxed);
         }
-        if kept.len() < KEEP && n % 5 == 0 {
+        if kept.len() < KEEP && n.is_multiple_of(5) {
             kept.push(s);
             continue;
         }

@@ -100,7 +100,7 @@ impl<B: PhysBus + ?Sized> Walker<'_, B> {
     fn l1_entry(&mut self, base: u64, i: u64) -> u64 {
         let va = i << 20;
         let pa = base + 4 * i;
-        let group_start = i % 16 == 0 && self.overlaps(va, 16 << 20);
+        let group_start = i.is_multiple_of(16) && self.overlaps(va, 16 << 20);
         if !self.overlaps(va, 1 << 20) && !group_start {
             return i + 1;
         }
@@ -119,7 +119,7 @@ impl<B: PhysBus + ?Sized> Walker<'_, B> {
                 }
             }
             L1::Leaf(leaf) => {
-                if i % 16 == 0 && self.replicated(pa, d) {
+                if i.is_multiple_of(16) && self.replicated(pa, d) {
                     self.emit(va, &leaf, 1, d, pa);
                 } else {
                     self.error(

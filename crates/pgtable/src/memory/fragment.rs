@@ -113,7 +113,7 @@ impl Fragments {
         // slot is below 128.
         let off = table.0 - page;
         let bit = 1u128 << ((off / pg.bytes) % 128);
-        if pg.bytes != bytes || off % bytes != 0 || pg.used & bit == 0 {
+        if pg.bytes != bytes || !off.is_multiple_of(bytes) || pg.used & bit == 0 {
             return;
         }
         let was_full = pg.full();

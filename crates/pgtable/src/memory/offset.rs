@@ -70,7 +70,9 @@ impl OffsetMemory {
         phys_start: PhysAddr,
         len: u64,
     ) -> core::result::Result<Self, MemoryError> {
-        if virt_base.as_ptr().addr() % PAGE_SIZE as usize != 0 || phys_start.0 % PAGE_SIZE != 0 {
+        if !virt_base.as_ptr().addr().is_multiple_of(PAGE_SIZE as usize)
+            || !phys_start.0.is_multiple_of(PAGE_SIZE)
+        {
             return Err(MemoryError::Misaligned);
         }
         let phys_end = phys_start.0.checked_add(len).ok_or(MemoryError::Overflow)?;
@@ -103,7 +105,7 @@ impl OffsetMemory {
     /// address that much and [`MemoryError::NoHostMemory`] if its allocator
     /// has none left.
     pub fn new_host(phys_start: PhysAddr, len: u64) -> core::result::Result<Self, MemoryError> {
-        if phys_start.0 % PAGE_SIZE != 0 {
+        if !phys_start.0.is_multiple_of(PAGE_SIZE) {
             return Err(MemoryError::Misaligned);
         }
         if len == 0 {
@@ -167,7 +169,11 @@ impl OffsetMemory {
         // One subtraction and one comparison: `off + size <= len` written so
         // that it cannot overflow (`size` is 8 or a frame).
         let off = pa.wrapping_sub(self.phys_start);
-        if pa < self.phys_start || size > self.len || off > self.len - size || pa % size != 0 {
+        if pa < self.phys_start
+            || size > self.len
+            || off > self.len - size
+            || !pa.is_multiple_of(size)
+        {
             return None;
         }
         usize::try_from(off).ok()
@@ -192,7 +198,7 @@ impl OffsetMemory {
     /// the shift of the latter in the former.
     #[inline]
     fn word32(&self, pa: u64) -> Option<(&AtomicU64, u32)> {
-        if pa % 4 != 0 {
+        if !pa.is_multiple_of(4) {
             return None;
         }
         let low_half = (pa & 4 == 0) == cfg!(target_endian = "little");

@@ -21,7 +21,7 @@ pub(crate) fn check_range<A: Arch>(arch: &A, half: Half, va: VirtAddr, size: u64
     if !va.is_aligned(PAGE_SIZE) {
         return Err(Error::Misaligned(va.0));
     }
-    if size % PAGE_SIZE != 0 {
+    if !size.is_multiple_of(PAGE_SIZE) {
         return Err(Error::Misaligned(size));
     }
     let last = va.0.checked_add(size - 1).ok_or(Error::Wraps)?;
