@@ -179,10 +179,21 @@ impl Machine {
     }
 
     /// Run on `space` (TTBR0) with this machine's kernel root (TTBR1).
+    /// A space's TTBR0 value is the library's [`pgtable::Activation`]
+    /// (table address and ASID 1, 8-bit ASIDs; every switch flushes the
+    /// TLB), so the real MMU checks its encoding on every access.
     pub fn enter(&self, space: Option<&AddressSpace>) {
         if cpu::ttbr1() != self.pt.kernel_root().0 {
             self.load_kernel();
         }
-        switch_user(self.roots(space).user);
+        let ttbr0 = match space.map(|s| self.pt.activation(s, 1)) {
+            Some(Ok(pgtable::Activation::Arm64 { ttbr0, ttbr1 })) => {
+                assert_eq!(ttbr1, self.pt.kernel_root().0, "TTBR1 is the kernel root");
+                ttbr0
+            }
+            Some(other) => panic!("not an arm64 activation: {other:?}"),
+            None => self.reserved,
+        };
+        switch_user(ttbr0);
     }
 }

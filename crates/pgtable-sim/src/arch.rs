@@ -211,6 +211,14 @@ impl Arch for SimArch {
     fn ptdump_format(&self) -> pgtable::ptdump::Format {
         each!(self, a => a.ptdump_format())
     }
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> pgtable::Result<pgtable::Activation> {
+        each!(self, a => a.activation(root, kernel_root, asid))
+    }
     fn split_roots(&self) -> bool {
         each!(self, a => a.split_roots())
     }

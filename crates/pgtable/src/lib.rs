@@ -10,6 +10,7 @@ extern crate alloc;
 #[cfg(loom)]
 extern crate std;
 
+mod activate;
 pub mod addr;
 pub mod arch;
 mod error;
@@ -25,6 +26,7 @@ mod tables;
 mod vmalloc;
 mod walk;
 
+pub use activate::Activation;
 pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
 pub use error::{Error, Refused, Result};

@@ -252,6 +252,9 @@ fn surface<A: Arch>(arch: A, failures: &mut Vec<String>) {
         failures,
         || format!("{name}: whole-machine reads and teardown"),
         || {
+            for asid in [0, 1, 0xff, 0x100, 0xfff, 0x1000, u16::MAX] {
+                let _ = pt.activation(&space, asid);
+            }
             let _ = pt.first_out_of_sync();
             let _ = pt.reachable_tables();
             let _ = pt.stats();

@@ -454,6 +454,16 @@ impl Arch for Arm32 {
     }
 
     #[inline]
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        let _ = kernel_root;
+        crate::activate::arm32(root, asid)
+    }
+
     fn ptdump_format(&self) -> crate::ptdump::Format {
         crate::ptdump::Format::Arm32
     }

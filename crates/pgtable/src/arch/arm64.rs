@@ -435,6 +435,15 @@ impl Arch for Arm64 {
     }
 
     #[inline]
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        crate::activate::arm64(root, kernel_root, asid, self.lpa2())
+    }
+
     fn ptdump_format(&self) -> crate::ptdump::Format {
         crate::ptdump::Format::Arm64
     }

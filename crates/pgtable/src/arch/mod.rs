@@ -102,6 +102,23 @@ pub trait Arch: Copy + Send + Sync + core::fmt::Debug + 'static {
     /// Which Linux dumper's format [`crate::ptdump`] prints this mode in.
     fn ptdump_format(&self) -> crate::ptdump::Format;
 
+    /// The register values that make a CPU translate through `root` (and,
+    /// with split roots, `kernel_root` for the upper half), with address
+    /// space identifier `asid`: [`crate::Activation`]. Refused where the
+    /// mode cannot hold the ASID or the root is not aligned as the register
+    /// needs. The default knows no register.
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        let _ = (root, kernel_root, asid);
+        Err(crate::Error::UnsupportedMode(
+            "no activation values for this mode",
+        ))
+    }
+
     /// Whether kernel and user halves are translated from separate roots
     /// (arm64's TTBR1 and TTBR0): a new address space then starts with no
     /// kernel entry at all, and kernel addresses are always walked from the

@@ -346,6 +346,24 @@ impl Arch for Riscv64 {
     }
 
     #[inline]
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        let _ = kernel_root;
+        crate::activate::riscv(
+            root,
+            asid,
+            match self.mode {
+                SvMode::Sv39 => 8,
+                SvMode::Sv48 => 9,
+                SvMode::Sv57 => 10,
+            },
+        )
+    }
+
     fn ptdump_format(&self) -> crate::ptdump::Format {
         crate::ptdump::Format::Riscv64
     }

@@ -381,6 +381,16 @@ impl Arch for X86_32 {
     }
 
     #[inline]
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        let _ = kernel_root;
+        crate::activate::x86(root, asid, 0, if self.pae { 32 } else { 4096 })
+    }
+
     fn ptdump_format(&self) -> crate::ptdump::Format {
         crate::ptdump::Format::X86_32
     }

@@ -252,6 +252,16 @@ impl Arch for X86_64 {
     }
 
     #[inline]
+    fn activation(
+        &self,
+        root: PhysAddr,
+        kernel_root: PhysAddr,
+        asid: u16,
+    ) -> crate::Result<crate::Activation> {
+        let _ = kernel_root;
+        crate::activate::x86(root, asid, 12, 4096)
+    }
+
     fn ptdump_format(&self) -> crate::ptdump::Format {
         crate::ptdump::Format::X86_64
     }

@@ -163,6 +163,20 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         Ok(pt)
     }
 
+    /// The register values that make a CPU run in `space` (CR3 with its
+    /// PCID, TTBR0/TTBR1 with the ASID, satp with mode and ASID): see
+    /// [`Activation`](crate::Activation). Another machine's space is
+    /// refused with [`Error::Foreign`](crate::Error::Foreign). The kernel's
+    /// own context (init_mm) loads the kernel root, except with split
+    /// roots, where its TTBR0 is an empty table of the kernel's own (Linux's
+    /// `reserved_pg_dir`).
+    pub fn activation(&self, space: &AddressSpace, asid: u16) -> Result<crate::Activation> {
+        if space.owner() != self.id {
+            return Err(crate::Error::Foreign);
+        }
+        self.arch.activation(space.root(), self.kernel_root, asid)
+    }
+
     /// Place the vmalloc area (where [`KernelEdit::vmap`] and
     /// [`KernelEdit::ioremap`] find free ranges) at `area` instead of the
     /// paging mode's default: the `vmalloc_base` that memory KASLR chose
