@@ -55,11 +55,13 @@ impl Tracker {
     }
 }
 
-/// A walk's populate state: the tables, which variant, and the mask.
+/// A walk's populate state: the tables, which variant, and the mask. The
+/// mask is the edit's own, borrowed: a walk records into it directly, so no
+/// caller has a copy to write back (or to forget to).
 pub(crate) struct Populate<'a, A, M: ?Sized> {
     pub t: Tables<'a, A, M>,
     pub side: Side,
-    pub tracker: Tracker,
+    pub tracker: &'a mut Tracker,
 }
 
 impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {

@@ -118,11 +118,12 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         Ok(())
     }
 
-    pub(super) fn populate(&self) -> Populate<'a, A, M> {
+    pub(super) fn populate(&mut self) -> Populate<'_, A, M> {
+        let pt = self.ks.pt;
         Populate {
-            t: self.ks.pt.tables(),
+            t: pt.tables(),
             side: self.side,
-            tracker: self.tracker,
+            tracker: &mut self.tracker,
         }
     }
 
@@ -148,6 +149,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         prot: Prot,
         max_shift: u32,
     ) -> Result<()> {
+        let (root, keep) = (self.ks.root(), Some(self.keep_level()));
         let mut cx = MapCtx {
             pop: self.populate(),
             prot,
@@ -156,9 +158,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             src,
             done: va.0,
         };
-        let r = map_range(&mut cx, self.ks.root(), end, Some(self.keep_level()));
-        self.tracker = cx.pop.tracker;
-        r
+        map_range(&mut cx, root, end, keep)
     }
 
     /// `vmap_range()`: map `va..va+size` to the contiguous physical range at
@@ -203,9 +203,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let (root, keep) = (self.ks.root(), Some(self.keep_level()));
         let mut pop = self.populate();
         unmap_range(&mut pop, root, va.0, end, keep, Pass::Check)?;
-        unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)?;
-        self.tracker = pop.tracker;
-        Ok(())
+        unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)
     }
 
     /// `vmap()`: find a free range in the vmalloc area and map `frames`
@@ -292,10 +290,11 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let top = arch.top_level();
         let step = arch.level_size(top);
         let mut made = 0;
+        let root = self.ks.root();
         let mut pop = self.populate();
         let mut va = start.0 & !(step - 1);
         let r = loop {
-            let mut e = pop.t.pgd_offset(self.ks.root(), va);
+            let mut e = pop.t.pgd_offset(root, va);
             let mut r = Ok(());
             for level in Level::ALL.into_iter().take_while(|l| *l <= top) {
                 // Counted here, not as a difference of the memory's global
@@ -320,7 +319,6 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
                 _ => break Ok(()),
             }
         };
-        self.tracker = pop.tracker;
         r.map(|()| made)
     }
 

@@ -145,16 +145,12 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
                         forget_in(&mut list, table.frame);
                         let frame = table.frame;
                         core::mem::forget(table);
-                        let mut pop = self.populate();
-                        pop.populate(level, addr.0, e, frame);
-                        self.tracker = pop.tracker;
+                        self.populate().populate(level, addr.0, e, frame);
                         return Ok(());
                     }
                     None => table.into_linked(),
                 };
-                let mut pop = self.populate();
-                pop.populate(level, addr.0, e, frame);
-                self.tracker = pop.tracker;
+                self.populate().populate(level, addr.0, e, frame);
                 Ok(())
             }
             Err(error) => Err(Refused {
@@ -178,9 +174,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         let pt = self.ks.pt;
         let mine = table.owner == pt.id() && pt.shared().contains(table.frame);
         let _guard = self.check_link(level, addr, e, mine, table.level)?;
-        let mut pop = self.populate();
-        pop.populate(level, addr.0, e, table.frame);
-        self.tracker = pop.tracker;
+        self.populate().populate(level, addr.0, e, table.frame);
         Ok(())
     }
 
@@ -273,10 +267,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// entry of `level`) is none and recording `level` in the mask.
     pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
         let _guard = self.own_entry(level, e, addr)?;
-        let mut pop = self.populate();
-        let r = pop.alloc_track(level, e, addr.0);
-        self.tracker = pop.tracker;
-        r
+        self.populate().alloc_track(level, e, addr.0)
     }
 
     /// `set_pte()` / `set_pmd()` / `set_pud()` of a kernel leaf at `e` (an
@@ -302,9 +293,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
             return Err(Error::AlreadyMapped(addr));
         }
         t.write(e, t.arch.encode_leaf(level, pa, prot));
-        let mut pop = self.populate();
-        pop.note(level, addr.0);
-        self.tracker = pop.tracker;
+        self.populate().note(level, addr.0);
         Ok(())
     }
 }

@@ -65,11 +65,16 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         UserSpace { pt, space }
     }
 
-    fn populate(&self) -> Populate<'s, A, M> {
+    /// A user walk: user tables are not synced, so the mask it records
+    /// into is the caller's scratch one.
+    fn populate<'t>(&self, tracker: &'t mut Tracker) -> Populate<'t, A, M>
+    where
+        's: 't,
+    {
         Populate {
             t: self.pt.tables(),
             side: Side::User,
-            tracker: Tracker::default(),
+            tracker,
         }
     }
 
@@ -82,8 +87,9 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         max_shift: u32,
     ) -> Result<()> {
         check_prot(Half::User, prot)?;
+        let mut scratch = Tracker::default();
         let mut cx = MapCtx {
-            pop: self.populate(),
+            pop: self.populate(&mut scratch),
             prot,
             max_shift,
             start: va.0,
@@ -144,7 +150,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
     /// freed.
     pub fn unmap(&mut self, va: VirtAddr, size: u64) -> Result<()> {
         let end = check_range(self.pt.arch(), Half::User, va, size)?;
-        let mut pop = self.populate();
+        let mut scratch = Tracker::default();
+        let mut pop = self.populate(&mut scratch);
         unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Check)?;
         unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Clear)?;
         self.mirror(va.0, end);
@@ -249,7 +256,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         match self.check_slot(level, addr, e, &table) {
             Ok(()) => {
                 let frame = table.into_linked();
-                self.populate().populate(level, addr.0, e, frame);
+                self.populate(&mut Tracker::default())
+                    .populate(level, addr.0, e, frame);
                 self.mirror(addr.0, addr.0 + 1);
                 Ok(())
             }
@@ -376,10 +384,11 @@ impl<A: Arch, M: TableMemory> Drop for PteMap<'_, A, M> {
 
 /// Free every user table of `root` (leaves are the caller's frames).
 pub(crate) fn free_user_half<A: Arch, M: TableMemory>(pt: &PageTables<A, M>, root: PhysAddr) {
+    let mut scratch = Tracker::default();
     let mut pop = Populate {
         t: pt.tables(),
         side: Side::User,
-        tracker: Tracker::default(),
+        tracker: &mut scratch,
     };
     clear_range(&mut pop, root, 0, pt.arch().user_end(), None);
 }
