@@ -48,10 +48,20 @@ pub enum Activation {
 }
 
 /// x86 CR3 for `root` with `pcid` (`pcid_bits` wide: 12 on x86-64, 0 on
-/// 32-bit paging).
-pub(crate) fn x86(root: PhysAddr, pcid: u16, pcid_bits: u32, align: u64) -> Result<Activation> {
+/// 32-bit paging), the root below `1 << addr_bits` (32 on 32-bit paging,
+/// where CR3 is a 32-bit register).
+pub(crate) fn x86(
+    root: PhysAddr,
+    pcid: u16,
+    pcid_bits: u32,
+    align: u64,
+    addr_bits: u32,
+) -> Result<Activation> {
     if u64::from(pcid) >> pcid_bits != 0 {
         return Err(Error::UnsupportedMode("PCID out of range for this mode"));
+    }
+    if root.0 >> addr_bits != 0 {
+        return Err(Error::PhysTooLarge(root));
     }
     if !root.is_aligned(align) {
         return Err(Error::Misaligned(root.0));
@@ -116,15 +126,19 @@ mod tests {
     fn encodings_from_the_manuals() {
         // CR3: address | PCID (SDM vol. 3, 4.5 with CR4.PCIDE = 1).
         assert_eq!(
-            x86(PhysAddr(0x12_3456_7000), 0xabc, 12, 4096),
+            x86(PhysAddr(0x12_3456_7000), 0xabc, 12, 4096, 52),
             Ok(Activation::X86 {
                 cr3: 0x12_3456_7abc
             })
         );
-        assert!(x86(PhysAddr(0x1000), 0x1000, 12, 4096).is_err());
+        assert!(x86(PhysAddr(0x1000), 0x1000, 12, 4096, 52).is_err());
         assert!(
-            x86(PhysAddr(0x1000), 1, 0, 32).is_err(),
+            x86(PhysAddr(0x1000), 1, 0, 32, 32).is_err(),
             "no PCID on 32-bit"
+        );
+        assert!(
+            x86(PhysAddr(0x1_0000_0020), 0, 0, 32, 32).is_err(),
+            "CR3 is 32 bits on 32-bit paging"
         );
         // TTBR: ASID in 63:48 (Arm ARM D19, TTBR0_EL1).
         assert_eq!(

@@ -4,7 +4,7 @@
 use crate::addr::PhysAddr;
 use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
 
@@ -57,10 +57,25 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     /// root is indexed by [`Level::Pgd`]), of the architecture's size for it.
     #[inline]
     pub fn alloc(&self, level: Level) -> Result<PhysAddr> {
-        match size_of(self.arch.table_bytes(level)) {
+        let table = match size_of(self.arch.table_bytes(level)) {
             Size::Page => self.mem.alloc_table(),
             Size::Fragment(bytes) => self.frags.alloc(self.mem, bytes),
             Size::Block(pages) => self.mem.alloc_table_block(pages),
+        }?;
+        self.addressable(level, table)
+    }
+
+    /// `table`, if an entry of this mode can point at it; otherwise it is
+    /// given back and refused (a 32-bit entry format over table memory
+    /// above 4 GiB would cut the address and write into another frame).
+    #[inline]
+    fn addressable(&self, level: Level, table: PhysAddr) -> Result<PhysAddr> {
+        match table.0.checked_add(self.arch.table_bytes(level)) {
+            Some(end) if end <= self.arch.phys_limit() => Ok(table),
+            _ => {
+                self.free(level, table);
+                Err(Error::PhysTooLarge(table))
+            }
         }
     }
 
@@ -69,7 +84,10 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     #[inline]
     pub fn alloc_for_overwrite(&self, level: Level) -> Result<PhysAddr> {
         match size_of(self.arch.table_bytes(level)) {
-            Size::Page => self.mem.alloc_table_for_overwrite(),
+            Size::Page => {
+                let table = self.mem.alloc_table_for_overwrite()?;
+                self.addressable(level, table)
+            }
             _ => self.alloc(level),
         }
     }
@@ -80,7 +98,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     pub fn alloc_user_pte(&self) -> Result<(PhysAddr, bool)> {
         if self.arch.highpte() && self.arch.table_bytes(Level::Pte) == PAGE_SIZE {
             if let Some(r) = self.mem.alloc_table_high() {
-                return r.map(|pa| (pa, true));
+                return r
+                    .and_then(|pa| self.addressable(Level::Pte, pa))
+                    .map(|pa| (pa, true));
             }
         }
         self.alloc(Level::Pte).map(|pa| (pa, false))

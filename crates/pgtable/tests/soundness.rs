@@ -580,3 +580,92 @@ fn the_vmalloc_area_follows_kaslr() {
             .is_err());
     }
 }
+
+/// An entry of an unlinked table is written only as an entry of that
+/// table's own level (found by review: a PTE written into an unlinked PMD
+/// table was later read as a table pointer, and dropping the handle freed
+/// the kernel root; a PMD entry written into a PTE table mapped a table
+/// frame W+X; a table linked into itself vanished).
+#[test]
+fn unlinked_tables_take_entries_of_their_own_level_only() {
+    let pt = machine();
+    let kroot = pt.kernel_root();
+    let va = VirtAddr(vmalloc(&pt));
+    let start = pt.mem().tables_in_use();
+    let (r, _) = pt.kernel().edit(|e| -> pgtable::Result<()> {
+        let pmd = e.alloc_table(Level::Pmd)?;
+        let pte = e.alloc_table(Level::Pte)?;
+        // A leaf of the PTE level into the PMD table.
+        assert_eq!(
+            e.set_leaf(
+                Level::Pte,
+                va,
+                pmd.entry(0).unwrap(),
+                kroot,
+                Prot::KERNEL_RO
+            ),
+            Err(Error::ForeignEntry(va))
+        );
+        // A PMD entry into the PTE table.
+        let other = e.alloc_table(Level::Pte)?;
+        let r = e.pmd_populate_kernel(va, pte.entry(0).unwrap(), other);
+        assert_eq!(
+            r.as_ref().err().map(|r| r.error),
+            Some(Error::ForeignEntry(va))
+        );
+        drop(r);
+        assert_eq!(
+            e.alloc_track(Level::Pmd, pte.entry(0).unwrap(), va).err(),
+            Some(Error::ForeignEntry(va))
+        );
+        // A table into itself.
+        let ent = pmd.entry(0).unwrap();
+        let r = e.pud_populate(va, ent, pmd);
+        assert_eq!(
+            r.as_ref().err().map(|r| r.error),
+            Some(Error::ForeignEntry(va))
+        );
+        drop(r);
+        // Its own level is fine.
+        e.set_leaf(
+            Level::Pte,
+            va,
+            pte.entry(0).unwrap(),
+            PhysAddr(0x20_0000),
+            Prot::KERNEL_RO,
+        )?;
+        drop(pte);
+        Ok(())
+    });
+    r.unwrap();
+    assert_eq!(
+        pt.mem().tables_in_use(),
+        start,
+        "every handle freed, nothing more"
+    );
+    // The kernel root is still the kernel's: a new space gets another frame.
+    let s = pt.create_space().unwrap();
+    assert_ne!(s.root(), kroot);
+    assert_eq!(
+        pt.mem().tables_in_use(),
+        frames_reachable(&pt, &all_roots(&pt))
+    );
+    pt.destroy_space(s).unwrap();
+}
+
+/// A 32-bit entry format cannot point above 4 GiB: table memory there is
+/// refused instead of having its addresses cut (found by review: x86-32 and
+/// arm wrote entries into the frame the truncated address named).
+#[test]
+fn tables_an_entry_cannot_address_are_refused() {
+    use pgtable::arch::{arm32::Arm32, x86_32::X86_32};
+    let high = || SparseMemory::new(PhysAddr(0x1_0000_0000)..PhysAddr(0x1_0100_0000));
+    assert!(matches!(
+        PageTables::new(X86_32::TWO_LEVEL, high()).err(),
+        Some(Error::PhysTooLarge(_))
+    ));
+    assert!(matches!(
+        PageTables::new(Arm32::SHORT, high()).err(),
+        Some(Error::PhysTooLarge(_))
+    ));
+}

@@ -388,7 +388,7 @@ impl Arch for X86_32 {
         asid: u16,
     ) -> crate::Result<crate::Activation> {
         let _ = kernel_root;
-        crate::activate::x86(root, asid, 0, if self.pae { 32 } else { 4096 })
+        crate::activate::x86(root, asid, 0, if self.pae { 32 } else { 4096 }, 32)
     }
 
     fn ptdump_format(&self) -> crate::ptdump::Format {

@@ -259,7 +259,7 @@ impl Arch for X86_64 {
         asid: u16,
     ) -> crate::Result<crate::Activation> {
         let _ = kernel_root;
-        crate::activate::x86(root, asid, 12, 4096)
+        crate::activate::x86(root, asid, 12, 4096, 52)
     }
 
     fn ptdump_format(&self) -> crate::ptdump::Format {

@@ -86,7 +86,7 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     /// (address, bytes): the raw helpers may write their entries. Writes
     /// into them and their release take this lock, so a handle dropped on
     /// another thread cannot free a table while an edit writes into it.
-    unlinked: Mutex<Vec<(u64, u64)>>,
+    unlinked: Mutex<Vec<Unlinked>>,
     /// Tables linked under many entries (the KASAN early shadow).
     shared: SharedSet,
     /// The protocol mistake the loom model switched on, if any.
@@ -260,12 +260,16 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// Note a kernel table handed out unlinked.
-    pub(crate) fn add_unlinked(&self, table: PhysAddr, bytes: u64) {
-        self.unlinked.lock().push((table.0, bytes));
+    pub(crate) fn add_unlinked(&self, table: PhysAddr, bytes: u64, level: Level) {
+        self.unlinked.lock().push(Unlinked {
+            table: table.0,
+            bytes,
+            level,
+        });
     }
 
     /// The unlinked tables, locked.
-    pub(crate) fn unlinked(&self) -> MutexGuard<'_, Vec<(u64, u64)>> {
+    pub(crate) fn unlinked(&self) -> MutexGuard<'_, Vec<Unlinked>> {
         self.unlinked.lock()
     }
 
@@ -582,9 +586,20 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 }
 
+/// A kernel table handed out by `alloc_table` and not linked yet.
+pub(crate) struct Unlinked {
+    /// Its address.
+    pub table: u64,
+    /// Its size.
+    pub bytes: u64,
+    /// The level of its entries: the raw helpers write only entries of
+    /// that level into it, so no entry is ever read at another level.
+    pub level: Level,
+}
+
 /// Remove `table` from a list of unlinked tables.
-pub(crate) fn forget_in(list: &mut Vec<(u64, u64)>, table: PhysAddr) {
-    if let Some(i) = list.iter().position(|(t, _)| *t == table.0) {
+pub(crate) fn forget_in(list: &mut Vec<Unlinked>, table: PhysAddr) {
+    if let Some(i) = list.iter().position(|u| u.table == table.0) {
         list.swap_remove(i);
     }
 }

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 
 /// The lock over the unlinked tables, held while the raw helpers write into
 /// one of them.
-type UnlinkedGuard<'a> = crate::sync::MutexGuard<'a, Vec<(u64, u64)>>;
+type UnlinkedGuard<'a> = crate::sync::MutexGuard<'a, Vec<super::Unlinked>>;
 
 impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// `pgd_offset_k()`: the kernel root's entry for `va`.
@@ -59,7 +59,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
             return Err(Error::FoldedLevel(level));
         }
         let frame = t.alloc(level)?;
-        pt.add_unlinked(frame, t.arch.table_bytes(level));
+        pt.add_unlinked(frame, t.arch.table_bytes(level), level);
         Ok(KernelTable { pt, frame, level })
     }
 
@@ -85,10 +85,17 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
             return Err(Error::SharedTable(addr));
         }
         let unlinked = pt.unlinked();
-        if unlinked
+        if let Some(u) = unlinked
             .iter()
-            .any(|(t, bytes)| e.0 .0.wrapping_sub(*t) < *bytes)
+            .find(|u| e.0 .0.wrapping_sub(u.table) < u.bytes)
         {
+            // An entry of an unlinked table is written only as an entry of
+            // the table's own level: anything else would later be read at
+            // another level (a leaf as a table pointer, a table in a table
+            // of leaves) when the table is linked, walked or freed.
+            if u.level != level {
+                return Err(Error::ForeignEntry(addr));
+            }
             return Ok(Some(unlinked));
         }
         drop(unlinked);
