@@ -4,10 +4,14 @@
 //! - x86-64 4-level and 5-level: `crates/pgtable-qemu` on
 //!   `qemu-system-x86_64` (PVH boot, isa-debug-exit);
 //! - arm64 48-bit and 39-bit: `crates/pgtable-qemu-arm64` on
-//!   `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit).
+//!   `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit);
+//! - riscv64 Sv39, Sv48 and Sv57: `crates/pgtable-qemu-riscv64` on
+//!   `qemu-system-riscv64 -M virt -cpu rv64,svpbmt=on` (S-mode under
+//!   OpenSBI's fw_dynamic, SBI system-reset exit).
 //!
 //! Every kernel prints `MODE`, `CHECK`, `SUMMARY` and `RESULT` lines and
-//! exits with status 33 when it passes.
+//! exits with its architecture's pass status (33 for x86-64 and arm64, 0
+//! for riscv64) when it passes.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -15,15 +19,17 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 const DEFAULT_TIMEOUT_SECS: u32 = 60;
-/// The kernels' pass status: x86-64's isa-debug-exit value 0x10 gives
-/// (0x10 << 1) | 1; the arm64 kernel exits with 33 through semihosting.
-const PASS_STATUS: i32 = 33;
+/// OpenSBI images tried for riscv64's `-bios`, in order: Debian's
+/// `opensbi` package, then QEMU's own copy (`-bios default`, from
+/// `qemu-system-data`).
+const OPENSBI_FW_DYNAMIC: &str = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 
 /// Architecture of a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
     X86_64,
     Arm64,
+    Riscv64,
 }
 
 impl Arch {
@@ -31,6 +37,7 @@ impl Arch {
         match v {
             "x86_64" | "x86-64" | "x86" => Some(Arch::X86_64),
             "arm64" | "aarch64" => Some(Arch::Arm64),
+            "riscv64" | "riscv" => Some(Arch::Riscv64),
             _ => None,
         }
     }
@@ -38,24 +45,40 @@ impl Arch {
         match self {
             Arch::X86_64 => "qemu-system-x86_64",
             Arch::Arm64 => "qemu-system-aarch64",
+            Arch::Riscv64 => "qemu-system-riscv64",
         }
     }
     fn apt_package(self) -> &'static str {
         match self {
             Arch::X86_64 => "qemu-system-x86",
             Arch::Arm64 => "qemu-system-arm",
+            Arch::Riscv64 => "qemu-system-misc",
         }
     }
     fn kernel_crate(self) -> &'static str {
         match self {
             Arch::X86_64 => "pgtable-qemu",
             Arch::Arm64 => "pgtable-qemu-arm64",
+            Arch::Riscv64 => "pgtable-qemu-riscv64",
         }
     }
     fn kernel_target(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-gnu",
             Arch::Arm64 => "aarch64-unknown-none",
+            Arch::Riscv64 => "riscv64gc-unknown-none-elf",
+        }
+    }
+    /// The exit status of a passing kernel: x86-64's isa-debug-exit value
+    /// 0x10 gives (0x10 << 1) | 1; the arm64 kernel exits with 33 through
+    /// semihosting; the riscv64 kernel shuts down through SBI system reset
+    /// with no reason, which OpenSBI turns into QEMU's `sifive_test`
+    /// FINISHER_PASS (status 0; a failure reason gives FINISHER_FAIL,
+    /// status 1).
+    fn pass_status(self) -> i32 {
+        match self {
+            Arch::X86_64 | Arch::Arm64 => 33,
+            Arch::Riscv64 => 0,
         }
     }
 }
@@ -71,15 +94,30 @@ pub enum Mode {
     Va48,
     /// arm64, 39-bit VAs (3 levels).
     Va39,
+    /// riscv64 Sv39 (3 levels).
+    Sv39,
+    /// riscv64 Sv48 (4 levels).
+    Sv48,
+    /// riscv64 Sv57 (5 levels).
+    Sv57,
 }
 
-const ALL_MODES: [Mode; 4] = [Mode::Four, Mode::Five, Mode::Va48, Mode::Va39];
+const ALL_MODES: [Mode; 7] = [
+    Mode::Four,
+    Mode::Five,
+    Mode::Va48,
+    Mode::Va39,
+    Mode::Sv39,
+    Mode::Sv48,
+    Mode::Sv57,
+];
 
 impl Mode {
     fn arch(self) -> Arch {
         match self {
             Mode::Four | Mode::Five => Arch::X86_64,
             Mode::Va48 | Mode::Va39 => Arch::Arm64,
+            Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => Arch::Riscv64,
         }
     }
     /// What the kernel prints on its `MODE` line.
@@ -89,6 +127,9 @@ impl Mode {
             Mode::Five => "5-level".into(),
             Mode::Va48 => "arm64/48-bit".into(),
             Mode::Va39 => "arm64/39-bit".into(),
+            Mode::Sv39 => "riscv64/sv39".into(),
+            Mode::Sv48 => "riscv64/sv48".into(),
+            Mode::Sv57 => "riscv64/sv57".into(),
         }
     }
     /// The name in the summary table and in `[...]` prefixes.
@@ -106,6 +147,9 @@ impl Mode {
             Mode::Five => "5",
             Mode::Va48 => "48",
             Mode::Va39 => "39",
+            Mode::Sv39 => "sv39",
+            Mode::Sv48 => "sv48",
+            Mode::Sv57 => "sv57",
         }
     }
     fn cpu(self) -> &'static str {
@@ -116,6 +160,10 @@ impl Mode {
             // Everything QEMU's TCG implements (FEAT_PAN, FEAT_HAFDBS,
             // FEAT_LPA2, ...); the kernel programs what it uses.
             Mode::Va48 | Mode::Va39 => "max",
+            // The library maps ioremap/ioremap_wc with Svpbmt's PBMT bits,
+            // which QEMU 7.2 treats as reserved (a page fault) unless the
+            // extension is turned on.
+            Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => "rv64,svpbmt=on",
         }
     }
     /// Cargo feature of the kernel crate for this mode.
@@ -123,7 +171,9 @@ impl Mode {
         match self {
             Mode::Five => Some("la57"),
             Mode::Va39 => Some("va39"),
-            Mode::Four | Mode::Va48 => None,
+            Mode::Sv48 => Some("sv48"),
+            Mode::Sv57 => Some("sv57"),
+            Mode::Four | Mode::Va48 | Mode::Sv39 => None,
         }
     }
     /// Separate target directories so every image stays built.
@@ -133,6 +183,9 @@ impl Mode {
             Mode::Five => "la57",
             Mode::Va48 => "va48",
             Mode::Va39 => "va39",
+            Mode::Sv39 => "sv39",
+            Mode::Sv48 => "sv48",
+            Mode::Sv57 => "sv57",
         }
     }
 }
@@ -169,14 +222,16 @@ impl Options {
                     _ => vec![ALL_MODES
                         .into_iter()
                         .find(|m| m.short() == v)
-                        .ok_or(format!("bad --mode `{v}` (4, 5, 48, 39 or all)"))?],
+                        .ok_or(format!(
+                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57 or all)"
+                        ))?],
                 });
             } else if let Some(v) = value("--arch", &mut it)? {
                 arch = match v.as_str() {
                     "all" => None,
                     _ => Some(
                         Arch::parse(&v)
-                            .ok_or(format!("bad --arch `{v}` (x86_64, arm64 or all)"))?,
+                            .ok_or(format!("bad --arch `{v}` (x86_64, arm64, riscv64 or all)"))?,
                     ),
                 };
             } else if a == "--verbose" || a == "-v" {
@@ -466,6 +521,29 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
             .chain(["-semihosting"])
             .map(str::to_string)
             .collect(),
+        // OpenSBI (fw_dynamic) in M-mode enters the ELF at 0x8020_0000 in
+        // S-mode; the kernel leaves through SBI system reset.
+        Arch::Riscv64 => {
+            let bios = if Path::new(OPENSBI_FW_DYNAMIC).is_file() {
+                OPENSBI_FW_DYNAMIC
+            } else {
+                "default"
+            };
+            [
+                "-M",
+                "virt",
+                "-cpu",
+                mode.cpu(),
+                "-bios",
+                bios,
+                "-kernel",
+                &elf,
+            ]
+            .into_iter()
+            .chain(common)
+            .map(str::to_string)
+            .collect()
+        }
     };
     if let Some(a) = append {
         args.extend(["-append".to_string(), a.to_string()]);
@@ -554,10 +632,11 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
     }
 
     let failures = &mut st.failures;
+    let pass_status = mode.arch().pass_status();
     match status {
         Some(124) | Some(137) => failures.push(format!("timeout after {secs} s")),
-        Some(PASS_STATUS) => {}
-        Some(s) => failures.push(format!("exit status {s}, want {PASS_STATUS}")),
+        Some(s) if s == pass_status => {}
+        Some(s) => failures.push(format!("exit status {s}, want {pass_status}")),
         None => failures.push("QEMU killed by a signal".to_string()),
     }
     match result.as_deref() {

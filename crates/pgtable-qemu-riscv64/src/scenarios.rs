@@ -1,0 +1,210 @@
+//! The new-kernel-mapping scenarios on riscv's single root, as old code
+//! (`legacy_edit`: plain populate, never synced) and new code (`edit`).
+//!
+//! Each scenario builds a fresh [`Machine`], creates processes A and B,
+//! maps 2 × 2 MiB of tagged kernel memory, creates process C, and loads
+//! and stores every new address from each process with satp switched to
+//! it; the walker is asked first and the real outcome must equal it.
+//!
+//! - `vmalloc-prealloc`: the vmalloc area, whose top-level entries exist
+//!   since boot (`preallocate_pgd_pages_range()`, the library's
+//!   `boot_prealloc`): **no fault** anywhere, old code and new.
+//! - `fixmap-new-slot`: the fixmap, a kernel top-level slot outside the
+//!   preallocated areas. Old code: A and B, made before, lack the entry
+//!   and **fault** (load page fault); C does not. New code: the library
+//!   copies the entry into every root (`SyncOutcome::CopiedTopLevel`), so
+//!   nobody faults.
+
+use crate::compare::{self, Tally, LOAD_PF};
+use crate::crosscheck::region_start;
+use crate::data::{self, BLOCK_2M};
+use crate::machine::{self, Machine, PhysMem};
+use crate::probe;
+use crate::report::{CheckResult, Checks};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use pgtable::arch::RegionKind;
+use pgtable::{Arch, Level, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
+use pgtable_mmu::{Access, PhysBus};
+
+/// Table frames per scenario machine.
+const TABLE_PAGES: u64 = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Code {
+    Old,
+    New,
+}
+
+impl Code {
+    fn name(self) -> &'static str {
+        match self {
+            Code::Old => "old",
+            Code::New => "new",
+        }
+    }
+}
+
+pub fn run(c: &mut Checks) {
+    for (name, kind) in [
+        ("vmalloc-prealloc", RegionKind::Vmalloc),
+        ("fixmap-new-slot", RegionKind::Fixmap),
+    ] {
+        for code in [Code::Old, Code::New] {
+            let r = scenario(code, kind);
+            machine::go_home();
+            c.record(&format!("{name}/{}", code.name()), r);
+        }
+    }
+}
+
+fn scenario(code: Code, kind: RegionKind) -> CheckResult {
+    let m = Machine::new(TABLE_PAGES)?;
+    m.enter(None);
+    let block = data::block_2m()?;
+    let va = region_start(&m, kind);
+    if va == 0 {
+        return Err(format!("no {kind:?} region"));
+    }
+    let len = 2 * BLOCK_2M;
+    let arch = *m.pt.arch();
+    let root = m.pt.kernel_root().0;
+    let slot = arch.index(Level::Pgd, va);
+    let preallocated = PhysMem.read_u64(root + 8 * slot) != 0;
+    let mut a = m.pt.create_space().map_err(|e| format!("{e:?}"))?;
+    let mut b = m.pt.create_space().map_err(|e| format!("{e:?}"))?;
+    for s in [&mut a, &mut b] {
+        m.pt.user(s)
+            .and_then(|mut u| {
+                u.map_range(
+                    VirtAddr(0x40_0000),
+                    PhysAddr(block),
+                    PAGE_SIZE,
+                    Prot::USER_RW,
+                    12,
+                )
+            })
+            .map_err(|e| format!("user map: {e:?}"))?;
+    }
+    let sync: Option<SyncReport> = match code {
+        Code::Old => {
+            // SAFETY: the old code path on purpose; the touches below are
+            // probes whose faults are caught, recorded and survived, and
+            // the code runs from the kernel root, which has the mapping.
+            unsafe {
+                m.pt.kernel().legacy_edit(|e| {
+                    e.vmap_range(VirtAddr(va), PhysAddr(block), BLOCK_2M, Prot::KERNEL, 21)?;
+                    e.vmap_range(
+                        VirtAddr(va + BLOCK_2M),
+                        PhysAddr(block),
+                        BLOCK_2M,
+                        Prot::KERNEL,
+                        21,
+                    )
+                })
+            }
+            .map_err(|e| format!("legacy map: {e:?}"))?;
+            None
+        }
+        Code::New => {
+            let (r, report) = m.pt.kernel().edit(|e| {
+                e.vmap_range(VirtAddr(va), PhysAddr(block), BLOCK_2M, Prot::KERNEL, 21)?;
+                e.vmap_range(
+                    VirtAddr(va + BLOCK_2M),
+                    PhysAddr(block),
+                    BLOCK_2M,
+                    Prot::KERNEL,
+                    21,
+                )
+            });
+            r.map_err(|e| format!("map: {e:?}"))?;
+            Some(report)
+        }
+    };
+    machine::flush();
+    let cs = m.pt.create_space().map_err(|e| format!("{e:?}"))?;
+
+    let mut t = Tally::default();
+    let mut touches = 0u64;
+    let mut faults = 0u64;
+    let mut faulted: Vec<&str> = Vec::new();
+    let mut clean: Vec<&str> = Vec::new();
+    let mmu = machine::software_mmu(false);
+    for (name, space) in [("A", &a), ("B", &b), ("C", &cs)] {
+        m.enter(Some(space));
+        let proot = space.root().0;
+        let mut any_fault = false;
+        for addr in [va, va + len / 2, va + len - 8] {
+            touches += 1;
+            let sw = compare::software(&mmu, proot, addr, Access::Read);
+            let hw = probe::read(addr);
+            match (&sw, &hw) {
+                (Ok(pa), Ok(v)) if *v == data::tag(*pa) => {}
+                (Err(_), Err(f)) if f.scause == LOAD_PF && f.stval == addr => {
+                    any_fault = true;
+                    faults += 1;
+                }
+                _ => {
+                    return Err(format!(
+                        "process {name}: {addr:#x}: walker {sw:?}, real {hw:?}"
+                    ))
+                }
+            }
+            compare::address(proot, addr, &mut t);
+        }
+        if any_fault {
+            faulted.push(name);
+        } else {
+            clean.push(name);
+        }
+    }
+    machine::go_home();
+    if t.differences != 0 {
+        return Err(format!(
+            "real and software MMU disagree ({}): {}",
+            t.differences,
+            t.first.unwrap_or_default()
+        ));
+    }
+    let how = match &sync {
+        None => String::from("legacy populate, never synced"),
+        Some(r) => format!("edit sync outcome {:?}", r.outcome),
+    };
+    let expect_fault: &[&str] = match (code, preallocated) {
+        (Code::Old, false) => &["A", "B"],
+        _ => &[],
+    };
+    let verdict = if faulted.as_slice() == expect_fault {
+        Ok(())
+    } else {
+        Err(format!("expected faults in {expect_fault:?}"))
+    };
+    if let (Code::New, false, Some(r)) = (code, preallocated, &sync) {
+        if !matches!(r.outcome, pgtable::SyncOutcome::CopiedTopLevel) {
+            return Err(format!(
+                "new top-level slot {slot}: {how}, CopiedTopLevel expected"
+            ));
+        }
+    }
+    for s in [a, b, cs] {
+        m.pt.destroy_space(s).map_err(|_| "destroy_space refused")?;
+    }
+    let seen = if faulted.is_empty() {
+        format!("no fault in {clean:?}")
+    } else {
+        format!(
+            "FAULT (load page fault, walker agrees) in {faulted:?} (made before), no fault in {clean:?}"
+        )
+    };
+    let detail = format!(
+        "{seen}; top-level slot {slot} {}; {how}; touches={touches} faults={faults} compared={} probes={} differences=0",
+        if preallocated { "preallocated at boot" } else { "new" },
+        t.addresses,
+        t.probes
+    );
+    match verdict {
+        Ok(()) => Ok(detail),
+        Err(e) => Err(format!("{e}: {detail}")),
+    }
+}
