@@ -104,3 +104,47 @@ fn an_empty_kernel_entry_never_clears_a_spaces_own_slot() {
     pt.mem().write_u64(slot_pa(&pt, s.root(), between), 0);
     pt.destroy_space(s).unwrap();
 }
+
+/// Writes into a table that is not linked yet touch no root, so they leave
+/// the edit's mask alone; linking the table records the level at which its
+/// entries become visible.
+#[test]
+fn writes_into_an_unlinked_table_are_recorded_when_it_is_linked() {
+    let pt = machine();
+    let va = VirtAddr(pt.arch().layout().get(RegionKind::Vmalloc).unwrap().start);
+    let (r, report) = pt.kernel().edit(|e| -> pgtable::Result<()> {
+        let pte = e.alloc_table(Level::Pte)?;
+        e.set_leaf(
+            Level::Pte,
+            va,
+            pte.entry(0).unwrap(),
+            PhysAddr(0x20_0000),
+            Prot::KERNEL,
+        )?;
+        Ok(())
+    });
+    r.unwrap();
+    assert!(report.mask.is_empty(), "{report:?}");
+    let (r, report) = pt.kernel().edit(|e| -> pgtable::Result<()> {
+        let mut p = e.pgd_offset(va);
+        for l in [Level::P4d, Level::Pud] {
+            p = e.alloc_track(l, p, va)?;
+        }
+        let pte = e.alloc_table(Level::Pte)?;
+        e.set_leaf(
+            Level::Pte,
+            va,
+            pte.entry(0).unwrap(),
+            PhysAddr(0x20_0000),
+            Prot::KERNEL,
+        )?;
+        Ok(e.pmd_populate_kernel(va, p, pte)?)
+    });
+    r.unwrap();
+    assert!(!report.mask.contains(pgtable::SyncMask::PTE), "{report:?}");
+    assert!(report.mask.contains(pgtable::SyncMask::PMD), "{report:?}");
+    assert_eq!(
+        pt.translate(pt.kernel_root(), va).unwrap().pa,
+        PhysAddr(0x20_0000)
+    );
+}

@@ -118,6 +118,21 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         Ok(())
     }
 
+    /// A walk that records into `scratch`, not the edit's mask: for writes
+    /// into a table not linked yet, which no root can see. Linking it
+    /// records the level at which its subtree becomes visible, which is
+    /// what the sync needs.
+    pub(super) fn populate_unlinked<'s>(&self, scratch: &'s mut Tracker) -> Populate<'s, A, M>
+    where
+        'a: 's,
+    {
+        Populate {
+            t: self.ks.pt.tables(),
+            side: self.side,
+            tracker: scratch,
+        }
+    }
+
     pub(super) fn populate(&mut self) -> Populate<'_, A, M> {
         let pt = self.ks.pt;
         Populate {

@@ -521,6 +521,11 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         }
         let t = self.tables();
         let roots = self.roots.lock();
+        // Nothing of a root that is not registered here is read, let alone
+        // written.
+        if !roots.contains(root) {
+            return false;
+        }
         let (Some(want), Some(have)) = (
             t.entry_at(self.kernel_root, level, va.0),
             t.entry_at(root, level, va.0),
@@ -529,7 +534,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
         };
         let raw = t.read(want);
         // Like `vmalloc_fault()`: fill an empty entry, never replace one.
-        if !roots.contains(root) || raw == 0 || t.read(have) != 0 {
+        if raw == 0 || t.read(have) != 0 {
             return false;
         }
         t.write(have, raw);

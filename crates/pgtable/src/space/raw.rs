@@ -16,6 +16,7 @@ use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Refused, Result};
 use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
+use crate::pgalloc::Tracker;
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
 use alloc::vec::Vec;
@@ -152,7 +153,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
                         forget_in(&mut list, table.frame);
                         let frame = table.frame;
                         core::mem::forget(table);
-                        self.populate().populate(level, addr.0, e, frame);
+                        self.populate_unlinked(&mut Tracker::default())
+                            .populate(level, addr.0, e, frame);
                         return Ok(());
                     }
                     None => table.into_linked(),
@@ -180,8 +182,16 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     ) -> Result<()> {
         let pt = self.ks.pt;
         let mine = table.owner == pt.id() && pt.shared().contains(table.frame);
-        let _guard = self.check_link(level, addr, e, mine, table.level)?;
-        self.populate().populate(level, addr.0, e, table.frame);
+        let guard = self.check_link(level, addr, e, mine, table.level)?;
+        match guard {
+            Some(_) => self.populate_unlinked(&mut Tracker::default()).populate(
+                level,
+                addr.0,
+                e,
+                table.frame,
+            ),
+            None => self.populate().populate(level, addr.0, e, table.frame),
+        }
         Ok(())
     }
 
@@ -273,8 +283,13 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// level below `level` for `addr`, allocating its table when `e` (an
     /// entry of `level`) is none and recording `level` in the mask.
     pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
-        let _guard = self.own_entry(level, e, addr)?;
-        self.populate().alloc_track(level, e, addr.0)
+        let guard = self.own_entry(level, e, addr)?;
+        match guard {
+            Some(_) => self
+                .populate_unlinked(&mut Tracker::default())
+                .alloc_track(level, e, addr.0),
+            None => self.populate().alloc_track(level, e, addr.0),
+        }
     }
 
     /// `set_pte()` / `set_pmd()` / `set_pud()` of a kernel leaf at `e` (an
@@ -292,7 +307,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         check_range(t.arch, Half::Kernel, VirtAddr(addr.0 & !(size - 1)), size)?;
         check_phys(t.arch, pa, size)?;
         self.check_kernel_prot(prot)?;
-        let _guard = self.own_entry(level, e, addr)?;
+        let guard = self.own_entry(level, e, addr)?;
         if t.arch.is_passthrough(level) || !t.arch.leaf_allowed(level) || !pa.is_aligned(size) {
             return Err(Error::Misaligned(pa.0));
         }
@@ -300,7 +315,10 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
             return Err(Error::AlreadyMapped(addr));
         }
         t.write(e, t.arch.encode_leaf(level, pa, prot));
-        self.populate().note(level, addr.0);
+        // A leaf in an unlinked table is recorded when the table is linked.
+        if guard.is_none() {
+            self.populate().note(level, addr.0);
+        }
         Ok(())
     }
 }
