@@ -252,15 +252,15 @@ impl SharedSet {
 
 impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// The table `frame` holding entries of `level` and every table linked
-    /// below it that is not shared yet, as (address, bytes).
+    /// below it that is not shared, each once, as (address, level).
     pub(crate) fn subtree(
         &self,
         level: Level,
         frame: PhysAddr,
-        out: &mut alloc::vec::Vec<(PhysAddr, u64)>,
+        out: &mut alloc::vec::Vec<(PhysAddr, Level)>,
     ) {
         let t = self.tables();
-        out.push((frame, t.arch.table_bytes(level)));
+        out.push((frame, level));
         let entries = crate::tables::entry_level(t.arch, level);
         if let Some(child) = entries.next() {
             for i in 0..1u64 << t.arch.level_bits(level) {
@@ -278,18 +278,11 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// linked below it that is not shared (each was linked exactly once,
     /// through a consumed handle, so nothing else points at it).
     pub(crate) fn free_subtree(&self, level: Level, frame: PhysAddr) {
+        let mut tables = alloc::vec::Vec::new();
+        self.subtree(level, frame, &mut tables);
         let t = self.tables();
-        let entries = crate::tables::entry_level(t.arch, level);
-        if let Some(child) = entries.next() {
-            for i in 0..1u64 << t.arch.level_bits(level) {
-                let e = EntryPtr(PhysAddr(frame.0 + i * t.arch.entry_size()));
-                if let Decoded::Table(below) = t.decode(entries, e) {
-                    if !t.shared.contains(below) {
-                        self.free_subtree(child, below);
-                    }
-                }
-            }
+        for (table, level) in tables {
+            t.free(level, table);
         }
-        t.free(level, frame);
     }
 }

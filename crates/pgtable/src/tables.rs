@@ -198,6 +198,23 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
         }
     }
 
+    /// Whether a table holding entries of `holds` may be linked at an entry
+    /// of `level`: the level must have an entry of its own, and the table
+    /// must be of the level below it.
+    pub fn link_fits(&self, level: Level, holds: Level) -> Result<()> {
+        if self.arch.is_passthrough(level) {
+            return Err(Error::FoldedLevel(level));
+        }
+        let needed = level.next().ok_or(Error::FoldedLevel(level))?;
+        if holds != needed {
+            return Err(Error::WrongLevel {
+                table: holds,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
     /// Walk from `root` to the entry of `level` for `va`, if every table on
     /// the way exists.
     pub fn entry_at(&self, root: PhysAddr, level: Level, va: u64) -> Option<EntryPtr> {

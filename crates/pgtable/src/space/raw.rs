@@ -121,16 +121,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
             return Err(Error::Foreign);
         }
         let guard = self.own_entry(level, e, addr)?;
-        if t.arch.is_passthrough(level) {
-            return Err(Error::FoldedLevel(level));
-        }
-        let needed = level.next().ok_or(Error::FoldedLevel(level))?;
-        if holds != needed {
-            return Err(Error::WrongLevel {
-                table: holds,
-                needed,
-            });
-        }
+        t.link_fits(level, holds)?;
         if !t.none(level, e) {
             return Err(Error::AlreadyMapped(addr));
         }
@@ -222,8 +213,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
                 value: table,
             });
         }
-        for (frame, bytes) in below {
-            pt.shared().insert(frame, bytes);
+        for (frame, level) in below {
+            pt.shared().insert(frame, pt.arch().table_bytes(level));
         }
         let level = table.level;
         let frame = table.into_linked();

@@ -285,16 +285,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         if !core::ptr::eq(table.pt, self.pt) {
             return Err(Error::Foreign);
         }
-        if t.arch.is_passthrough(level) {
-            return Err(Error::FoldedLevel(level));
-        }
-        let needed = level.next().ok_or(Error::FoldedLevel(level))?;
-        if table.level != needed {
-            return Err(Error::WrongLevel {
-                table: table.level,
-                needed,
-            });
-        }
+        t.link_fits(level, table.level)?;
         if t.entry_at(self.space.root, level, addr.0) != Some(e) {
             return Err(Error::ForeignEntry(addr));
         }
