@@ -26,7 +26,7 @@ fn map(pt: &PageTables<X86_64, OffsetMemory>, shift: u32) {
 fn unmap(pt: &PageTables<X86_64, OffsetMemory>) {
     let mut k = pt.kernel();
     let _ = k.edit(|e| {
-        e.vunmap_range(VirtAddr(VA), SIZE).unwrap();
+        e.vunmap_range(VirtAddr(VA), SIZE).unwrap().ignore();
     });
 }
 

@@ -21,7 +21,7 @@ fn main() {
                 e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, shift)
                     .unwrap();
             }
-            e.vunmap_range(va, bytes).unwrap();
+            e.vunmap_range(va, bytes).unwrap().ignore();
         });
     }
 }

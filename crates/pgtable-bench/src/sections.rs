@@ -104,13 +104,19 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                     .unwrap()
             })
         });
-        t[1] = time(|| edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap()));
+        t[1] = time(|| {
+            edit(&pt, |e| {
+                e.vunmap_range(VirtAddr(VA), bytes).unwrap().ignore()
+            })
+        });
         t[2] = time(|| {
             edit(&pt, |e| {
                 e.vmap_pages(VirtAddr(VA), &frames, Prot::KERNEL).unwrap()
             })
         });
-        edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap());
+        edit(&pt, |e| {
+            e.vunmap_range(VirtAddr(VA), bytes).unwrap().ignore()
+        });
         peer.reset();
         t[3] = time(|| peer.map_4k(VA, DATA_PA, n4k));
         t[4] = time(|| peer.unmap_4k(VA, n4k));
@@ -123,7 +129,11 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                         .unwrap()
                 })
             });
-            t[6] += time(|| edit(&pt, |e| e.vunmap_range(VirtAddr(VA), bytes).unwrap()));
+            t[6] += time(|| {
+                edit(&pt, |e| {
+                    e.vunmap_range(VirtAddr(VA), bytes).unwrap().ignore()
+                })
+            });
         }
         peer.reset();
         for _ in 0..HUGE_REPS {

@@ -1,6 +1,6 @@
 //! The software MMU reads the same memory the library writes.
 
-use pgtable::{PhysAddr, SparseMemory, TableMemory};
+use pgtable::{PhysAddr, SparseMemory};
 use pgtable_mmu::PhysBus;
 
 /// [`SparseMemory`] seen as the MMU's physical bus.

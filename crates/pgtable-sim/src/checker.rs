@@ -8,7 +8,7 @@
 
 use crate::bus::Bus;
 use crate::machine::Machine;
-use pgtable::{Arch, Decoded, Level, PhysAddr, TableMemory};
+use pgtable::{Arch, Decoded, Level, PhysAddr};
 use pgtable_mmu::{Access, Mode};
 use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
 use std::collections::{HashMap, HashSet};

@@ -8,7 +8,10 @@ use crate::frames::Frames;
 use crate::layout::SimLayout;
 use crate::report::FaultRecord;
 use pgtable::arch::RegionKind;
-use pgtable::{AddressSpace, Arch, PageTables, PhysAddr, SparseMemory, SyncPolicy, VirtAddr};
+use pgtable::{
+    AddressSpace, Arch, FlushRange, PageTables, PhysAddr, SparseMemory, SyncPolicy, TlbFlush,
+    VirtAddr,
+};
 use pgtable_mmu::Roots;
 use pgtable_mmu::{Access, Mode};
 use serde::Serialize;
@@ -304,9 +307,12 @@ impl Machine {
                     .map(|m| m.translate(VirtAddr(va + i * 4096)))
             })
             .collect();
+        // The flush below covers every CPU running this process (a
+        // superset of the range the obligation names).
         self.pt
             .user(space)?
-            .unmap(VirtAddr(va), pages as u64 * 4096)?;
+            .unmap(VirtAddr(va), pages as u64 * 4096)?
+            .ignore();
         drop(procs);
         for c in self
             .cpus
@@ -409,6 +415,12 @@ impl Machine {
     /// What `cpu` runs on.
     pub fn context(&self, cpu: usize) -> Context {
         self.cpus.borrow()[cpu].ctx
+    }
+
+    /// Discharge an unmap's flush obligation: every simulated CPU drops its
+    /// whole TLB (a superset of the range the obligation names).
+    pub fn flush_tlb(&self, flush: TlbFlush) {
+        flush.flush(&mut |_: &FlushRange| self.flush_tlb_all());
     }
 
     /// `flush_tlb_kernel_range()` on every CPU.

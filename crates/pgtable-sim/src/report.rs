@@ -3,7 +3,6 @@
 
 use crate::era::Era;
 use crate::machine::{Context, Machine, Strategy};
-use pgtable::TableMemory;
 use pgtable_mmu::Access;
 use pgtable_mmu::Fault;
 use serde::Serialize;

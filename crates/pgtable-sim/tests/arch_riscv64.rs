@@ -11,7 +11,7 @@ use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::{
     Access as Rights, Arch, CacheMode, Level, PageTables, PhysAddr, Prot, SparseMemory,
-    SyncOutcome, TableMemory, VirtAddr, PAGE_SIZE,
+    SyncOutcome, VirtAddr, PAGE_SIZE,
 };
 use pgtable_mmu::riscv64::{pte, Riscv64Mmu, Scheme};
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, Roots};

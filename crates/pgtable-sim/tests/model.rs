@@ -45,8 +45,7 @@ use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::{Region, RegionKind};
 use pgtable::{
     AddressSpace, Arch, Decoded, EntryPtr, Error, KernelEdit, KernelTable, Level, PageTables,
-    PhysAddr, Prot, Refused, SparseMemory, SyncOutcome, TableMemory, UserSpace, UserTable,
-    VirtAddr,
+    PhysAddr, Prot, Refused, SparseMemory, SyncOutcome, UserSpace, UserTable, VirtAddr,
 };
 use pgtable_mmu::{Access, Leaf, Mode, Roots};
 use pgtable_sim::checker::{Audit, Checker};
@@ -1120,7 +1119,8 @@ fn apply_raw_unmap(
         return Ok(());
     }
     k.ks.edit(|e| e.vunmap_range(VirtAddr(rm.start), rm.size))
-        .0?;
+        .0?
+        .ignore();
     m.flush_tlb_all();
     for key in &rm.keys {
         let pages = md.kernel.remove(key).map_or(0, |f| f.len() as u64);

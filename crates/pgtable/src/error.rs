@@ -140,5 +140,11 @@ impl<T> fmt::Display for Refused<T> {
     }
 }
 
+impl<T: fmt::Debug> core::error::Error for Refused<T> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T> = core::result::Result<T, Error>;

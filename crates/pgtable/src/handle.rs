@@ -20,7 +20,7 @@
 
 use crate::addr::PhysAddr;
 use crate::arch::{Arch, Decoded, Level};
-use crate::memory::TableMemory;
+use crate::memory::{RawAccess, TableMemory};
 use crate::space::PageTables;
 use crate::sync::{AtomicU64, AtomicUsize};
 use crate::tables::EntryPtr;
@@ -177,7 +177,7 @@ impl<A: Arch, M: TableMemory> Drop for UserTable<'_, A, M> {
         // populate helpers only write entries reachable from a root.
         let t = self.pt.tables();
         if self.high {
-            t.mem.free_table(self.frame);
+            t.mem.free_table(RawAccess::new(), self.frame);
         } else {
             t.free(self.level, self.frame);
         }

@@ -23,6 +23,7 @@ pub mod ptdump;
 mod space;
 mod sync;
 mod tables;
+mod tlb;
 mod vmalloc;
 mod walk;
 
@@ -32,7 +33,10 @@ pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
 pub use error::{Error, Refused, Result};
 pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable, MAX_SHARED_TABLES};
 pub use mask::SyncMask;
-pub use memory::{FaultInjector, Fragments, MemoryError, OffsetMemory, SparseMemory, TableMemory};
+pub use memory::{
+    DirectMap, FaultInjector, FrameAllocator, MemoryError, OffsetMemory, RawAccess, SparseMemory,
+    TableMemory,
+};
 pub use prot::{Access, CacheMode, Prot};
 #[cfg(loom)]
 #[doc(hidden)]
@@ -42,5 +46,6 @@ pub use space::{
     SyncReport, SyncStats, UserSpace,
 };
 pub use tables::EntryPtr;
+pub use tlb::{FlushRange, FlushScope, FlushTlb, TlbFlush};
 pub use vmalloc::VmapAreas;
 pub use walk::Mapping;

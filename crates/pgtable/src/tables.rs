@@ -6,7 +6,7 @@ use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
 use crate::handle::SharedSet;
-use crate::memory::{Fragments, TableMemory};
+use crate::memory::{Fragments, RawAccess, TableMemory};
 
 /// The physical address of one entry in some table.
 ///
@@ -58,9 +58,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     #[inline]
     pub fn alloc(&self, level: Level) -> Result<PhysAddr> {
         let table = match size_of(self.arch.table_bytes(level)) {
-            Size::Page => self.mem.alloc_table(),
+            Size::Page => self.mem.alloc_table(RawAccess::new()),
             Size::Fragment(bytes) => self.frags.alloc(self.mem, bytes),
-            Size::Block(pages) => self.mem.alloc_table_block(pages),
+            Size::Block(pages) => self.mem.alloc_table_block(RawAccess::new(), pages),
         }?;
         self.addressable(level, table)
     }
@@ -85,7 +85,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     pub fn alloc_for_overwrite(&self, level: Level) -> Result<PhysAddr> {
         match size_of(self.arch.table_bytes(level)) {
             Size::Page => {
-                let table = self.mem.alloc_table_for_overwrite()?;
+                let table = self.mem.alloc_table_for_overwrite(RawAccess::new())?;
                 self.addressable(level, table)
             }
             _ => self.alloc(level),
@@ -97,7 +97,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     #[inline]
     pub fn alloc_user_pte(&self) -> Result<(PhysAddr, bool)> {
         if self.arch.highpte() && self.arch.table_bytes(Level::Pte) == PAGE_SIZE {
-            if let Some(r) = self.mem.alloc_table_high() {
+            if let Some(r) = self.mem.alloc_table_high(RawAccess::new()) {
                 return r
                     .and_then(|pa| self.addressable(Level::Pte, pa))
                     .map(|pa| (pa, true));
@@ -110,9 +110,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     #[inline]
     pub fn free(&self, level: Level, table: PhysAddr) {
         match size_of(self.arch.table_bytes(level)) {
-            Size::Page => self.mem.free_table(table),
+            Size::Page => self.mem.free_table(RawAccess::new(), table),
             Size::Fragment(bytes) => self.frags.free(self.mem, table, bytes),
-            Size::Block(pages) => self.mem.free_table_block(table, pages),
+            Size::Block(pages) => self.mem.free_table_block(RawAccess::new(), table, pages),
         }
     }
 
@@ -135,9 +135,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     #[inline]
     pub fn write(&self, e: EntryPtr, raw: u64) {
         if self.arch.entry_size() == 8 {
-            self.mem.write_u64(e.0, raw)
+            self.mem.write_u64(RawAccess::new(), e.0, raw)
         } else {
-            self.mem.write_u32(e.0, raw as u32)
+            self.mem.write_u32(RawAccess::new(), e.0, raw as u32)
         }
     }
 

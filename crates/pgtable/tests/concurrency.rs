@@ -24,8 +24,7 @@ mod common;
 
 use common::{vmalloc_start, MODES};
 use pgtable::{
-    AddressSpace, Arch, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr, PAGE_SIZE,
-    X86_64,
+    AddressSpace, Arch, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -98,7 +97,10 @@ fn kernel_thread(pt: &Pt, live: &Live, stop: &AtomicBool, checks: &AtomicUsize) 
         if i % 3 == 2 {
             // Unmap an older range: its top-level table stays.
             let (ova, osize) = l.remove(0);
-            k.edit(|e| e.vunmap_range(VirtAddr(ova), osize)).0.unwrap();
+            k.edit(|e| e.vunmap_range(VirtAddr(ova), osize))
+                .0
+                .unwrap()
+                .ignore();
         }
         // Quiescent point for kernel edits: every root must be in sync.
         assert_eq!(
@@ -155,7 +157,11 @@ fn worker(
             kept.push(s);
             continue;
         }
-        pt.user(&mut s).unwrap().unmap(uva, 2 * PAGE_SIZE).unwrap();
+        pt.user(&mut s)
+            .unwrap()
+            .unmap(uva, 2 * PAGE_SIZE)
+            .unwrap()
+            .ignore();
         pt.destroy_space(s).expect("own space");
     }
     kept
@@ -204,7 +210,7 @@ fn round(arch: X86_64, checks: &AtomicUsize) -> usize {
         let mut k = pt.kernel();
         let _ = k.edit(|e| {
             for (va, size) in live {
-                e.vunmap_range(VirtAddr(va), size).unwrap();
+                e.vunmap_range(VirtAddr(va), size).unwrap().ignore();
             }
         });
     }

@@ -36,8 +36,8 @@ fn frames_balance_over_many_cycles() {
             });
             if i % 3 == 0 {
                 let _ = k.edit(|edit| {
-                    edit.vunmap(areas.remove(0)).unwrap();
-                    edit.vunmap(areas.remove(0)).unwrap();
+                    edit.vunmap(areas.remove(0)).unwrap().ignore();
+                    edit.vunmap(areas.remove(0)).unwrap().ignore();
                 });
                 drop(k);
                 pt.destroy_space(spaces.remove(0)).expect("own space");
@@ -53,7 +53,7 @@ fn frames_balance_over_many_cycles() {
         let mut k = pt.kernel();
         let _ = k.edit(|edit| {
             for a in areas.drain(..) {
-                edit.vunmap(a).unwrap();
+                edit.vunmap(a).unwrap().ignore();
             }
         });
         drop(k);
@@ -80,7 +80,10 @@ fn unmap_frees_emptied_tables_below_the_top() {
             .0
             .unwrap();
         let with = pt.mem().tables_in_use();
-        k.edit(|e| e.vunmap_range(va, 4 * PAGE_SIZE)).0.unwrap();
+        k.edit(|e| e.vunmap_range(va, 4 * PAGE_SIZE))
+            .0
+            .unwrap()
+            .ignore();
         let freed = with - pt.mem().tables_in_use();
         // PTE and PMD tables go (and the P4D-level PUD table on 5-level);
         // the table a top-level entry points at stays.

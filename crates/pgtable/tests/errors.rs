@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use pgtable::{Arch, CacheMode, Error, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
+use pgtable::{Arch, CacheMode, Error, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE};
 
 #[test]
 fn every_error_for_its_input() {
@@ -97,17 +97,20 @@ fn every_error_for_its_input() {
                 ),
                 (
                     "not mapped",
-                    e.vunmap_range(VirtAddr(k_va.0 + (8 << 20)), PAGE_SIZE),
+                    e.vunmap_range(VirtAddr(k_va.0 + (8 << 20)), PAGE_SIZE)
+                        .map(TlbFlush::ignore),
                     Error::NotMapped(VirtAddr(k_va.0 + (8 << 20))),
                 ),
                 (
                     "splits leaf",
-                    e.vunmap_range(VirtAddr(k_va.0 + PAGE_SIZE), PAGE_SIZE),
+                    e.vunmap_range(VirtAddr(k_va.0 + PAGE_SIZE), PAGE_SIZE)
+                        .map(TlbFlush::ignore),
                     Error::SplitsLeaf(k_va),
                 ),
                 (
                     "unknown vunmap",
-                    e.vunmap(VirtAddr(k_va.0 + (64 << 20))),
+                    e.vunmap(VirtAddr(k_va.0 + (64 << 20)))
+                        .map(TlbFlush::ignore),
                     Error::NotMapped(VirtAddr(k_va.0 + (64 << 20))),
                 ),
                 (
@@ -153,7 +156,8 @@ fn every_error_for_its_input() {
             ),
             (
                 "user unmap of hole",
-                user.unmap(VirtAddr(0x1000), PAGE_SIZE),
+                user.unmap(VirtAddr(0x1000), PAGE_SIZE)
+                    .map(TlbFlush::ignore),
                 Error::NotMapped(VirtAddr(0x1000)),
             ),
         ];

@@ -21,7 +21,8 @@ use common::harness;
 
 use common::*;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE, X86_64,
+    AddressSpace, Arch, CacheMode, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE,
+    X86_64,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
@@ -495,7 +496,7 @@ impl World {
                 for &(_, va, level, _) in &snap.leaves {
                     let size = pt.arch().level_size(level);
                     prop_assert_eq!(
-                        e.vunmap_range(VirtAddr(va), size),
+                        e.vunmap_range(VirtAddr(va), size).map(TlbFlush::ignore),
                         Ok(()),
                         "unmapping leaf {:#x}",
                         va

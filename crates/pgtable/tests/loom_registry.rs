@@ -78,8 +78,8 @@ use loom::thread;
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
 use pgtable::{
-    AddressSpace, Arch, Error, LoomBug, PageTables, PhysAddr, Prot, Result, TableMemory, VirtAddr,
-    PAGE_SIZE, X86_64,
+    AddressSpace, Arch, Error, LoomBug, PageTables, PhysAddr, Prot, RawAccess, Result, TableMemory,
+    VirtAddr, PAGE_SIZE, X86_64,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -152,7 +152,7 @@ impl LoomMemory {
 }
 
 impl TableMemory for LoomMemory {
-    fn alloc_table(&self) -> Result<PhysAddr> {
+    fn alloc_table(&self, _: RawAccess<'_>) -> Result<PhysAddr> {
         let mut frames = self.frames();
         let i = frames
             .iter()
@@ -162,7 +162,7 @@ impl TableMemory for LoomMemory {
         Ok(PhysAddr(BASE + i as u64 * PAGE_SIZE))
     }
 
-    fn free_table(&self, table: PhysAddr) {
+    fn free_table(&self, _: RawAccess<'_>, table: PhysAddr) {
         let mut frames = self.frames();
         let i = ((table.0.wrapping_sub(BASE)) / PAGE_SIZE) as usize;
         match frames.get(i) {
@@ -178,7 +178,7 @@ impl TableMemory for LoomMemory {
         w[i].load(Ordering::Acquire)
     }
 
-    fn write_u64(&self, pa: PhysAddr, value: u64) {
+    fn write_u64(&self, _: RawAccess<'_>, pa: PhysAddr, value: u64) {
         let (w, i) = self.words(pa);
         w[i].store(value, Ordering::Release);
     }
@@ -188,7 +188,7 @@ impl TableMemory for LoomMemory {
         (self.read_u64(PhysAddr(pa.0 & !7)) >> shift) as u32
     }
 
-    fn write_u32(&self, pa: PhysAddr, value: u32) {
+    fn write_u32(&self, _: RawAccess<'_>, pa: PhysAddr, value: u32) {
         let (w, i) = self.words(PhysAddr(pa.0 & !7));
         let shift = (pa.0 & 4) * 8;
         let mask = 0xffff_ffffu64 << shift;

@@ -11,9 +11,7 @@
 //! 4-byte accesses were 4-byte atomics, both data races under the Rust
 //! memory model with a concurrent reader.
 
-use pgtable::{
-    MemoryError, OffsetMemory, PageTables, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE, X86_64,
-};
+use pgtable::{MemoryError, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, PAGE_SIZE, X86_64};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
@@ -236,7 +234,8 @@ fn page_tables_over_offset_memory_with_concurrent_walks() {
             pt.kernel()
                 .edit(|e| e.vunmap_range(va, 2 * PAGE_SIZE))
                 .0
-                .unwrap();
+                .unwrap()
+                .ignore();
         }
         done.store(true, Ordering::Release);
     });

@@ -354,19 +354,24 @@ fn check_made(pt: &Sim, spaces: &[AddressSpace], made: &Made) -> Result<(), Stri
 
 fn undo(pt: &Sim, spaces: &mut Vec<AddressSpace>, made: &Made) {
     match *made {
-        Made::Kernel { va, area: true, .. } => {
-            pt.kernel().edit(|e| e.vunmap(VirtAddr(va))).0.unwrap()
-        }
+        Made::Kernel { va, area: true, .. } => pt
+            .kernel()
+            .edit(|e| e.vunmap(VirtAddr(va)))
+            .0
+            .unwrap()
+            .ignore(),
         Made::Kernel { va, size, .. } => pt
             .kernel()
             .edit(|e| e.vunmap_range(VirtAddr(va), size))
             .0
-            .unwrap(),
+            .unwrap()
+            .ignore(),
         Made::User { va, size, .. } => pt
             .user(&mut spaces[0])
             .unwrap()
             .unmap(VirtAddr(va), size)
-            .unwrap(),
+            .unwrap()
+            .ignore(),
         Made::Space => pt.destroy_space(spaces.pop().unwrap()).expect("own space"),
         Made::Tables => {}
     }

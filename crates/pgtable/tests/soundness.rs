@@ -10,8 +10,8 @@ use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::{
-    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome, TableMemory,
-    VirtAddr, PAGE_SIZE, X86_64,
+    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome, TlbFlush, VirtAddr,
+    PAGE_SIZE, X86_64,
 };
 
 type Pt = PageTables<X86_64, SparseMemory>;
@@ -198,7 +198,8 @@ fn raw_populate_takes_only_owned_unlinked_tables() {
     pt.kernel()
         .edit(|e| e.vunmap_range(VirtAddr(base), PAGE_SIZE))
         .0
-        .unwrap();
+        .unwrap()
+        .ignore();
     let space = pt.create_space().unwrap();
     assert_eq!(
         pt.mem().tables_in_use(),
@@ -296,6 +297,7 @@ fn no_kernel_page_becomes_user_accessible_through_a_reused_table() {
             )?;
         }
         e.vunmap_range(VirtAddr(base), PAGE_SIZE)
+            .map(TlbFlush::ignore)
     });
     r.unwrap();
     let mut s = pt.create_space().unwrap();

@@ -11,8 +11,7 @@
 
 use pgtable::arch::RegionKind;
 use pgtable::{
-    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr, PAGE_SIZE,
-    X86_64,
+    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
 
 fn machine() -> PageTables<X86_64, SparseMemory> {

@@ -46,17 +46,18 @@ impl Kernel<'_> {
 
     fn unmap_direct(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
         let va = self.m.layout.va(pa);
-        self.edit(Populate::Tracked, |e| e.vunmap_range(va, size))?;
+        let flush = self.edit(Populate::Tracked, |e| e.vunmap_range(va, size))?;
+        self.m.flush_tlb(flush);
         self.m.note_unmapped(va);
         Ok(())
     }
 
     /// `arch_remove_memory()`: unmap the direct map and free the `struct
-    /// page`s of `pa..pa+size`, then flush every CPU's TLB.
+    /// page`s of `pa..pa+size`, each unmap flushing every CPU's TLB before
+    /// its frames are freed.
     pub fn hotplug_remove(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
         self.unmap_direct(pa, size)?;
         self.vmemmap_free(pa, size)?;
-        self.m.flush_tlb_all();
         Ok(())
     }
 }

@@ -22,7 +22,7 @@ use crate::machine::{Machine, SimError, Strategy};
 use crate::report::FaultRecord;
 use pgtable::{
     CacheMode, EntryPtr, KernelEdit, KernelSpace, KernelTable, LegacyEdit, Level, PhysAddr, Prot,
-    SharedTable, SparseMemory, VirtAddr,
+    SharedTable, SparseMemory, TlbFlush, VirtAddr,
 };
 use pgtable_mmu::Access;
 
@@ -37,9 +37,9 @@ pub(crate) trait Editor<'m> {
         shift: u32,
     ) -> pgtable::Result<()>;
     fn vmap_pages(&mut self, va: u64, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<()>;
-    fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<()>;
+    fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<TlbFlush>;
     fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr>;
-    fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<()>;
+    fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<TlbFlush>;
     fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> pgtable::Result<VirtAddr>;
     fn pgd_offset(&self, va: u64) -> EntryPtr;
     fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr>;
@@ -94,13 +94,13 @@ macro_rules! forward_editor {
             ) -> pgtable::Result<()> {
                 $ty::vmap_pages(self, VirtAddr(va), frames, prot)
             }
-            fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<()> {
+            fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<TlbFlush> {
                 $ty::vunmap_range(self, VirtAddr(va), size)
             }
             fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr> {
                 $ty::vmap(self, frames, prot)
             }
-            fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<()> {
+            fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<TlbFlush> {
                 $ty::vunmap(self, va)
             }
             fn ioremap(

@@ -29,8 +29,8 @@ impl Kernel<'_> {
 
     /// `vfree()`: unmap, flush every TLB, free the frames.
     pub fn vfree(&mut self, va: u64) -> Result<(), SimError> {
-        self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
-        self.m.flush_tlb_all();
+        let flush = self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
+        self.m.flush_tlb(flush);
         self.m.note_unmapped(va);
         for f in self
             .m
@@ -56,8 +56,8 @@ impl Kernel<'_> {
 
     /// `iounmap()`.
     pub fn iounmap(&mut self, va: u64) -> Result<(), SimError> {
-        self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
-        self.m.flush_tlb_all();
+        let flush = self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
+        self.m.flush_tlb(flush);
         self.m.note_unmapped(va & !0xfff);
         Ok(())
     }

@@ -180,7 +180,8 @@ impl Kernel<'_> {
             .map(|(&b, &f)| (b, f))
             .collect();
         for (block, frame) in blocks {
-            self.edit(Populate::Tracked, |ed| ed.vunmap_range(block, PMD_SIZE))?;
+            let flush = self.edit(Populate::Tracked, |ed| ed.vunmap_range(block, PMD_SIZE))?;
+            self.m.flush_tlb(flush);
             self.m.vmemmap_blocks.borrow_mut().remove(&block);
             self.m.frames.borrow_mut().free_2m(frame);
             self.m.note_unmapped(block);

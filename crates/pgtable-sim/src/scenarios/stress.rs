@@ -7,7 +7,7 @@ use crate::era::Era;
 use crate::layout::SECTION_SIZE;
 use crate::machine::{Context, Machine, SimError, Strategy};
 use crate::report::{CpuSummary, EraOutcome, FaultRecord, Figures, Outcome, Run, Verdict};
-use pgtable::{Arch, TableMemory};
+use pgtable::Arch;
 use pgtable_mmu::Access;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

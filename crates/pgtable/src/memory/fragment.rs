@@ -4,7 +4,7 @@
 //! second-level tables, x86-32 PAE's 32-byte PDPT as Linux allocated it
 //! before 6.16).
 
-use super::TableMemory;
+use super::{RawAccess, TableMemory};
 use crate::addr::{PhysAddr, PAGE_SIZE};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -76,7 +76,7 @@ impl Fragments {
             None => {
                 // A fresh page is zeroed by the memory, so every fragment of
                 // it is a valid empty table.
-                let page = mem.alloc_table()?.0;
+                let page = mem.alloc_table(RawAccess::new())?.0;
                 inner.pages.insert(page, Page { bytes, used: 0 });
                 inner.partial.push(page);
                 page
@@ -122,12 +122,12 @@ impl Fragments {
             inner.pages.remove(&page);
             inner.partial.retain(|p| *p != page);
             drop(inner);
-            mem.free_table(PhysAddr(page));
+            mem.free_table(RawAccess::new(), PhysAddr(page));
             return;
         }
         // Zeroed while the lock keeps the fragment from its next user.
         for off in (0..bytes).step_by(8) {
-            mem.write_u64(PhysAddr(table.0 + off), 0);
+            mem.write_u64(RawAccess::new(), PhysAddr(table.0 + off), 0);
         }
         if was_full {
             inner.partial.push(page);
@@ -135,6 +135,7 @@ impl Fragments {
     }
 
     /// Pages currently cut into fragments.
+    #[cfg(test)]
     pub fn pages(&self) -> usize {
         self.inner.lock().pages.len()
     }

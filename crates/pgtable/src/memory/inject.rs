@@ -1,7 +1,6 @@
 //! Allocation-failure injection.
 
 use super::TableMemory;
-use crate::addr::PhysAddr;
 use crate::error::{Error, Result};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -67,7 +66,7 @@ impl<M: TableMemory> FaultInjector<M> {
 
 impl<M: TableMemory> FaultInjector<M> {
     /// Count an allocation attempt and say whether it must fail.
-    fn attempt(&self) -> Result<()> {
+    pub(super) fn attempt(&self) -> Result<()> {
         let n = self.attempts.fetch_add(1, Ordering::SeqCst);
         let from = self.fail_from.load(Ordering::SeqCst);
         let count = self.fail_count.load(Ordering::SeqCst);
@@ -78,78 +77,23 @@ impl<M: TableMemory> FaultInjector<M> {
     }
 }
 
-impl<M: TableMemory> TableMemory for FaultInjector<M> {
-    fn alloc_table(&self) -> Result<PhysAddr> {
-        self.attempt()?;
-        self.inner.alloc_table()
-    }
-    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
-        self.attempt()?;
-        self.inner.alloc_table_for_overwrite()
-    }
-    fn free_table(&self, table: PhysAddr) {
-        self.inner.free_table(table)
-    }
-    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
-        self.attempt()?;
-        self.inner.alloc_table_block(pages)
-    }
-    fn free_table_block(&self, block: PhysAddr, pages: u64) {
-        self.inner.free_table_block(block, pages)
-    }
-    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
-        let fail = self.attempt();
-        let r = self.inner.alloc_table_high()?;
-        Some(match (fail, r) {
-            (Err(e), Ok(pa)) => {
-                // The injected failure wins; the frame goes straight back.
-                self.inner.free_table(pa);
-                Err(e)
-            }
-            (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
-            (Ok(()), Ok(pa)) => Ok(pa),
-        })
-    }
-    fn is_high(&self, table: PhysAddr) -> bool {
-        self.inner.is_high(table)
-    }
-    fn read_u64(&self, pa: PhysAddr) -> u64 {
-        self.inner.read_u64(pa)
-    }
-    fn write_u64(&self, pa: PhysAddr, value: u64) {
-        self.inner.write_u64(pa, value)
-    }
-    fn read_u32(&self, pa: PhysAddr) -> u32 {
-        self.inner.read_u32(pa)
-    }
-    fn write_u32(&self, pa: PhysAddr, value: u32) {
-        self.inner.write_u32(pa, value)
-    }
-    fn tables_in_use(&self) -> usize {
-        self.inner.tables_in_use()
-    }
-    #[inline]
-    fn table_words(&self, table: PhysAddr) -> Option<&[core::sync::atomic::AtomicU64]> {
-        self.inner.table_words(table)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::SparseMemory;
+    use crate::addr::PhysAddr;
+    use crate::memory::{RawAccess, SparseMemory, TableMemory};
 
     #[test]
     fn far_failure_points_do_not_overflow() {
         let m = FaultInjector::new(SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000)));
-        let a = m.alloc_table().unwrap();
+        let a = m.alloc_table(RawAccess::new()).unwrap();
         m.fail_from(usize::MAX);
         m.fail_once_at(usize::MAX);
-        let b = m.alloc_table().unwrap();
+        let b = m.alloc_table(RawAccess::new()).unwrap();
         m.fail_once_at(0);
-        assert_eq!(m.alloc_table(), Err(Error::OutOfMemory));
-        m.free_table(a);
-        m.free_table(b);
+        assert_eq!(m.alloc_table(RawAccess::new()), Err(Error::OutOfMemory));
+        m.free_table(RawAccess::new(), a);
+        m.free_table(RawAccess::new(), b);
         assert_eq!(m.tables_in_use(), 0);
     }
 }

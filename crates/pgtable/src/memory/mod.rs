@@ -7,13 +7,17 @@
 //! `READ_ONCE`/`WRITE_ONCE` do), so several address spaces can be edited from
 //! several threads while the kernel space is being populated.
 
+mod backends;
+mod direct;
 mod fragment;
 mod frames;
 mod inject;
 mod offset;
 mod sparse;
+mod word;
 
-pub use fragment::Fragments;
+pub use direct::{DirectMap, FrameAllocator};
+pub(crate) use fragment::Fragments;
 pub use inject::FaultInjector;
 pub use offset::OffsetMemory;
 pub use sparse::SparseMemory;
@@ -21,6 +25,7 @@ pub use sparse::SparseMemory;
 use crate::addr::PhysAddr;
 use crate::error::Result;
 use core::fmt;
+use core::marker::PhantomData;
 use core::sync::atomic::AtomicU64;
 
 /// Why a memory backend could not be made (or reconfigured).
@@ -57,33 +62,76 @@ impl fmt::Display for MemoryError {
 
 impl core::error::Error for MemoryError {}
 
-/// Memory that holds page tables.
+/// The library's pass to a backend's raw accessors.
+///
+/// Every method of [`TableMemory`] that reads, writes, hands out or gives
+/// back table memory takes one. Code outside the library can name it (to
+/// implement a backend) but never make one, so it cannot call those methods
+/// on memory the library owns: a [`DirectMap`] reaches real frames of a
+/// running kernel through them, and only the library knows which frames are
+/// tables. An accessor receives the pass by value and cannot keep it beyond
+/// the call (its lifetime is the call's).
+///
+/// ```compile_fail
+/// use pgtable::{PhysAddr, RawAccess, SparseMemory, TableMemory};
+/// let mem = SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000));
+/// // Only the library can make the pass: this does not compile.
+/// TableMemory::write_u64(&mem, RawAccess::new(), PhysAddr(0x1000), 1);
+/// ```
+pub struct RawAccess<'a> {
+    _call: PhantomData<fn(&'a ()) -> &'a ()>,
+}
+
+impl RawAccess<'_> {
+    /// Made only inside the library.
+    #[inline(always)]
+    pub(crate) const fn new() -> Self {
+        RawAccess { _call: PhantomData }
+    }
+}
+
+impl fmt::Debug for RawAccess<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawAccess")
+    }
+}
+
+/// Memory that holds page tables: the backend interface the walk engine
+/// runs over.
+///
+/// A kernel does not implement this: it implements the one-method
+/// [`FrameAllocator`] and hands it to [`DirectMap`], which provides the
+/// atomic entry access. [`OffsetMemory`] (one region at a fixed offset) and
+/// [`SparseMemory`] (a host simulation) are the other backends of this
+/// crate. Implement it directly only for a backend of another kind (a test
+/// memory that traps use after free, say); its raw methods take an
+/// [`RawAccess`], which only the library can make.
 pub trait TableMemory: Send + Sync {
     /// Allocate one zeroed, page-aligned table frame.
     ///
     /// Returns [`crate::Error::OutOfMemory`] when none is left.
-    fn alloc_table(&self) -> Result<PhysAddr>;
+    fn alloc_table(&self, access: RawAccess<'_>) -> Result<PhysAddr>;
     /// Allocate a page-aligned table frame whose every entry the caller
     /// writes before linking it anywhere, so it need not be cleared first.
     /// Defaults to [`alloc_table`](Self::alloc_table).
     #[inline]
-    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
-        self.alloc_table()
+    fn alloc_table_for_overwrite(&self, access: RawAccess<'_>) -> Result<PhysAddr> {
+        self.alloc_table(access)
     }
     /// Give back a table frame that no entry points at any more.
     ///
     /// A frame this memory did not hand out, or has already been given
     /// back, should be ignored: a bad free should never make a frame be
     /// handed out twice (the backends of this crate keep to that).
-    fn free_table(&self, table: PhysAddr);
+    fn free_table(&self, access: RawAccess<'_>, table: PhysAddr);
     /// Allocate `pages` physically contiguous zeroed frames aligned to their
     /// total size, for a table larger than a page (arm32's 16 KiB first
     /// level). Each frame counts in [`tables_in_use`](Self::tables_in_use).
     /// The default serves one page and refuses more with
     /// [`crate::Error::OutOfMemory`].
-    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+    fn alloc_table_block(&self, access: RawAccess<'_>, pages: u64) -> Result<PhysAddr> {
         if pages == 1 {
-            self.alloc_table()
+            self.alloc_table(access)
         } else {
             Err(crate::Error::OutOfMemory)
         }
@@ -92,7 +140,8 @@ pub trait TableMemory: Send + Sync {
     /// no permanent mapping of (x86-32 `CONFIG_HIGHPTE`: `pte_alloc_one()`
     /// with `__GFP_HIGHMEM`), or `None` if this memory has no high part.
     /// It is given back with [`free_table`](Self::free_table).
-    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+    fn alloc_table_high(&self, access: RawAccess<'_>) -> Option<Result<PhysAddr>> {
+        let _ = access;
         None
     }
     /// Whether `table` lies in high memory.
@@ -104,71 +153,100 @@ pub trait TableMemory: Send + Sync {
     /// with the `pages` it was allocated with; anything else is ignored, as
     /// for [`free_table`](Self::free_table). The default, whose blocks are
     /// single pages, ignores every other size.
-    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+    fn free_table_block(&self, access: RawAccess<'_>, block: PhysAddr, pages: u64) {
         if pages == 1 {
-            self.free_table(block);
+            self.free_table(access, block);
         }
     }
-    /// Read the 8-byte word at `pa`.
+    /// Read the 8-byte word at `pa` (`READ_ONCE()` of an entry).
+    ///
+    /// Reads need no [`RawAccess`]: anyone may inspect the tables (the
+    /// tests' independent walkers do). So this must be sound for every
+    /// `pa`: where the backend holds no table frame it returns 0.
     fn read_u64(&self, pa: PhysAddr) -> u64;
-    /// Write the 8-byte word at `pa`.
-    fn write_u64(&self, pa: PhysAddr, value: u64);
-    /// Read the 4-byte word at `pa` (32-bit entry formats).
-    fn read_u32(&self, pa: PhysAddr) -> u32;
-    /// Write the 4-byte word at `pa`.
-    fn write_u32(&self, pa: PhysAddr, value: u32);
+    /// Write the 8-byte word at `pa` (`WRITE_ONCE()` of an entry).
+    fn write_u64(&self, access: RawAccess<'_>, pa: PhysAddr, value: u64);
+    /// Read the 4-byte word at `pa` (32-bit entry formats); sound for every
+    /// `pa`, like [`read_u64`](Self::read_u64).
+    fn read_u32(&self, pa: PhysAddr) -> u32 {
+        let shift = if (pa.0 & 4 == 0) == cfg!(target_endian = "little") {
+            0
+        } else {
+            32
+        };
+        (self.read_u64(PhysAddr(pa.0 & !7)) >> shift) as u32
+    }
+    /// Write the 4-byte word at `pa`. The default reads and writes the
+    /// 8-byte word holding it, which is atomic only if nothing else writes
+    /// the other half meanwhile: backends shared between threads override
+    /// it with a compare-and-swap.
+    fn write_u32(&self, access: RawAccess<'_>, pa: PhysAddr, value: u32) {
+        let word = PhysAddr(pa.0 & !7);
+        let shift = if (pa.0 & 4 == 0) == cfg!(target_endian = "little") {
+            0
+        } else {
+            32
+        };
+        let mask = 0xffff_ffffu64 << shift;
+        let old = self.read_u64(word);
+        self.write_u64(access, word, (old & !mask) | (u64::from(value) << shift));
+    }
     /// Table frames allocated and not yet freed.
     fn tables_in_use(&self) -> usize;
     /// The 8-byte words of the frame at `table`, if this memory can lend
     /// them directly (a direct map does). Walks then fill, clear or scan a
     /// table in one tight loop; with `None` they go entry by entry.
     #[inline]
-    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
-        let _ = table;
+    fn table_words(&self, access: RawAccess<'_>, table: PhysAddr) -> Option<&[AtomicU64]> {
+        let _ = (access, table);
         None
     }
 }
 
 impl<M: TableMemory + ?Sized> TableMemory for &M {
-    fn alloc_table(&self) -> Result<PhysAddr> {
-        (**self).alloc_table()
+    fn alloc_table(&self, a: RawAccess<'_>) -> Result<PhysAddr> {
+        (**self).alloc_table(a)
     }
-    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
-        (**self).alloc_table_for_overwrite()
+    fn alloc_table_for_overwrite(&self, a: RawAccess<'_>) -> Result<PhysAddr> {
+        (**self).alloc_table_for_overwrite(a)
     }
-    fn free_table(&self, table: PhysAddr) {
-        (**self).free_table(table)
+    fn free_table(&self, a: RawAccess<'_>, table: PhysAddr) {
+        (**self).free_table(a, table)
     }
-    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
-        (**self).alloc_table_block(pages)
+    fn alloc_table_block(&self, a: RawAccess<'_>, pages: u64) -> Result<PhysAddr> {
+        (**self).alloc_table_block(a, pages)
     }
-    fn free_table_block(&self, block: PhysAddr, pages: u64) {
-        (**self).free_table_block(block, pages)
+    fn free_table_block(&self, a: RawAccess<'_>, block: PhysAddr, pages: u64) {
+        (**self).free_table_block(a, block, pages)
     }
-    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
-        (**self).alloc_table_high()
+    fn alloc_table_high(&self, a: RawAccess<'_>) -> Option<Result<PhysAddr>> {
+        (**self).alloc_table_high(a)
     }
     fn is_high(&self, table: PhysAddr) -> bool {
         (**self).is_high(table)
     }
+    #[inline]
     fn read_u64(&self, pa: PhysAddr) -> u64 {
         (**self).read_u64(pa)
     }
-    fn write_u64(&self, pa: PhysAddr, value: u64) {
-        (**self).write_u64(pa, value)
+    #[inline]
+    fn write_u64(&self, a: RawAccess<'_>, pa: PhysAddr, value: u64) {
+        (**self).write_u64(a, pa, value)
     }
+    #[inline]
     fn read_u32(&self, pa: PhysAddr) -> u32 {
         (**self).read_u32(pa)
     }
-    fn write_u32(&self, pa: PhysAddr, value: u32) {
-        (**self).write_u32(pa, value)
+    #[inline]
+    fn write_u32(&self, a: RawAccess<'_>, pa: PhysAddr, value: u32) {
+        (**self).write_u32(a, pa, value)
     }
     fn tables_in_use(&self) -> usize {
         (**self).tables_in_use()
     }
     #[inline]
-    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
-        (**self).table_words(table)
+    fn table_words(&self, a: RawAccess<'_>, table: PhysAddr) -> Option<&[AtomicU64]> {
+        (**self).table_words(a, table)
     }
 }
 
@@ -181,23 +259,17 @@ mod tests {
     struct Plain(SparseMemory);
 
     impl TableMemory for Plain {
-        fn alloc_table(&self) -> Result<PhysAddr> {
+        fn alloc_table(&self, _: RawAccess<'_>) -> Result<PhysAddr> {
             self.0.alloc_table()
         }
-        fn free_table(&self, table: PhysAddr) {
+        fn free_table(&self, _: RawAccess<'_>, table: PhysAddr) {
             self.0.free_table(table)
         }
         fn read_u64(&self, pa: PhysAddr) -> u64 {
             self.0.read_u64(pa)
         }
-        fn write_u64(&self, pa: PhysAddr, value: u64) {
+        fn write_u64(&self, _: RawAccess<'_>, pa: PhysAddr, value: u64) {
             self.0.write_u64(pa, value)
-        }
-        fn read_u32(&self, pa: PhysAddr) -> u32 {
-            self.0.read_u32(pa)
-        }
-        fn write_u32(&self, pa: PhysAddr, value: u32) {
-            self.0.write_u32(pa, value)
         }
         fn tables_in_use(&self) -> usize {
             self.0.tables_in_use()
@@ -207,14 +279,28 @@ mod tests {
     #[test]
     fn the_default_block_methods_refuse_and_ignore_other_sizes() {
         let m = Plain(SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000)));
-        assert_eq!(m.alloc_table_block(4), Err(crate::Error::OutOfMemory));
-        let t = m.alloc_table_block(1).unwrap();
+        let a = RawAccess::new;
+        assert_eq!(m.alloc_table_block(a(), 4), Err(crate::Error::OutOfMemory));
+        let t = m.alloc_table_block(a(), 1).unwrap();
         // A mismatched size used to trip a debug assertion.
-        m.free_table_block(t, 4);
-        m.free_table_block(t, 0);
+        m.free_table_block(a(), t, 4);
+        m.free_table_block(a(), t, 0);
         assert_eq!(m.tables_in_use(), 1);
-        m.free_table_block(t, 1);
+        m.free_table_block(a(), t, 1);
         assert_eq!(m.tables_in_use(), 0);
-        assert!(m.table_words(t).is_none());
+        assert!(m.table_words(a(), t).is_none());
+    }
+
+    #[test]
+    fn the_default_32_bit_accessors_keep_the_other_half() {
+        let m = Plain(SparseMemory::new(PhysAddr(0x1000)..PhysAddr(0x9000)));
+        let a = RawAccess::new;
+        let t = m.alloc_table(a()).unwrap();
+        m.write_u64(a(), t, 0x1111_2222_3333_4444);
+        m.write_u32(a(), PhysAddr(t.0 + 4), 0xaaaa_bbbb);
+        assert_eq!(m.read_u32(t), 0x3333_4444);
+        assert_eq!(m.read_u32(PhysAddr(t.0 + 4)), 0xaaaa_bbbb);
+        m.write_u32(a(), t, 7);
+        assert_eq!(m.read_u64(t), 0xaaaa_bbbb_0000_0007);
     }
 }

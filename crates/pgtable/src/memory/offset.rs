@@ -2,7 +2,8 @@
 //! one buffer owned by the host process.
 
 use super::frames::FrameAlloc;
-use super::{MemoryError, TableMemory};
+use super::word::{half_shift, load_half, store_half, zero};
+use super::MemoryError;
 use crate::addr::{PhysAddr, PAGE_SIZE};
 use crate::error::{Error, Result};
 use core::alloc::Layout;
@@ -201,8 +202,7 @@ impl OffsetMemory {
         if !pa.is_multiple_of(4) {
             return None;
         }
-        let low_half = (pa & 4 == 0) == cfg!(target_endian = "little");
-        Some((self.word(pa & !7)?, if low_half { 0 } else { 32 }))
+        Some((self.word(pa & !7)?, half_shift(pa)))
     }
 
     /// Zero the frame at `pa`, which the caller has just taken from the
@@ -216,9 +216,7 @@ impl OffsetMemory {
     /// it, which orders these zeroes before it.
     fn zero_frame(&self, pa: u64) {
         if let Some(words) = self.table_words(PhysAddr(pa)) {
-            for w in words {
-                w.store(0, Ordering::Relaxed);
-            }
+            zero(words);
         }
     }
 }
@@ -234,26 +232,44 @@ impl Drop for OffsetMemory {
     }
 }
 
-impl TableMemory for OffsetMemory {
-    fn alloc_table(&self) -> Result<PhysAddr> {
+/// The backend's own accessors: sound for any address (outside the
+/// table frames nothing happens), so they are public here; the library
+/// reaches them through [`TableMemory`](super::TableMemory).
+impl OffsetMemory {
+    /// Allocate one zeroed table frame ([`TableMemory::alloc_table`](super::TableMemory::alloc_table)).
+    pub fn alloc_table(&self) -> Result<PhysAddr> {
         let pa = self.alloc_table_for_overwrite()?;
         self.zero_frame(pa.0);
         Ok(pa)
     }
 
-    fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
+    /// Allocate a table frame its caller fills whole ([`TableMemory::alloc_table_for_overwrite`](super::TableMemory::alloc_table_for_overwrite)).
+    pub fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
         let pa = self.frames.lock().alloc()?;
         self.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(PhysAddr(pa))
     }
 
-    fn free_table(&self, table: PhysAddr) {
+    /// `None`: this memory has no high part.
+    pub fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+        None
+    }
+
+    /// `false`: this memory has no high part.
+    pub fn is_high(&self, table: PhysAddr) -> bool {
+        let _ = table;
+        false
+    }
+
+    /// Give back a table frame; frames not handed out are ignored ([`TableMemory::free_table`](super::TableMemory::free_table)).
+    pub fn free_table(&self, table: PhysAddr) {
         if self.frames.lock().free(table.0) {
             self.in_use.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+    /// Allocate `pages` contiguous, aligned table frames ([`TableMemory::alloc_table_block`](super::TableMemory::alloc_table_block)).
+    pub fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
         if pages == 1 {
             return self.alloc_table();
         }
@@ -268,7 +284,8 @@ impl TableMemory for OffsetMemory {
         Ok(PhysAddr(pa))
     }
 
-    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+    /// Give back a block of `pages` frames ([`TableMemory::free_table_block`](super::TableMemory::free_table_block)).
+    pub fn free_table_block(&self, block: PhysAddr, pages: u64) {
         if pages == 1 {
             return self.free_table(block);
         }
@@ -279,46 +296,38 @@ impl TableMemory for OffsetMemory {
         }
     }
 
+    /// Read the 8-byte word at `pa` (zero where nothing is).
     #[inline]
-    fn read_u64(&self, pa: PhysAddr) -> u64 {
+    pub fn read_u64(&self, pa: PhysAddr) -> u64 {
         self.word(pa.0).map_or(0, |w| w.load(Ordering::Acquire))
     }
 
+    /// Write the 8-byte word at `pa`.
     #[inline]
-    fn write_u64(&self, pa: PhysAddr, value: u64) {
+    pub fn write_u64(&self, pa: PhysAddr, value: u64) {
         if let Some(w) = self.word(pa.0) {
             w.store(value, Ordering::Release);
         }
     }
 
+    /// Read the 4-byte word at `pa`.
     #[inline]
-    fn read_u32(&self, pa: PhysAddr) -> u32 {
+    pub fn read_u32(&self, pa: PhysAddr) -> u32 {
         self.word32(pa.0)
-            .map_or(0, |(w, shift)| (w.load(Ordering::Acquire) >> shift) as u32)
+            .map_or(0, |(w, shift)| load_half(w, shift))
     }
 
+    /// Write the 4-byte word at `pa`, atomically with respect to the other half of its 8-byte word.
     #[inline]
-    fn write_u32(&self, pa: PhysAddr, value: u32) {
-        let Some((w, shift)) = self.word32(pa.0) else {
-            return;
-        };
-        // Only this half changes; the other is written back as it was, in
-        // one atomic step.
-        let mask = 0xffff_ffffu64 << shift;
-        let bits = u64::from(value) << shift;
-        let mut old = w.load(Ordering::Relaxed);
-        while let Err(cur) = w.compare_exchange_weak(
-            old,
-            (old & !mask) | bits,
-            Ordering::Release,
-            Ordering::Relaxed,
-        ) {
-            old = cur;
+    pub fn write_u32(&self, pa: PhysAddr, value: u32) {
+        if let Some((w, shift)) = self.word32(pa.0) {
+            store_half(w, shift, value);
         }
     }
 
+    /// The 8-byte words of the frame at `table`, if this memory can lend them.
     #[inline]
-    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+    pub fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
         let off = self.offset(table.0, PAGE_SIZE)?;
         // SAFETY: `offset` checked that the whole frame lies inside the
         // region and that `table` is frame-aligned; `phys_start` and `base`
@@ -334,8 +343,9 @@ impl TableMemory for OffsetMemory {
         })
     }
 
+    /// Table frames allocated and not yet freed.
     #[inline]
-    fn tables_in_use(&self) -> usize {
+    pub fn tables_in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
     }
 }

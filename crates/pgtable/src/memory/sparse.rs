@@ -1,7 +1,6 @@
 //! Sparse simulated physical memory.
 
 use super::frames::FrameAlloc;
-use super::TableMemory;
 use crate::addr::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
@@ -101,7 +100,7 @@ impl Index {
 /// caller keeps apart from the frames it uses for data.
 ///
 /// The pages of the table ranges are found without a lock, are lent whole
-/// through [`TableMemory::table_words`], and are never given back to the
+/// through [`TableMemory::table_words`](super::TableMemory::table_words), and are never given back to the
 /// host while the memory lives (a freed table is zeroed in place), so a lent
 /// page cannot be freed under its borrower. Pages elsewhere sit in a hash
 /// map behind a lock.
@@ -156,10 +155,10 @@ impl SparseMemory {
     }
 
     /// Also hand out table frames from `high`, a range of high memory
-    /// outside the direct map, for [`TableMemory::alloc_table_high`] (user
+    /// outside the direct map, for [`TableMemory::alloc_table_high`](super::TableMemory::alloc_table_high) (user
     /// PTE tables under HIGHPTE). Table frames are taken from its whole
     /// pages; the whole range counts as high memory for
-    /// [`TableMemory::is_high`].
+    /// [`TableMemory::is_high`](super::TableMemory::is_high).
     #[must_use]
     pub fn with_high_tables(mut self, high: Range<PhysAddr>) -> Self {
         let pages = whole_pages(high.start.0, high.end.0);
@@ -202,7 +201,7 @@ impl SparseMemory {
     ///
     /// A page counts as written when a word of it is stored to, when it is
     /// allocated or freed as a table frame (which zeroes it), and when it is
-    /// lent through [`TableMemory::table_words`] (whose borrower may store).
+    /// lent through [`TableMemory::table_words`](super::TableMemory::table_words) (whose borrower may store).
     pub fn take_written(&self) -> Vec<PhysAddr> {
         let pfns = core::mem::take(&mut *self.log.lock());
         pfns.into_iter()
@@ -225,7 +224,7 @@ impl SparseMemory {
     }
 
     /// The words of the page at `table` (page-aligned) for reading, if it is
-    /// a table frame ever handed out. Unlike [`TableMemory::table_words`] it
+    /// a table frame ever handed out. Unlike [`TableMemory::table_words`](super::TableMemory::table_words) it
     /// does not count as a write in the log: it is for checkers, which must
     /// not store through it.
     pub fn peek_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
@@ -315,8 +314,12 @@ impl SparseMemory {
     }
 }
 
-impl TableMemory for SparseMemory {
-    fn alloc_table(&self) -> Result<PhysAddr> {
+/// The backend's own accessors: sound for any address (outside the
+/// table frames nothing happens), so they are public here; the library
+/// reaches them through [`TableMemory`](super::TableMemory).
+impl SparseMemory {
+    /// Allocate one zeroed table frame ([`TableMemory::alloc_table`](super::TableMemory::alloc_table)).
+    pub fn alloc_table(&self) -> Result<PhysAddr> {
         if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
             return Err(Error::OutOfMemory);
         }
@@ -326,7 +329,14 @@ impl TableMemory for SparseMemory {
         Ok(PhysAddr(pa))
     }
 
-    fn free_table(&self, table: PhysAddr) {
+    /// The same as [`alloc_table`](Self::alloc_table): a frame is zeroed
+    /// when it is given back, so no cheaper kind exists here.
+    pub fn alloc_table_for_overwrite(&self) -> Result<PhysAddr> {
+        self.alloc_table()
+    }
+
+    /// Give back a table frame; frames not handed out are ignored ([`TableMemory::free_table`](super::TableMemory::free_table)).
+    pub fn free_table(&self, table: PhysAddr) {
         // A frame not handed out (or already given back) is left alone: its
         // page may hold someone's data.
         for frames in self.frames_of(table.0).into_iter().flatten() {
@@ -342,7 +352,8 @@ impl TableMemory for SparseMemory {
         }
     }
 
-    fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
+    /// Allocate a table frame from high memory, if this memory has a high part ([`TableMemory::alloc_table_high`](super::TableMemory::alloc_table_high)).
+    pub fn alloc_table_high(&self) -> Option<Result<PhysAddr>> {
         let (_, high) = self.high.as_ref()?;
         if self.in_use.load(Ordering::SeqCst) >= self.limit.load(Ordering::SeqCst) {
             return Some(Err(Error::OutOfMemory));
@@ -355,13 +366,15 @@ impl TableMemory for SparseMemory {
         }))
     }
 
-    fn is_high(&self, table: PhysAddr) -> bool {
+    /// Whether `table` lies in high memory.
+    pub fn is_high(&self, table: PhysAddr) -> bool {
         self.high
             .as_ref()
             .is_some_and(|(range, _)| range.contains(&table.0))
     }
 
-    fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
+    /// Allocate `pages` contiguous, aligned table frames ([`TableMemory::alloc_table_block`](super::TableMemory::alloc_table_block)).
+    pub fn alloc_table_block(&self, pages: u64) -> Result<PhysAddr> {
         if pages == 1 {
             return self.alloc_table();
         }
@@ -378,7 +391,8 @@ impl TableMemory for SparseMemory {
         Ok(PhysAddr(pa))
     }
 
-    fn free_table_block(&self, block: PhysAddr, pages: u64) {
+    /// Give back a block of `pages` frames ([`TableMemory::free_table_block`](super::TableMemory::free_table_block)).
+    pub fn free_table_block(&self, block: PhysAddr, pages: u64) {
         if pages == 1 {
             return self.free_table(block);
         }
@@ -394,8 +408,9 @@ impl TableMemory for SparseMemory {
         }
     }
 
+    /// Read the 8-byte word at `pa` (zero where nothing is).
     #[inline]
-    fn read_u64(&self, pa: PhysAddr) -> u64 {
+    pub fn read_u64(&self, pa: PhysAddr) -> u64 {
         let (pfn, idx) = Self::split(pa);
         if let Some(cell) = self.indexed(pfn, false) {
             return cell
@@ -408,20 +423,23 @@ impl TableMemory for SparseMemory {
             .map_or(0, |p| p.words[idx].load(Ordering::Acquire))
     }
 
-    fn write_u64(&self, pa: PhysAddr, value: u64) {
+    /// Write the 8-byte word at `pa`.
+    pub fn write_u64(&self, pa: PhysAddr, value: u64) {
         if value == 0 && self.read_u64(pa) == 0 {
             return;
         }
         self.with_word(pa, |w| w.store(value, Ordering::Release));
     }
 
+    /// Read the 4-byte word at `pa`.
     #[inline]
-    fn read_u32(&self, pa: PhysAddr) -> u32 {
+    pub fn read_u32(&self, pa: PhysAddr) -> u32 {
         let shift = (pa.0 & 4) * 8;
         (self.read_u64(PhysAddr(pa.0 & !7)) >> shift) as u32
     }
 
-    fn write_u32(&self, pa: PhysAddr, value: u32) {
+    /// Write the 4-byte word at `pa`, atomically with respect to the other half of its 8-byte word.
+    pub fn write_u32(&self, pa: PhysAddr, value: u32) {
         let shift = (pa.0 & 4) * 8;
         let mask = 0xffff_ffffu64 << shift;
         if value == 0 && self.read_u64(PhysAddr(pa.0 & !7)) & mask == 0 {
@@ -439,7 +457,8 @@ impl TableMemory for SparseMemory {
         });
     }
 
-    fn tables_in_use(&self) -> usize {
+    /// Table frames allocated and not yet freed.
+    pub fn tables_in_use(&self) -> usize {
         self.in_use.load(Ordering::SeqCst)
     }
 
@@ -447,7 +466,7 @@ impl TableMemory for SparseMemory {
     /// (backed, zeroed, on first use). Pages there are never freed while the
     /// memory lives, so the borrow cannot dangle. Logged as written.
     #[inline]
-    fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
+    pub fn table_words(&self, table: PhysAddr) -> Option<&[AtomicU64]> {
         if table.0 & (PAGE_SIZE - 1) != 0 {
             return None;
         }

@@ -10,6 +10,7 @@ use crate::mask::SyncMask;
 use crate::memory::TableMemory;
 use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::{CacheMode, Prot};
+use crate::tlb::{FlushRange, FlushScope, TlbFlush};
 use crate::vmalloc::map::{map_range, MapCtx, Source};
 use crate::vmalloc::unmap::{unmap_range, Pass};
 
@@ -211,14 +212,23 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
 
     /// `vunmap_range()`: unmap `va..va+size`, which must be mapped in full
     /// and split no huge leaf; page-table pages left empty below the top
-    /// level are freed.
-    pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<()> {
+    /// level are freed. Returns the `flush_tlb_kernel_range()` the caller
+    /// owes before reusing the frames; a refused call changes nothing and
+    /// owes none.
+    pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<TlbFlush> {
         let pt = self.ks.pt;
         let end = check_range(pt.arch(), Half::Kernel, va, size)?;
         let (root, keep) = (self.ks.root(), Some(self.keep_level()));
         let mut pop = self.populate();
         unmap_range(&mut pop, root, va.0, end, keep, Pass::Check)?;
-        unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)
+        let cleared = unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)?;
+        Ok(TlbFlush::new(FlushRange {
+            scope: FlushScope::Kernel,
+            start: va,
+            end: VirtAddr(end),
+            stride: cleared.smallest_leaf.unwrap_or(Level::Pte),
+            freed_tables: cleared.freed_tables,
+        }))
     }
 
     /// `vmap()`: find a free range in the vmalloc area and map `frames`
@@ -245,8 +255,9 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     }
 
     /// `vunmap()` / `vfree()` / `iounmap()`: unmap the area that `vmap` or
-    /// `ioremap` returned at `va` and release its range.
-    pub fn vunmap(&mut self, va: VirtAddr) -> Result<()> {
+    /// `ioremap` returned at `va` and release its range; returns the flush
+    /// owed, as [`vunmap_range`](Self::vunmap_range).
+    pub fn vunmap(&mut self, va: VirtAddr) -> Result<TlbFlush> {
         let base = va.0 & !(PAGE_SIZE - 1);
         let size = self
             .ks
@@ -254,9 +265,9 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             .vmalloc
             .size_of(base)
             .ok_or(Error::NotMapped(va))?;
-        self.vunmap_range(VirtAddr(base), size)?;
+        let flush = self.vunmap_range(VirtAddr(base), size)?;
         self.ks.state.vmalloc.free(base);
-        Ok(())
+        Ok(flush)
     }
 
     /// `ioremap_prot()`: map device memory `pa..pa+size` (any alignment)

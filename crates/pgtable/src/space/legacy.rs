@@ -34,7 +34,7 @@ impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
     }
 
     /// As [`KernelEdit::vunmap_range`], without recording or syncing.
-    pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<()> {
+    pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<crate::TlbFlush> {
         self.0.vunmap_range(va, size)
     }
 
@@ -102,7 +102,7 @@ impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
     }
 
     /// As [`KernelEdit::vunmap`], without recording or syncing.
-    pub fn vunmap(&mut self, va: VirtAddr) -> Result<()> {
+    pub fn vunmap(&mut self, va: VirtAddr) -> Result<crate::TlbFlush> {
         self.0.vunmap(va)
     }
 

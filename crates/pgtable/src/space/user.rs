@@ -11,6 +11,7 @@ use crate::memory::TableMemory;
 use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
+use crate::tlb::{FlushRange, FlushScope, TlbFlush};
 use crate::vmalloc::map::{map_range, MapCtx, Source};
 use crate::vmalloc::unmap::{clear_range, unmap_range, Pass};
 use crate::walk::Mapping;
@@ -25,6 +26,8 @@ pub struct AddressSpace {
     user_root: Option<PhysAddr>,
     /// The identity of the `PageTables` that made it.
     owner: u64,
+    /// The ASID/PCID the caller runs it under, named in its flushes.
+    asid: Option<u16>,
 }
 
 impl AddressSpace {
@@ -33,7 +36,20 @@ impl AddressSpace {
             root,
             user_root,
             owner,
+            asid: None,
         }
+    }
+
+    /// Record the ASID (arm64, riscv) or PCID (x86-64) this space runs
+    /// under (`mm->context.id`), so the [`TlbFlush`]es of its unmaps name
+    /// it. The library does not allocate ASIDs; the kernel does.
+    pub fn set_asid(&mut self, asid: u16) {
+        self.asid = Some(asid);
+    }
+
+    /// The ASID given with [`set_asid`](Self::set_asid), if any.
+    pub fn asid(&self) -> Option<u16> {
+        self.asid
     }
 
     pub(crate) fn owner(&self) -> u64 {
@@ -147,15 +163,26 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
     }
 
     /// Unmap `va..va+size`, which must be mapped in full; empty tables are
-    /// freed.
-    pub fn unmap(&mut self, va: VirtAddr, size: u64) -> Result<()> {
+    /// freed. Returns the `flush_tlb_mm_range()` the caller owes (naming
+    /// this space's root and ASID) before reusing the frames; a refused call
+    /// changes nothing and owes none.
+    pub fn unmap(&mut self, va: VirtAddr, size: u64) -> Result<TlbFlush> {
         let end = check_range(self.pt.arch(), Half::User, va, size)?;
         let mut scratch = Tracker::default();
         let mut pop = self.populate(&mut scratch);
         unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Check)?;
-        unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Clear)?;
+        let cleared = unmap_range(&mut pop, self.space.root, va.0, end, None, Pass::Clear)?;
         self.mirror(va.0, end);
-        Ok(())
+        Ok(TlbFlush::new(FlushRange {
+            scope: FlushScope::User {
+                root: self.space.root,
+                asid: self.space.asid,
+            },
+            start: va,
+            end: VirtAddr(end),
+            stride: cleared.smallest_leaf.unwrap_or(Level::Pte),
+            freed_tables: cleared.freed_tables,
+        }))
     }
 
     /// The leaf mapping `va` in this space (user or kernel half).

@@ -5,7 +5,7 @@ use super::unmap::clear_range;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
-use crate::memory::TableMemory;
+use crate::memory::{RawAccess, TableMemory};
 use crate::pgalloc::Populate;
 use crate::prot::Prot;
 use crate::tables::{for_each_entry, EntryPtr};
@@ -270,7 +270,7 @@ fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
     let prot = cx.prot;
     let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
     let words = if t.arch.entry_size() == 8 {
-        t.mem.table_words(table)
+        t.mem.table_words(RawAccess::new(), table)
     } else {
         None
     };

@@ -9,7 +9,7 @@
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
-use crate::memory::TableMemory;
+use crate::memory::{RawAccess, TableMemory};
 use crate::pgalloc::Populate;
 use crate::tables::{for_each_entry, EntryPtr};
 use core::sync::atomic::Ordering;
@@ -33,12 +33,13 @@ pub(crate) fn unmap_range<A: Arch, M: TableMemory + ?Sized>(
     end: u64,
     keep_level: Option<Level>,
     pass: Pass,
-) -> Result<()> {
+) -> Result<Cleared> {
     let t = pop.t;
     let mut cx = Unmap {
         pop,
         keep_level,
         pass,
+        cleared: Cleared::default(),
     };
     let first = t.pgd_offset(root, start);
     for_each_entry(
@@ -53,7 +54,8 @@ pub(crate) fn unmap_range<A: Arch, M: TableMemory + ?Sized>(
             cx.free_if_empty(Level::Pgd, pgd, addr, next);
             Ok(())
         },
-    )
+    )?;
+    Ok(cx.cleared)
 }
 
 /// Clear every leaf in `start..end` (holes are skipped).
@@ -72,6 +74,27 @@ struct Unmap<'p, 'a, A, M: ?Sized> {
     pop: &'p mut Populate<'a, A, M>,
     keep_level: Option<Level>,
     pass: Pass,
+    cleared: Cleared,
+}
+
+/// What a clear pass removed: what the TLB flush after it must cover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cleared {
+    /// The smallest level at which a leaf was cleared (its size is the
+    /// flush stride, `flush_tlb_mm_range()`'s `stride_shift`).
+    pub smallest_leaf: Option<Level>,
+    /// Whether a table was freed (`mmu_gather::freed_tables`: cached
+    /// paging-structure entries must go too).
+    pub freed_tables: bool,
+}
+
+impl Cleared {
+    fn leaf(&mut self, level: Level) {
+        // Deeper levels compare greater (Pgd < … < Pte).
+        if self.smallest_leaf.is_none_or(|l| level > l) {
+            self.smallest_leaf = Some(level);
+        }
+    }
 }
 
 impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
@@ -116,6 +139,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
             Pass::Clear => {
                 t.write(e, 0);
                 self.pop.note(level, addr);
+                self.cleared.leaf(level);
                 Ok(true)
             }
         }
@@ -130,7 +154,10 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         if t.arch.is_passthrough(level) || t.arch.entry_size() != 8 || addr & (size - 1) != 0 {
             return addr;
         }
-        let Some(words) = t.mem.table_words(PhysAddr(first.0 .0 & !(PAGE_SIZE - 1))) else {
+        let Some(words) = t
+            .mem
+            .table_words(RawAccess::new(), PhysAddr(first.0 .0 & !(PAGE_SIZE - 1)))
+        else {
             return addr;
         };
         let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
@@ -151,6 +178,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         if a != addr && self.pass == Pass::Clear {
             self.pop.note(level, addr);
             self.pop.note(level, a.wrapping_sub(size));
+            self.cleared.leaf(level);
         }
         a
     }
@@ -185,6 +213,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
             t.write(e, 0);
             t.free(child, table);
             self.pop.note(level, addr);
+            self.cleared.freed_tables = true;
         }
     }
 
@@ -197,7 +226,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
         let is_leaf = |raw: u64| matches!(t.arch.decode(Level::Pte, raw), Decoded::Leaf(..));
         let words = if t.arch.entry_size() == 8 {
-            t.mem.table_words(table)
+            t.mem.table_words(RawAccess::new(), table)
         } else {
             None
         };
@@ -241,6 +270,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         if self.pass == Pass::Clear {
             self.pop.note(Level::Pte, addr);
             self.pop.note(Level::Pte, end.wrapping_sub(PAGE_SIZE));
+            self.cleared.leaf(Level::Pte);
         }
         Ok(())
     }
