@@ -64,7 +64,7 @@ impl Arch {
     }
     fn kernel_target(self) -> &'static str {
         match self {
-            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::X86_64 => "x86_64-unknown-none",
             Arch::Arm64 => "aarch64-unknown-none",
             Arch::Riscv64 => "riscv64gc-unknown-none-elf",
         }
@@ -475,14 +475,11 @@ fn build(kernel_dir: &Path, mode: Mode) -> Result<PathBuf, String> {
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        let hint = match mode.arch() {
-            Arch::X86_64 => String::new(),
-            a => format!(
-                " (is the target installed? `rustup target add {}`)",
-                a.kernel_target()
-            ),
-        };
-        return Err(format!("cargo build exited with {status}{hint}"));
+        return Err(format!(
+            "cargo build exited with {status} (is the target installed? \
+             `rustup target add {}`)",
+            mode.arch().kernel_target()
+        ));
     }
     let elf = target_dir
         .join(mode.arch().kernel_target())

@@ -12,13 +12,21 @@
 //! 3. picks 4- or 5-level paging: 5-level only if the kernel was built with
 //!    the `la57` cargo feature AND CPUID.7.0:ECX[16] reports LA57,
 //! 4. sets CR4.PAE|OSFXSR|OSXMMEXCPT (+LA57), CR3, EFER.LME (+NXE if CPUID
-//!    has NX), CR0.PG|WP|MP|PE with CR0.EM clear (SSE usable before Rust),
+//!    has NX), CR0.PG|WP|MP|PE with CR0.EM clear (SSE usable; the kernel's
+//!    Rust code has none, its target being soft-float, but the `cpu_state`
+//!    self-test checks this state),
 //! 5. far-jumps to 64-bit code and calls
 //!    `kmain(start_info_pa: u32, la57_active: bool)` on the boot stack.
 //!
 //! Boot tables: `boot_pml4` -> `boot_pdpt` -> `boot_pd` (4 pages, 2048
 //! entries x 2 MiB = VA [0, 4 GiB) -> PA [0, 4 GiB)); in 5-level mode
 //! `boot_pml5[0]` -> `boot_pml4`. Everything else is not present.
+//!
+//! All of this stays hand-written assembly: it runs in 32-bit protected
+//! mode with paging off, before any Rust code can (the kernel is compiled
+//! for 64-bit long mode), and the PVH note must name its address. Its
+//! no-long-mode exit writes COM1 and the isa-debug-exit port directly for
+//! the same reason.
 
 use core::arch::global_asm;
 

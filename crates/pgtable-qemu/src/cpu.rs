@@ -1,4 +1,5 @@
-//! Control registers, MSRs, TLB maintenance and port I/O.
+//! Control registers, EFER, TLB maintenance and CPUID, through the `x86_64`
+//! crate, as plain `u64` values (what the checks print and compare).
 //!
 //! The kernel runs in ring 0 with interrupts disabled on one CPU, so these
 //! privileged instructions never fault for lack of privilege. Reads and TLB
@@ -6,45 +7,47 @@
 //! change the address space or paging mode are `unsafe` and state what the
 //! caller must guarantee.
 
-use core::arch::asm;
+use x86_64::instructions::{hlt, interrupts, tlb};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr2, Cr3, Cr4, Cr4Flags};
+use x86_64::registers::model_specific::{Efer, EferFlags};
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
 
-pub const CR0_WP: u64 = 1 << 16;
-pub const CR0_EM: u64 = 1 << 2;
-pub const CR0_MP: u64 = 1 << 1;
-pub const CR4_PAE: u64 = 1 << 5;
-pub const CR4_PGE: u64 = 1 << 7;
-pub const CR4_OSFXSR: u64 = 1 << 9;
-pub const CR4_LA57: u64 = 1 << 12;
-pub const EFER_MSR: u32 = 0xC000_0080;
-pub const EFER_LME: u64 = 1 << 8;
-pub const EFER_LMA: u64 = 1 << 10;
-pub const EFER_NXE: u64 = 1 << 11;
+pub const CR0_PG: u64 = Cr0Flags::PAGING.bits();
+pub const CR0_WP: u64 = Cr0Flags::WRITE_PROTECT.bits();
+pub const CR0_EM: u64 = Cr0Flags::EMULATE_COPROCESSOR.bits();
+pub const CR0_MP: u64 = Cr0Flags::MONITOR_COPROCESSOR.bits();
+pub const CR4_PAE: u64 = Cr4Flags::PHYSICAL_ADDRESS_EXTENSION.bits();
+pub const CR4_PGE: u64 = Cr4Flags::PAGE_GLOBAL.bits();
+pub const CR4_OSFXSR: u64 = Cr4Flags::OSFXSR.bits();
+pub const CR4_LA57: u64 = Cr4Flags::L5_PAGING.bits();
+pub const CR4_SMEP: u64 = Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION.bits();
+pub const CR4_SMAP: u64 = Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION.bits();
+pub const EFER_LME: u64 = EferFlags::LONG_MODE_ENABLE.bits();
+pub const EFER_LMA: u64 = EferFlags::LONG_MODE_ACTIVE.bits();
+pub const EFER_NXE: u64 = EferFlags::NO_EXECUTE_ENABLE.bits();
 
 /// Physical address bits of CR3 (no PCID in use: bits 11:0 are flags).
 pub const CR3_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 pub fn read_cr0() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR0 in ring 0 has no side effect.
-    unsafe { asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    Cr0::read_raw()
 }
 
+/// The last page-fault address, raw: with LA57 it may be a 57-bit address,
+/// which `x86_64`'s (48-bit) `VirtAddr` cannot hold.
 pub fn read_cr2() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR2 (last page-fault address) has no side effect.
-    unsafe { asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    Cr2::read_raw()
 }
 
+/// CR3: the top-level table's physical address and the flag bits 11:0.
 pub fn read_cr3() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR3 has no side effect.
-    unsafe { asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    let (frame, low) = Cr3::read_raw();
+    frame.start_address().as_u64() | u64::from(low)
 }
 
-/// Load CR3 (this flushes all non-global TLB entries).
+/// Load CR3 (this flushes all non-global TLB entries). Bits 11:0 of `value`
+/// are kept as CR3's flags; bits 63:52 are dropped (no PCID is in use).
 ///
 /// # Safety
 /// `value & CR3_ADDR_MASK` must be the physical address of a top-level table
@@ -53,16 +56,13 @@ pub fn read_cr3() -> u64 {
 /// GDT/IDT/TSS and every other memory the kernel will touch mapped at the
 /// same virtual addresses, and the table must stay valid while loaded.
 pub unsafe fn write_cr3(value: u64) {
-    // SAFETY: the caller guarantees the new tables map everything in use;
-    // `memory` clobber keeps the compiler from moving accesses across it.
-    unsafe { asm!("mov cr3, {}", in(reg) value, options(nostack, preserves_flags)) };
+    let frame = PhysFrame::containing_address(PhysAddr::new_truncate(value & CR3_ADDR_MASK));
+    // SAFETY: the caller guarantees the new tables map everything in use.
+    unsafe { Cr3::write_raw(frame, (value & 0xfff) as u16) };
 }
 
 pub fn read_cr4() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR4 has no side effect.
-    unsafe { asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    Cr4::read_raw()
 }
 
 /// Write CR4.
@@ -72,34 +72,11 @@ pub fn read_cr4() -> u64 {
 /// disable OSFXSR while SSE code may run.
 pub unsafe fn write_cr4(value: u64) {
     // SAFETY: the caller keeps the paging mode and SSE enabled.
-    unsafe { asm!("mov cr4, {}", in(reg) value, options(nostack, preserves_flags)) };
-}
-
-pub fn read_msr(msr: u32) -> u64 {
-    let (lo, hi): (u32, u32);
-    // SAFETY: only used with architectural MSRs that exist on every x86-64
-    // CPU (callers pass constants such as EFER); reading has no side effect.
-    unsafe {
-        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
-    };
-    (u64::from(hi) << 32) | u64::from(lo)
-}
-
-/// Write an MSR.
-#[allow(dead_code)] // API for scenarios (e.g. toggling EFER.NXE)
-///
-/// # Safety
-/// `msr` must exist and `value` must be valid for it; for EFER the caller
-/// must keep LME set and may set NXE only if CPUID reports NX.
-pub unsafe fn write_msr(msr: u32, value: u64) {
-    // SAFETY: the caller guarantees the MSR and value are valid.
-    unsafe {
-        asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nostack, preserves_flags))
-    };
+    unsafe { Cr4::write_raw(value) };
 }
 
 pub fn read_efer() -> u64 {
-    read_msr(EFER_MSR)
+    Efer::read_raw()
 }
 
 /// True when CR4.LA57 is set (5-level paging).
@@ -107,11 +84,15 @@ pub fn la57_active() -> bool {
     read_cr4() & CR4_LA57 != 0
 }
 
-/// Invalidate the TLB entries (all levels, paging-structure caches) for `va`.
+/// Invalidate the TLB entries (all levels, paging-structure caches) for `va`
+/// with `invlpg`. An address `x86_64`'s `VirtAddr` cannot hold (48-bit
+/// canonical only; LA57 has 57-bit addresses) gets a full flush instead,
+/// which drops its entries too.
 pub fn invlpg(va: u64) {
-    // SAFETY: invlpg only drops cached translations; the next access walks the
-    // tables again. `memory` clobber orders it against table writes.
-    unsafe { asm!("invlpg [{}]", in(reg) va, options(nostack, preserves_flags)) };
+    match VirtAddr::try_new(va) {
+        Ok(addr) => tlb::flush(addr),
+        Err(_) => flush_tlb_all(),
+    }
 }
 
 /// Flush the whole TLB, global entries included.
@@ -125,46 +106,18 @@ pub fn flush_tlb_all() {
             write_cr4(cr4);
         }
     } else {
-        // SAFETY: reloading the current CR3 keeps the same address space.
-        unsafe { write_cr3(read_cr3()) };
+        // Reloading the current CR3 keeps the same address space.
+        tlb::flush_all();
     }
 }
 
 /// Disable interrupts and halt forever.
 pub fn halt_forever() -> ! {
+    interrupts::disable();
     loop {
-        // SAFETY: cli; hlt only stops this CPU.
-        unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
+        hlt();
     }
 }
-
-pub fn outb(port: u16, value: u8) {
-    // SAFETY: used only for the COM1 UART and the isa-debug-exit device,
-    // whose ports have no memory side effects.
-    unsafe {
-        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
-    };
-}
-
-pub fn outl(port: u16, value: u32) {
-    // SAFETY: as for `outb`.
-    unsafe {
-        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
-    };
-}
-
-pub fn inb(port: u16) -> u8 {
-    let v: u8;
-    // SAFETY: as for `outb`; reading the UART status register has no side
-    // effect on memory.
-    unsafe {
-        asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
-    };
-    v
-}
-
-pub const CR4_SMEP: u64 = 1 << 20;
-pub const CR4_SMAP: u64 = 1 << 21;
 
 /// CPUID leaf `leaf`, subleaf 0: (eax, ebx, ecx, edx).
 pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {

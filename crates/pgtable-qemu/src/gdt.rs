@@ -1,101 +1,79 @@
 //! The kernel's own GDT with a 64-bit TSS whose IST stacks every exception
-//! handler runs on (the precompiled `core` may use the red zone, which an
-//! exception frame pushed on the interrupted stack would overwrite).
+//! handler runs on, built with the `x86_64` crate's `GlobalDescriptorTable`
+//! and `TaskStateSegment`.
+//!
+//! Why IST stacks: a fault taken on a broken or exhausted stack still gets
+//! a good one, and #DF/NMI/#MC get a second stack of their own. (The red
+//! zone, the original reason, is gone: `x86_64-unknown-none` compiles
+//! without it.)
 
-use core::arch::asm;
-use core::mem::size_of;
+use spin::Once;
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
 
-pub const KERNEL_CS: u16 = 0x08;
-pub const KERNEL_DS: u16 = 0x10;
-const TSS_SEL: u16 = 0x18;
-
-/// IST index (1-based, as in the IDT entry) for ordinary exceptions.
-pub const IST_GENERAL: u8 = 1;
-/// IST index for #DF, NMI and #MC, so they get a fresh stack even if the
-/// general one is in use.
-pub const IST_CRITICAL: u8 = 2;
+/// IST slot (0-based, as `x86_64`'s `set_stack_index` takes it; the CPU's
+/// IST1) for ordinary exceptions.
+pub const IST_GENERAL: u16 = 0;
+/// IST slot (the CPU's IST2) for #DF, NMI and #MC, so they get a fresh stack
+/// even if the general one is in use.
+pub const IST_CRITICAL: u16 = 1;
 
 const IST_STACK_SIZE: usize = 32 * 1024;
 
 #[repr(C, align(16))]
 struct Stack([u8; IST_STACK_SIZE]);
 
+/// Only the CPU writes these (exception frames); Rust code takes their
+/// addresses only.
 static mut IST_STACKS: [Stack; 2] = [const { Stack([0; IST_STACK_SIZE]) }; 2];
 
-#[repr(C, packed(4))]
-struct Tss {
-    _reserved0: u32,
-    rsp: [u64; 3],
-    _reserved1: u64,
-    ist: [u64; 7],
-    _reserved2: u64,
-    _reserved3: u16,
-    iomap_base: u16,
+static TSS: Once<TaskStateSegment> = Once::new();
+static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+
+struct Selectors {
+    code: SegmentSelector,
+    data: SegmentSelector,
+    tss: SegmentSelector,
 }
 
-static mut TSS: Tss = Tss {
-    _reserved0: 0,
-    rsp: [0; 3],
-    _reserved1: 0,
-    ist: [0; 7],
-    _reserved2: 0,
-    _reserved3: 0,
-    iomap_base: size_of::<Tss>() as u16,
-};
-
-/// null, code64, data, TSS (two slots).
-static mut GDT: [u64; 5] = [0, 0x00af_9a00_0000_ffff, 0x00cf_9200_0000_ffff, 0, 0];
-
-#[repr(C, packed)]
-pub struct DescriptorPointer {
-    pub limit: u16,
-    pub base: u64,
+/// Top of IST stack `i` (they grow down).
+fn ist_top(i: usize) -> VirtAddr {
+    let base = &raw const IST_STACKS as u64;
+    VirtAddr::new(base + ((i + 1) * IST_STACK_SIZE) as u64)
 }
 
 /// Fill the TSS, load the GDT, reload the segment registers and the task
 /// register. Call once, early in `kmain`.
 pub fn init() {
-    // SAFETY: runs once on the single CPU before any exception can use the
-    // TSS; the statics are only reached through raw pointers here, and the
-    // GDT keeps the same code/data selectors the trampoline used, so the
-    // reloads below leave the running code valid.
+    let tss = TSS.call_once(|| {
+        let mut tss = TaskStateSegment::new();
+        tss.interrupt_stack_table[usize::from(IST_GENERAL)] = ist_top(0);
+        tss.interrupt_stack_table[usize::from(IST_CRITICAL)] = ist_top(1);
+        tss
+    });
+    // null, code 0x08, data 0x10, TSS 0x18 (two slots): the code and data
+    // selectors are the ones the trampoline's GDT used.
+    let (gdt, sel) = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let code = gdt.append(Descriptor::kernel_code_segment());
+        let data = gdt.append(Descriptor::kernel_data_segment());
+        let tss = gdt.append(Descriptor::tss_segment(tss));
+        (gdt, Selectors { code, data, tss })
+    });
+    gdt.load();
+    // SAFETY: the selectors index the GDT just loaded, which lives in a
+    // static: code is a 64-bit ring-0 code segment, data a writable ring-0
+    // data segment, and the TSS descriptor points at the static TSS whose
+    // IST stacks are static too. The running code stays valid across the
+    // reloads (same flat segments as the trampoline's).
     unsafe {
-        let tss = &raw mut TSS;
-        let stacks = &raw mut IST_STACKS as u64;
-        for i in 0..2 {
-            // IST1, IST2: the top of stack i (stacks are contiguous).
-            (*tss).ist[i] = stacks + ((i + 1) * IST_STACK_SIZE) as u64;
-        }
-        let base = tss as u64;
-        let limit = (size_of::<Tss>() - 1) as u64;
-        let gdt = &raw mut GDT;
-        (*gdt)[3] = (limit & 0xffff)
-            | ((base & 0xff_ffff) << 16)
-            | (0x89 << 40) // present, 64-bit available TSS
-            | (((limit >> 16) & 0xf) << 48)
-            | (((base >> 24) & 0xff) << 56);
-        (*gdt)[4] = base >> 32;
-
-        let ptr = DescriptorPointer {
-            limit: (size_of::<[u64; 5]>() - 1) as u16,
-            base: gdt as u64,
-        };
-        asm!(
-            "lgdt [{ptr}]",
-            "push {cs}",
-            "lea {tmp}, [rip + 2f]",
-            "push {tmp}",
-            "retfq",
-            "2:",
-            "mov ds, {ds:e}",
-            "mov es, {ds:e}",
-            "mov ss, {ds:e}",
-            "ltr {tss:x}",
-            ptr = in(reg) &ptr,
-            cs = const KERNEL_CS as u64,
-            ds = in(reg) u32::from(KERNEL_DS),
-            tss = in(reg) TSS_SEL,
-            tmp = out(reg) _,
-        );
+        CS::set_reg(sel.code);
+        DS::set_reg(sel.data);
+        ES::set_reg(sel.data);
+        SS::set_reg(sel.data);
+        load_tss(sel.tss);
     }
 }

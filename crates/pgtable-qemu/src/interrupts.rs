@@ -1,16 +1,24 @@
-//! IDT for the 32 CPU exceptions, assembly entry stubs and the dispatcher.
+//! IDT for the CPU exceptions (the `x86_64` crate's
+//! `InterruptDescriptorTable`), assembly entry stubs and the dispatcher.
 //!
 //! Each stub pushes a dummy error code when the CPU does not, then the
-//! vector, then `pgq_isr_common` saves all general registers and the SSE
-//! state (`fxsave64` into a 16-byte aligned area) and calls
+//! vector, then `pgq_isr_common` saves all general registers and calls
 //! `pgq_exception_dispatch` with a pointer to the saved [`ExceptionFrame`].
-//! The dispatcher may change the saved RIP (probe recovery); everything
-//! else is fatal: it prints the state and exits QEMU with the fail status.
+//! The dispatcher may change the saved RIP (probe recovery through the
+//! exception table, `extable.rs`); everything else is fatal: it prints the
+//! state and exits QEMU with the fail status.
+//!
+//! The stubs stay hand-written: the `x86_64` crate's handler types need the
+//! `x86-interrupt` ABI, which stable Rust 1.95 still rejects as
+//! experimental, and that ABI would not give the handler the general
+//! registers anyway (the fatal dump prints them; a #GP's address is `rdi`).
+//! No SSE state is saved: `x86_64-unknown-none` compiles without SSE.
 
-use crate::gdt::{IST_CRITICAL, IST_GENERAL, KERNEL_CS};
-use crate::{cpu, exit, println, probe};
-use core::arch::{asm, global_asm};
-use core::mem::size_of;
+use crate::gdt::{IST_CRITICAL, IST_GENERAL};
+use crate::{cpu, exit, extable, println};
+use core::arch::global_asm;
+use x86_64::structures::idt::{EntryOptions, InterruptDescriptorTable};
+use x86_64::VirtAddr;
 
 global_asm!(
     r#"
@@ -29,7 +37,7 @@ pgq_isr_\n:
     jmp pgq_isr_common
     .endm
 
-    .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+    .irp n, 0,1,2,3,4,5,6,7,9,16,18,19,20,28
     PGQ_ISR_NOERR \n
     .endr
     .irp n, 8,10,11,12,13,14,17,21,29,30
@@ -54,12 +62,9 @@ pgq_isr_common:
     push r15
     mov rbp, rsp
     and rsp, -16
-    sub rsp, 512
-    fxsave64 [rsp]
     cld
     mov rdi, rbp
     call pgq_exception_dispatch
-    fxrstor64 [rsp]
     mov rsp, rbp
     pop r15
     pop r14
@@ -79,13 +84,23 @@ pgq_isr_common:
     add rsp, 16
     iretq
 
+    # The stub of each vector, 0 where the vector is reserved.
     .section .rodata.isr, "a", @progbits
     .p2align 3
     .global pgq_isr_table
 pgq_isr_table:
-    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14
     .quad pgq_isr_\n
     .endr
+    .quad 0
+    .irp n, 16,17,18,19,20,21
+    .quad pgq_isr_\n
+    .endr
+    .quad 0, 0, 0, 0, 0, 0
+    .irp n, 28,29,30
+    .quad pgq_isr_\n
+    .endr
+    .quad 0
 "#
 );
 
@@ -93,58 +108,38 @@ extern "C" {
     static pgq_isr_table: [u64; 32];
 }
 
-/// Registers saved by the stubs, lowest address first.
+/// Registers saved by the stubs, lowest address first, then what the CPU
+/// pushed. Plain `u64`s rather than `x86_64`'s `InterruptStackFrameValue`:
+/// its `VirtAddr` holds 48-bit canonical addresses only, and this kernel
+/// also runs with 5-level paging.
 #[repr(C)]
 #[derive(Debug)]
-pub struct ExceptionFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub vector: u64,
-    pub error_code: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
+struct ExceptionFrame {
+    r15: u64,
+    r14: u64,
+    r13: u64,
+    r12: u64,
+    r11: u64,
+    r10: u64,
+    r9: u64,
+    r8: u64,
+    rbp: u64,
+    rdi: u64,
+    rsi: u64,
+    rdx: u64,
+    rcx: u64,
+    rbx: u64,
+    rax: u64,
+    vector: u64,
+    error_code: u64,
+    rip: u64,
+    cs: u64,
+    rflags: u64,
+    rsp: u64,
+    ss: u64,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct IdtEntry {
-    offset_low: u16,
-    selector: u16,
-    ist: u8,
-    type_attr: u8,
-    offset_mid: u16,
-    offset_high: u32,
-    reserved: u32,
-}
-
-static mut IDT: [IdtEntry; 32] = [IdtEntry {
-    offset_low: 0,
-    selector: 0,
-    ist: 0,
-    type_attr: 0,
-    offset_mid: 0,
-    offset_high: 0,
-    reserved: 0,
-}; 32];
-
-pub const VECTOR_GP: u64 = 13;
-pub const VECTOR_PF: u64 = 14;
+static IDT: spin::Once<InterruptDescriptorTable> = spin::Once::new();
 
 const NAMES: [&str; 32] = [
     "#DE divide",
@@ -181,42 +176,77 @@ const NAMES: [&str; 32] = [
     "reserved 31",
 ];
 
+/// Point the entry of `vector` at `stub`; `None` for the reserved vectors,
+/// whose entries `x86_64`'s table keeps private (the CPU never raises them).
+///
+/// # Safety
+/// `stub` must be the assembly stub for `vector` from `pgq_isr_table`, and
+/// the current CS the kernel's 64-bit code segment (`gdt::init` ran).
+unsafe fn set_stub(
+    idt: &mut InterruptDescriptorTable,
+    vector: u8,
+    stub: VirtAddr,
+) -> Option<&mut EntryOptions> {
+    // SAFETY: the caller passes this vector's stub; every stub saves the
+    // registers, takes the error code the CPU pushed for this vector (or
+    // pushes a dummy), and returns with `iretq` or never.
+    unsafe {
+        Some(match vector {
+            8 => idt.double_fault.set_handler_addr(stub),
+            10 => idt.invalid_tss.set_handler_addr(stub),
+            11 => idt.segment_not_present.set_handler_addr(stub),
+            12 => idt.stack_segment_fault.set_handler_addr(stub),
+            13 => idt.general_protection_fault.set_handler_addr(stub),
+            14 => idt.page_fault.set_handler_addr(stub),
+            17 => idt.alignment_check.set_handler_addr(stub),
+            18 => idt.machine_check.set_handler_addr(stub),
+            21 => idt.cp_protection_exception.set_handler_addr(stub),
+            29 => idt.vmm_communication_exception.set_handler_addr(stub),
+            30 => idt.security_exception.set_handler_addr(stub),
+            15 | 22..=27 | 31 => return None,
+            v => idt[v].set_handler_addr(stub),
+        })
+    }
+}
+
 /// Fill and load the IDT: interrupt gates, DPL 0, every vector on an IST
 /// stack. Call after `gdt::init`.
 pub fn init() {
-    // SAFETY: runs once before any exception is expected; the IDT static is
-    // only reached through a raw pointer here, and every entry points at a
-    // stub from `pgq_isr_table`.
-    unsafe {
-        let idt = &raw mut IDT;
+    let idt = IDT.call_once(|| {
+        let mut idt = InterruptDescriptorTable::new();
+        // Only the addresses of the asm-defined stubs are read.
         let table = &raw const pgq_isr_table;
-        for v in 0..32 {
-            let addr = (*table)[v];
-            let ist = match v {
+        for vector in 0..32u8 {
+            // SAFETY: `pgq_isr_table` is a read-only array of 32 addresses.
+            let addr = unsafe { (*table)[usize::from(vector)] };
+            if addr == 0 {
+                continue;
+            }
+            let ist = match vector {
                 2 | 8 | 18 => IST_CRITICAL,
                 _ => IST_GENERAL,
             };
-            (*idt)[v] = IdtEntry {
-                offset_low: addr as u16,
-                selector: KERNEL_CS,
-                ist,
-                type_attr: 0x8e, // present, DPL 0, 64-bit interrupt gate
-                offset_mid: (addr >> 16) as u16,
-                offset_high: (addr >> 32) as u32,
-                reserved: 0,
-            };
+            // SAFETY: `addr` is `vector`'s stub and gdt::init loaded the
+            // kernel's code segment.
+            let entry = unsafe { set_stub(&mut idt, vector, VirtAddr::new(addr)) };
+            if let Some(entry) = entry {
+                // SAFETY: both IST slots have their own stack in the TSS
+                // (gdt.rs); #DF/NMI/#MC use the second one, so they never
+                // land on the stack a fault they interrupt is using.
+                unsafe { entry.set_stack_index(ist) };
+            }
         }
-        let ptr = crate::gdt::DescriptorPointer {
-            limit: (size_of::<[IdtEntry; 32]>() - 1) as u16,
-            base: idt as u64,
-        };
-        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
-    }
+        idt
+    });
+    idt.load();
 }
 
 #[no_mangle]
 extern "C" fn pgq_exception_dispatch(frame: &mut ExceptionFrame) {
-    if probe::try_recover(frame) {
+    if let Some(resume) =
+        extable::fixup_exception(frame.vector, frame.error_code, frame.rip, frame.rdi)
+    {
+        frame.rip = resume;
         return;
     }
     fatal(frame)

@@ -75,7 +75,7 @@ fn paging_mode(la57_active: bool) -> CheckResult {
 fn cpu_state() -> CheckResult {
     let (cr0, cr4, efer) = (cpu::read_cr0(), cpu::read_cr4(), cpu::read_efer());
     ensure!(
-        cr0 & (1 << 31) != 0 && cr0 & cpu::CR0_WP != 0,
+        cr0 & cpu::CR0_PG != 0 && cr0 & cpu::CR0_WP != 0,
         "CR0 {cr0:#x}: PG/WP clear"
     );
     ensure!(

@@ -17,8 +17,7 @@ use alloc::string::String;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pgtable::{
-    Access, AddressSpace, CacheMode, OffsetMemory, PageTables, PhysAddr, Prot, TableMemory,
-    VirtAddr, X86_64,
+    Access, AddressSpace, CacheMode, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64,
 };
 use pgtable_mmu::x86_64::X86Mmu;
 use pgtable_mmu::PhysBus;

@@ -1,6 +1,6 @@
 //! One access on the real MMU next to the software MMU's verdict for it.
 
-use crate::interrupts::{VECTOR_GP, VECTOR_PF};
+use crate::extable::{VECTOR_GP, VECTOR_PF};
 use crate::probe::{self, Fault};
 use crate::space::{self, PhysMem};
 use alloc::format;

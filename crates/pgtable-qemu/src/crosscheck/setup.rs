@@ -9,8 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, TableMemory, VirtAddr,
-    X86_64,
+    AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, X86_64,
 };
 
 /// Table frames of the main machine.

@@ -102,8 +102,7 @@ pub fn edit_kernel(
             // the late `sync_global_pgds` the scenario runs; until then it
             // touches the range from their roots only through probes, whose
             // #PF is caught, recorded and survived.
-            unsafe { kernel.legacy_edit(|edit| f(edit)) }
-                .map_err(|e| format!("legacy map: {e:?}"))
+            unsafe { kernel.legacy_edit(|edit| f(edit)) }.map_err(|e| format!("legacy map: {e:?}"))
         }
         Code::New => {
             let (r, report) = kernel.edit(|edit| f(edit));

@@ -1,0 +1,114 @@
+//! The probes' exception table: which faulting instructions may resume, and
+//! where; and the record of the last fault taken there.
+//!
+//! This is the bottom both sides use, so neither imports the other: the
+//! probes (`probe.rs`) emit one entry per access into the `.pgq_extable`
+//! section and read [`last_fault`]; the trap code (`interrupts.rs`) asks
+//! [`fixup_exception`] where to resume. It is the idea of Linux's
+//! exception table (`search_exception_tables()` in kernel/extable.c, used
+//! by x86's `fixup_exception()` in arch/x86/mm/extable.c), with absolute
+//! addresses because the image is linked at a fixed address.
+//!
+//! The table's contract: every listed instruction is a #PF/#GP-able access
+//! whose address is in `rdi` (a #GP, e.g. for a non-canonical address, sets
+//! no CR2, so the address is taken from there).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::structures::idt::ExceptionVector;
+
+/// #GP: what a non-canonical address raises.
+pub const VECTOR_GP: u64 = ExceptionVector::GeneralProtection as u64;
+/// #PF.
+pub const VECTOR_PF: u64 = ExceptionVector::Page as u64;
+
+/// One entry, as the probes' `PGQ_EXTABLE` assembler macro writes it.
+#[repr(C)]
+struct ExtableEntry {
+    /// Address of the access that may fault.
+    insn: u64,
+    /// Where execution resumes after a fault there.
+    fixup: u64,
+}
+
+extern "C" {
+    // Bounds of `.pgq_extable`, from linker.ld.
+    static __pgq_extable_start: ExtableEntry;
+    static __pgq_extable_end: ExtableEntry;
+}
+
+fn entries() -> &'static [ExtableEntry] {
+    let start = &raw const __pgq_extable_start;
+    let end = &raw const __pgq_extable_end;
+    // SAFETY: linker.ld places only `.pgq_extable` input sections, 8-byte
+    // aligned, between the two symbols, and every entry there is two
+    // `.quad`s written by `PGQ_EXTABLE`, so [start, end) is an array of
+    // `ExtableEntry` in the read-only image, never written.
+    unsafe {
+        let len = (end as usize - start as usize) / core::mem::size_of::<ExtableEntry>();
+        core::slice::from_raw_parts(start, len)
+    }
+}
+
+/// A fault taken at a table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// 14 (#PF) or 13 (#GP, e.g. non-canonical address).
+    pub vector: u64,
+    /// CR2 for #PF; the probed address (`rdi`) for #GP.
+    pub addr: u64,
+    /// The CPU's error code (#PF: bit 0 present, 1 write, 2 user, 3 reserved
+    /// bit, 4 instruction fetch).
+    pub error_code: u64,
+    /// Address of the faulting instruction.
+    pub rip: u64,
+}
+
+impl Fault {
+    pub fn is_page_fault(&self) -> bool {
+        self.vector == VECTOR_PF
+    }
+    /// #PF error code bit 0: the page was present (protection violation).
+    pub fn present(&self) -> bool {
+        self.error_code & 1 != 0
+    }
+    /// #PF error code bit 1: the access was a write.
+    pub fn write(&self) -> bool {
+        self.error_code & 2 != 0
+    }
+}
+
+static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);
+static LAST_ADDR: AtomicU64 = AtomicU64::new(0);
+static LAST_ERROR: AtomicU64 = AtomicU64::new(0);
+static LAST_RIP: AtomicU64 = AtomicU64::new(0);
+
+/// Called by the exception dispatcher: if `vector` is #PF or #GP at a table
+/// instruction `rip`, record the fault and return the address to resume at.
+/// The fault address is CR2 for #PF and `rdi` (the table's contract) for
+/// #GP.
+pub fn fixup_exception(vector: u64, error_code: u64, rip: u64, rdi: u64) -> Option<u64> {
+    if vector != VECTOR_PF && vector != VECTOR_GP {
+        return None;
+    }
+    let fixup = entries().iter().find(|e| e.insn == rip)?.fixup;
+    let addr = if vector == VECTOR_PF {
+        crate::cpu::read_cr2()
+    } else {
+        rdi
+    };
+    LAST_VECTOR.store(vector, Ordering::SeqCst);
+    LAST_ADDR.store(addr, Ordering::SeqCst);
+    LAST_ERROR.store(error_code, Ordering::SeqCst);
+    LAST_RIP.store(rip, Ordering::SeqCst);
+    Some(fixup)
+}
+
+/// The fault [`fixup_exception`] recorded last.
+pub fn last_fault() -> Fault {
+    Fault {
+        vector: LAST_VECTOR.load(Ordering::SeqCst),
+        addr: LAST_ADDR.load(Ordering::SeqCst),
+        error_code: LAST_ERROR.load(Ordering::SeqCst),
+        rip: LAST_RIP.load(Ordering::SeqCst),
+    }
+}
