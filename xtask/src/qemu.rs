@@ -7,11 +7,15 @@
 //!   `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit);
 //! - riscv64 Sv39, Sv48 and Sv57: `crates/pgtable-qemu-riscv64` on
 //!   `qemu-system-riscv64 -M virt -cpu rv64,svpbmt=on` (S-mode under
-//!   OpenSBI's fw_dynamic, SBI system-reset exit).
+//!   OpenSBI's fw_dynamic, SBI system-reset exit);
+//! - arm32 short descriptors, with and without PXN:
+//!   `crates/pgtable-qemu-arm32` on `qemu-system-arm -M virt -cpu
+//!   cortex-a15` (PL1, semihosting exit). Its scenario verdicts are checked
+//!   against the simulator's table (`crates/pgtable-sim/VERDICTS.md`).
 //!
 //! Every kernel prints `MODE`, `CHECK`, `SUMMARY` and `RESULT` lines and
-//! exits with its architecture's pass status (33 for x86-64 and arm64, 0
-//! for riscv64) when it passes.
+//! exits with its architecture's pass status (33 for x86-64, arm64 and
+//! arm32, 0 for riscv64) when it passes.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,7 @@ pub enum Arch {
     X86_64,
     Arm64,
     Riscv64,
+    Arm32,
 }
 
 impl Arch {
@@ -38,6 +43,7 @@ impl Arch {
             "x86_64" | "x86-64" | "x86" => Some(Arch::X86_64),
             "arm64" | "aarch64" => Some(Arch::Arm64),
             "riscv64" | "riscv" => Some(Arch::Riscv64),
+            "arm32" | "arm" => Some(Arch::Arm32),
             _ => None,
         }
     }
@@ -46,6 +52,7 @@ impl Arch {
             Arch::X86_64 => "qemu-system-x86_64",
             Arch::Arm64 => "qemu-system-aarch64",
             Arch::Riscv64 => "qemu-system-riscv64",
+            Arch::Arm32 => "qemu-system-arm",
         }
     }
     fn apt_package(self) -> &'static str {
@@ -53,6 +60,7 @@ impl Arch {
             Arch::X86_64 => "qemu-system-x86",
             Arch::Arm64 => "qemu-system-arm",
             Arch::Riscv64 => "qemu-system-misc",
+            Arch::Arm32 => "qemu-system-arm",
         }
     }
     fn kernel_crate(self) -> &'static str {
@@ -60,6 +68,7 @@ impl Arch {
             Arch::X86_64 => "pgtable-qemu",
             Arch::Arm64 => "pgtable-qemu-arm64",
             Arch::Riscv64 => "pgtable-qemu-riscv64",
+            Arch::Arm32 => "pgtable-qemu-arm32",
         }
     }
     fn kernel_target(self) -> &'static str {
@@ -67,17 +76,18 @@ impl Arch {
             Arch::X86_64 => "x86_64-unknown-none",
             Arch::Arm64 => "aarch64-unknown-none",
             Arch::Riscv64 => "riscv64gc-unknown-none-elf",
+            Arch::Arm32 => "armv7a-none-eabi",
         }
     }
     /// The exit status of a passing kernel: x86-64's isa-debug-exit value
-    /// 0x10 gives (0x10 << 1) | 1; the arm64 kernel exits with 33 through
-    /// semihosting; the riscv64 kernel shuts down through SBI system reset
-    /// with no reason, which OpenSBI turns into QEMU's `sifive_test`
-    /// FINISHER_PASS (status 0; a failure reason gives FINISHER_FAIL,
-    /// status 1).
+    /// 0x10 gives (0x10 << 1) | 1; the arm64 and arm32 kernels exit with 33
+    /// through semihosting (arm32 with SYS_EXIT_EXTENDED); the riscv64
+    /// kernel shuts down through SBI system reset with no reason, which
+    /// OpenSBI turns into QEMU's `sifive_test` FINISHER_PASS (status 0; a
+    /// failure reason gives FINISHER_FAIL, status 1).
     fn pass_status(self) -> i32 {
         match self {
-            Arch::X86_64 | Arch::Arm64 => 33,
+            Arch::X86_64 | Arch::Arm64 | Arch::Arm32 => 33,
             Arch::Riscv64 => 0,
         }
     }
@@ -100,9 +110,13 @@ pub enum Mode {
     Sv48,
     /// riscv64 Sv57 (5 levels).
     Sv57,
+    /// arm32 short descriptors without PXN (`Arm32::SHORT`).
+    Short,
+    /// arm32 short descriptors with PXN in user tables (`Arm32::SHORT_PXN`).
+    ShortPxn,
 }
 
-const ALL_MODES: [Mode; 7] = [
+const ALL_MODES: [Mode; 9] = [
     Mode::Four,
     Mode::Five,
     Mode::Va48,
@@ -110,6 +124,8 @@ const ALL_MODES: [Mode; 7] = [
     Mode::Sv39,
     Mode::Sv48,
     Mode::Sv57,
+    Mode::Short,
+    Mode::ShortPxn,
 ];
 
 impl Mode {
@@ -118,6 +134,7 @@ impl Mode {
             Mode::Four | Mode::Five => Arch::X86_64,
             Mode::Va48 | Mode::Va39 => Arch::Arm64,
             Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => Arch::Riscv64,
+            Mode::Short | Mode::ShortPxn => Arch::Arm32,
         }
     }
     /// What the kernel prints on its `MODE` line.
@@ -130,6 +147,8 @@ impl Mode {
             Mode::Sv39 => "riscv64/sv39".into(),
             Mode::Sv48 => "riscv64/sv48".into(),
             Mode::Sv57 => "riscv64/sv57".into(),
+            Mode::Short => "arm32/short".into(),
+            Mode::ShortPxn => "arm32/short+pxn".into(),
         }
     }
     /// The name in the summary table and in `[...]` prefixes.
@@ -150,6 +169,8 @@ impl Mode {
             Mode::Sv39 => "sv39",
             Mode::Sv48 => "sv48",
             Mode::Sv57 => "sv57",
+            Mode::Short => "short",
+            Mode::ShortPxn => "short+pxn",
         }
     }
     fn cpu(self) -> &'static str {
@@ -164,6 +185,9 @@ impl Mode {
             // which QEMU 7.2 treats as reserved (a page fault) unless the
             // extension is turned on.
             Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => "rv64,svpbmt=on",
+            // ARMv7-A with the LPAE (so PXN) and the virtualization
+            // extensions, which `virt` leaves off; the kernel runs at PL1.
+            Mode::Short | Mode::ShortPxn => "cortex-a15",
         }
     }
     /// Cargo feature of the kernel crate for this mode.
@@ -173,7 +197,8 @@ impl Mode {
             Mode::Va39 => Some("va39"),
             Mode::Sv48 => Some("sv48"),
             Mode::Sv57 => Some("sv57"),
-            Mode::Four | Mode::Va48 | Mode::Sv39 => None,
+            Mode::Short => Some("no-pxn"),
+            Mode::Four | Mode::Va48 | Mode::Sv39 | Mode::ShortPxn => None,
         }
     }
     /// Separate target directories so every image stays built.
@@ -186,6 +211,16 @@ impl Mode {
             Mode::Sv39 => "sv39",
             Mode::Sv48 => "sv48",
             Mode::Sv57 => "sv57",
+            Mode::Short => "short",
+            Mode::ShortPxn => "short-pxn",
+        }
+    }
+    /// The column of `crates/pgtable-sim/VERDICTS.md` whose verdicts the
+    /// kernel's `verdict=` lines must match (PXN changes no sync).
+    fn sim_column(self) -> Option<&'static str> {
+        match self {
+            Mode::Short | Mode::ShortPxn => Some("arm32/short"),
+            _ => None,
         }
     }
 }
@@ -223,16 +258,15 @@ impl Options {
                         .into_iter()
                         .find(|m| m.short() == v)
                         .ok_or(format!(
-                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57 or all)"
+                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57, short, short+pxn or all)"
                         ))?],
                 });
             } else if let Some(v) = value("--arch", &mut it)? {
                 arch = match v.as_str() {
                     "all" => None,
-                    _ => Some(
-                        Arch::parse(&v)
-                            .ok_or(format!("bad --arch `{v}` (x86_64, arm64, riscv64 or all)"))?,
-                    ),
+                    _ => Some(Arch::parse(&v).ok_or(format!(
+                        "bad --arch `{v}` (x86_64, arm64, riscv64, arm32 or all)"
+                    ))?),
                 };
             } else if a == "--verbose" || a == "-v" {
                 verbose = true;
@@ -510,9 +544,9 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
             .chain(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .map(str::to_string)
             .collect(),
-        // EL1 entry at the ELF's (physical) entry point; semihosting for
-        // the exit status.
-        Arch::Arm64 => ["-M", "virt", "-cpu", mode.cpu(), "-kernel", &elf]
+        // EL1 (arm64) or PL1 SVC mode (arm32) entry at the ELF's (physical)
+        // entry point; semihosting for the exit status.
+        Arch::Arm64 | Arch::Arm32 => ["-M", "virt", "-cpu", mode.cpu(), "-kernel", &elf]
             .into_iter()
             .chain(common)
             .chain(["-semihosting"])
@@ -650,6 +684,9 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
     if st.checks_ok + st.checks_failed.len() == 0 {
         failures.push("no CHECK lines".to_string());
     }
+    if let Some(column) = mode.sim_column() {
+        failures.extend(verdict_failures(&serial, column, &name));
+    }
     if !st.checks_failed.is_empty() {
         failures.push(format!("{} CHECK FAIL", st.checks_failed.len()));
     }
@@ -675,4 +712,101 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
         }
     }
     Ok(Outcome::Ran(st))
+}
+
+/// The scenario verdicts of the simulator's table for `column`:
+/// `(scenario, era, verdict)` for every row the mode has (not `n/a`),
+/// eras with ASCII hyphens, `**oops**` as `oops`.
+fn sim_verdicts(column: &str) -> Result<Vec<(String, String, String)>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pgtable-sim/VERDICTS.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cells = |l: &str| -> Vec<String> {
+        l.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().replace('*', "").replace('\u{2013}', "-"))
+            .collect()
+    };
+    let mut lines = text.lines().filter(|l| l.starts_with('|'));
+    let head = cells(lines.next().ok_or("VERDICTS.md has no table")?);
+    let col = head
+        .iter()
+        .position(|h| h == column)
+        .ok_or(format!("VERDICTS.md has no column {column}"))?;
+    Ok(lines
+        .map(cells)
+        .filter(|r| r.len() > col && r[col] != "n/a" && !r[col].starts_with('-'))
+        .map(|r| (r[0].clone(), r[1].clone(), r[col].clone()))
+        .collect())
+}
+
+/// Every verdict of the table's `column` must be reported by a
+/// `CHECK <scenario>/<era>/<old|new> ok verdict=<v>` line with the same
+/// verdict (`n/e`, code that did not exist in that era, needs no line).
+fn verdict_failures(serial: &str, column: &str, name: &str) -> Vec<String> {
+    let want = match sim_verdicts(column) {
+        Ok(w) => w,
+        Err(e) => return vec![format!("simulator verdicts: {e}")],
+    };
+    let mut out = Vec::new();
+    let mut matched = 0;
+    for (scenario, era, verdict) in &want {
+        let prefix = format!("CHECK {scenario}/{era}/");
+        let got = serial
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("verdict="))
+            });
+        match (got, verdict.as_str()) {
+            (None, "n/e") => matched += 1,
+            (Some(g), v) if g == v => matched += 1,
+            (g, v) => out.push(format!(
+                "{scenario} {era}: kernel verdict {}, simulator {v}",
+                g.unwrap_or("missing")
+            )),
+        }
+    }
+    if want.is_empty() {
+        out.push(format!("VERDICTS.md lists no verdict for {column}"));
+    }
+    println!(
+        "[{name}] scenario verdicts matching the simulator's ({column}): {matched}/{}",
+        want.len()
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm32_verdicts_come_from_the_simulators_table() {
+        let v = sim_verdicts("arm32/short").expect("VERDICTS.md");
+        let get = |s: &str, e: &str| {
+            v.iter()
+                .find(|(a, b, _)| a == s && b == e)
+                .map(|(_, _, x)| x.as_str())
+        };
+        // Three scenarios apply to arm32, each in four eras.
+        assert_eq!(v.len(), 12, "{v:?}");
+        assert_eq!(get("percpu", "5.8-6.16"), Some("fixed"));
+        assert_eq!(get("vmalloc-new-slot", "6.17+"), Some("ok"));
+        assert_eq!(get("hotplug-new-slot", "pre-5.8"), None, "n/a on arm32");
+    }
+
+    #[test]
+    fn a_wrong_or_missing_verdict_fails() {
+        let ok = "CHECK percpu/6.17+/new ok verdict=ok faults=0";
+        let fails = verdict_failures(ok, "arm32/short", "t");
+        // The other 11 rows are missing.
+        assert_eq!(fails.len(), 11, "{fails:?}");
+        let wrong = "CHECK percpu/6.17+/new ok verdict=fixed faults=4";
+        let fails = verdict_failures(wrong, "arm32/short", "t");
+        assert!(fails
+            .iter()
+            .any(|f| f.contains("percpu 6.17+: kernel verdict fixed, simulator ok")));
+    }
 }
