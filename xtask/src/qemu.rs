@@ -12,6 +12,9 @@
 //!   `crates/pgtable-qemu-arm32` on `qemu-system-arm -M virt -cpu
 //!   cortex-a15` (PL1, semihosting exit). Its scenario verdicts are checked
 //!   against the simulator's table (`crates/pgtable-sim/VERDICTS.md`).
+//! - x86-32 2-level, PAE (shared and per-process kernel PMD), each also
+//!   with HIGHPTE: `crates/pgtable-qemu-i386` on `qemu-system-i386 -cpu
+//!   max -m 1G` (multiboot, isa-debug-exit).
 //!
 //! Every kernel prints `MODE`, `CHECK`, `SUMMARY` and `RESULT` lines and
 //! exits with its architecture's pass status (33 for x86-64, arm64 and
@@ -35,6 +38,7 @@ pub enum Arch {
     Arm64,
     Riscv64,
     Arm32,
+    X86_32,
 }
 
 impl Arch {
@@ -44,6 +48,7 @@ impl Arch {
             "arm64" | "aarch64" => Some(Arch::Arm64),
             "riscv64" | "riscv" => Some(Arch::Riscv64),
             "arm32" | "arm" => Some(Arch::Arm32),
+            "x86_32" | "x86-32" | "i386" | "i686" => Some(Arch::X86_32),
             _ => None,
         }
     }
@@ -53,11 +58,12 @@ impl Arch {
             Arch::Arm64 => "qemu-system-aarch64",
             Arch::Riscv64 => "qemu-system-riscv64",
             Arch::Arm32 => "qemu-system-arm",
+            Arch::X86_32 => "qemu-system-i386",
         }
     }
     fn apt_package(self) -> &'static str {
         match self {
-            Arch::X86_64 => "qemu-system-x86",
+            Arch::X86_64 | Arch::X86_32 => "qemu-system-x86",
             Arch::Arm64 => "qemu-system-arm",
             Arch::Riscv64 => "qemu-system-misc",
             Arch::Arm32 => "qemu-system-arm",
@@ -69,6 +75,7 @@ impl Arch {
             Arch::Arm64 => "pgtable-qemu-arm64",
             Arch::Riscv64 => "pgtable-qemu-riscv64",
             Arch::Arm32 => "pgtable-qemu-arm32",
+            Arch::X86_32 => "pgtable-qemu-i386",
         }
     }
     fn kernel_target(self) -> &'static str {
@@ -77,6 +84,9 @@ impl Arch {
             Arch::Arm64 => "aarch64-unknown-none",
             Arch::Riscv64 => "riscv64gc-unknown-none-elf",
             Arch::Arm32 => "armv7a-none-eabi",
+            // Stable has no 32-bit x86 bare-metal target with a prebuilt
+            // core; see the crate's README.
+            Arch::X86_32 => "i686-unknown-linux-gnu",
         }
     }
     /// The exit status of a passing kernel: x86-64's isa-debug-exit value
@@ -87,7 +97,7 @@ impl Arch {
     /// failure reason gives FINISHER_FAIL, status 1).
     fn pass_status(self) -> i32 {
         match self {
-            Arch::X86_64 | Arch::Arm64 | Arch::Arm32 => 33,
+            Arch::X86_64 | Arch::Arm64 | Arch::Arm32 | Arch::X86_32 => 33,
             Arch::Riscv64 => 0,
         }
     }
@@ -114,9 +124,30 @@ pub enum Mode {
     Short,
     /// arm32 short descriptors with PXN in user tables (`Arm32::SHORT_PXN`).
     ShortPxn,
+    /// x86-32: 2-level or PAE (kernel PMD shared or per process), with or
+    /// without HIGHPTE.
+    X86_32(X86_32Image),
 }
 
-const ALL_MODES: [Mode; 9] = [
+/// An image of `crates/pgtable-qemu-i386`: its `--mode` name, the
+/// library's name of its paging mode (the kernel's `MODE` line) and the
+/// crate features that select it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct X86_32Image {
+    short: &'static str,
+    label: &'static str,
+    features: Option<&'static str>,
+}
+
+const fn x86_32(short: &'static str, label: &'static str, features: Option<&'static str>) -> Mode {
+    Mode::X86_32(X86_32Image {
+        short,
+        label,
+        features,
+    })
+}
+
+const ALL_MODES: [Mode; 15] = [
     Mode::Four,
     Mode::Five,
     Mode::Va48,
@@ -126,6 +157,20 @@ const ALL_MODES: [Mode; 9] = [
     Mode::Sv57,
     Mode::Short,
     Mode::ShortPxn,
+    x86_32("2-level", "x86_32/2-level", None),
+    x86_32("pae", "x86_32/PAE", Some("pae")),
+    x86_32(
+        "pae-unshared",
+        "x86_32/PAE-unshared-pmd",
+        Some("pae-unshared"),
+    ),
+    x86_32("2-level-highpte", "x86_32/2-level+highpte", Some("highpte")),
+    x86_32("pae-highpte", "x86_32/PAE+highpte", Some("pae,highpte")),
+    x86_32(
+        "pae-unshared-highpte",
+        "x86_32/PAE-unshared-pmd+highpte",
+        Some("pae-unshared,highpte"),
+    ),
 ];
 
 impl Mode {
@@ -135,6 +180,7 @@ impl Mode {
             Mode::Va48 | Mode::Va39 => Arch::Arm64,
             Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => Arch::Riscv64,
             Mode::Short | Mode::ShortPxn => Arch::Arm32,
+            Mode::X86_32(_) => Arch::X86_32,
         }
     }
     /// What the kernel prints on its `MODE` line.
@@ -149,6 +195,7 @@ impl Mode {
             Mode::Sv57 => "riscv64/sv57".into(),
             Mode::Short => "arm32/short".into(),
             Mode::ShortPxn => "arm32/short+pxn".into(),
+            Mode::X86_32(m) => m.label.into(),
         }
     }
     /// The name in the summary table and in `[...]` prefixes.
@@ -171,6 +218,7 @@ impl Mode {
             Mode::Sv57 => "sv57",
             Mode::Short => "short",
             Mode::ShortPxn => "short+pxn",
+            Mode::X86_32(m) => m.short,
         }
     }
     fn cpu(self) -> &'static str {
@@ -188,6 +236,9 @@ impl Mode {
             // ARMv7-A with the LPAE (so PXN) and the virtualization
             // extensions, which `virt` leaves off; the kernel runs at PL1.
             Mode::Short | Mode::ShortPxn => "cortex-a15",
+            // NX (the library sets XD on PAE leaves; the kernel turns
+            // IA32_EFER.NXE on), PSE, PAE and PSE-36.
+            Mode::X86_32(_) => "max",
         }
     }
     /// Cargo feature of the kernel crate for this mode.
@@ -199,6 +250,7 @@ impl Mode {
             Mode::Sv57 => Some("sv57"),
             Mode::Short => Some("no-pxn"),
             Mode::Four | Mode::Va48 | Mode::Sv39 | Mode::ShortPxn => None,
+            Mode::X86_32(m) => m.features,
         }
     }
     /// Separate target directories so every image stays built.
@@ -213,6 +265,7 @@ impl Mode {
             Mode::Sv57 => "sv57",
             Mode::Short => "short",
             Mode::ShortPxn => "short-pxn",
+            Mode::X86_32(m) => m.short,
         }
     }
     /// The column of `crates/pgtable-sim/VERDICTS.md` whose verdicts the
@@ -258,14 +311,16 @@ impl Options {
                         .into_iter()
                         .find(|m| m.short() == v)
                         .ok_or(format!(
-                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57, short, short+pxn or all)"
+                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57, short, short+pxn, \
+                             2-level, pae, pae-unshared, 2-level-highpte, pae-highpte, \
+                             pae-unshared-highpte or all)"
                         ))?],
                 });
             } else if let Some(v) = value("--arch", &mut it)? {
                 arch = match v.as_str() {
                     "all" => None,
                     _ => Some(Arch::parse(&v).ok_or(format!(
-                        "bad --arch `{v}` (x86_64, arm64, riscv64, arm32 or all)"
+                        "bad --arch `{v}` (x86_64, arm64, riscv64, arm32, x86_32 or all)"
                     ))?),
                 };
             } else if a == "--verbose" || a == "-v" {
@@ -541,6 +596,14 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
         Arch::X86_64 => ["-kernel", &elf, "-cpu", mode.cpu()]
             .into_iter()
             .chain(common)
+            .chain(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+            .map(str::to_string)
+            .collect(),
+        // Multiboot entry (`-kernel` of an ELF32 image); 1 GiB so there is
+        // high memory above the kernel's 880 MiB of low memory.
+        Arch::X86_32 => ["-kernel", &elf, "-cpu", mode.cpu(), "-m", "1G"]
+            .into_iter()
+            .chain(common.into_iter().skip(2))
             .chain(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .map(str::to_string)
             .collect(),
