@@ -1,25 +1,23 @@
 //! Text output: tables and reports.
 
+use crate::args::WIDTH;
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use pgtable_sim::report::Figures;
 use pgtable_sim::scenarios::stress::StressReport;
 use pgtable_sim::scenarios::SCENARIOS;
 use pgtable_sim::{Era, EraOutcome, FaultRecord, Outcome, Run, Strategy, Verdict};
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 
 /// How many faults the detailed report lists before eliding.
 const FAULTS_SHOWN: usize = 12;
 
+/// A table at most [`WIDTH`] columns wide on a terminal, in a pipe and in
+/// a file alike (comfy-table's dynamic arrangement wraps cells to fit).
 fn table() -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED);
-    // Wrap to the terminal's width; in a pipe or a file keep lines whole.
-    if std::io::stdout().is_terminal() {
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        t.set_content_arrangement(ContentArrangement::Disabled);
-    }
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(WIDTH as u16);
     t
 }
 
@@ -83,22 +81,25 @@ pub fn run_cell(r: &Run) -> String {
     }
 }
 
-/// Width of the text output.
-const WIDTH: usize = 80;
-
-/// `text` wrapped to [`WIDTH`] columns: the first line indented by
-/// `first`, the rest by `rest` spaces (a word longer than a line stays
-/// whole).
+/// `text` wrapped to [`WIDTH`] columns at spaces: the first line indented
+/// by `first`, the rest by `rest` spaces (a word longer than a line, such
+/// as an address, stays whole).
 pub fn wrap(text: &str, first: usize, rest: usize) -> String {
+    wrap_prefixed(text, &" ".repeat(first), &" ".repeat(rest))
+}
+
+/// `text` wrapped to [`WIDTH`] columns at spaces, the first line starting
+/// with `first`, each following one with `rest`.
+pub fn wrap_prefixed(text: &str, first: &str, rest: &str) -> String {
     let mut out = String::new();
-    let mut line = " ".repeat(first);
+    let mut line = first.to_string();
     let mut empty = true;
     for word in text.split_whitespace() {
         let len = line.chars().count() + usize::from(!empty) + word.chars().count();
         if !empty && len > WIDTH {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = " ".repeat(rest);
+            line = rest.to_string();
             empty = true;
         }
         if !empty {
@@ -110,6 +111,19 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> String {
     out.push_str(line.trim_end());
     out.push('\n');
     out
+}
+
+/// Each line of `text` wrapped on its own, continuations indented by
+/// `rest` (messages of several lines).
+pub fn wrap_lines(text: &str, rest: usize) -> String {
+    text.lines().map(|l| wrap(l, 0, rest)).collect()
+}
+
+/// A `#` comment line (ptdump's own lines) wrapped to [`WIDTH`] columns,
+/// each continuation a `#` line too.
+pub fn comment(text: &str) -> String {
+    let body = text.strip_prefix('#').unwrap_or(text);
+    wrap_prefixed(body, "# ", "#   ")
 }
 
 /// What a run showed, in words: the verdict and its first fault.
@@ -230,8 +244,13 @@ fn kib(bytes: u64) -> String {
     format!("{} KiB", bytes / 1024)
 }
 
+/// Item `n` of a numbered list, wrapped under its text.
+fn numbered(n: usize, text: &str) -> String {
+    wrap_prefixed(text, &format!("  {n:>3}. "), &" ".repeat(7))
+}
+
 fn run_detail(s: &mut String, name: &str, r: &Run) {
-    let _ = writeln!(s, "{name}: {}", run_cell(r));
+    s.push_str(&wrap(&format!("{name}: {}", run_cell(r)), 0, 2));
     if !r.cpus.is_empty() {
         let mut t = table();
         t.set_header(["cpu", "runs on", "accesses", "faults"]);
@@ -249,19 +268,11 @@ fn run_detail(s: &mut String, name: &str, r: &Run) {
     if !r.faults.is_empty() {
         let _ = writeln!(s, "  faults:");
         for (i, f) in r.faults.iter().take(FAULTS_SHOWN).enumerate() {
-            let _ = writeln!(
-                s,
-                "  {:>3}. cpu{} ({}) {} {:#x}: {} at {}, error code {:#x} [{}]",
-                i + 1,
-                f.cpu,
-                f.context,
-                f.access,
-                f.addr,
-                f.kind,
-                f.level,
-                f.error_code,
-                f.what
+            let line = format!(
+                "cpu{} ({}) {} {:#x}: {} at {}, error code {:#x} [{}]",
+                f.cpu, f.context, f.access, f.addr, f.kind, f.level, f.error_code, f.what
             );
+            s.push_str(&numbered(i + 1, &line));
         }
         if r.faults.len() > FAULTS_SHOWN {
             let _ = writeln!(
@@ -274,27 +285,31 @@ fn run_detail(s: &mut String, name: &str, r: &Run) {
     if !r.fixed.is_empty() {
         let _ = writeln!(s, "  faults fixed by the fault handler:");
         for (i, f) in r.fixed.iter().take(FAULTS_SHOWN).enumerate() {
-            let _ = writeln!(s, "  {:>3}. {}", i + 1, fault_short(f));
+            s.push_str(&numbered(i + 1, &fault_short(f)));
+        }
+        if r.fixed.len() > FAULTS_SHOWN {
+            let _ = writeln!(
+                s,
+                "       … {} more (--json lists them all)",
+                r.fixed.len() - FAULTS_SHOWN
+            );
         }
     }
     for n in &r.notes {
         s.push_str(&wrap(&format!("note: {n}"), 2, 4));
     }
-    let _ = writeln!(
-        s,
-        "  checker: {}",
-        r.checker
-            .as_deref()
-            .unwrap_or("every root in sync with init_mm, every probe translates alike")
-    );
+    let checker = r
+        .checker
+        .as_deref()
+        .unwrap_or("every root in sync with init_mm, every probe translates alike");
+    s.push_str(&wrap(&format!("checker: {checker}"), 2, 4));
 }
 
 /// `pgtable scenario NAME` for one mode: every era in detail.
 pub fn outcome_detail(o: &Outcome) -> String {
     let mut s = String::new();
     let info = SCENARIOS.iter().find(|i| i.name == o.scenario);
-    let _ = writeln!(
-        s,
+    let head = format!(
         "== {} on {}, strategy {}{}",
         o.scenario,
         o.mode,
@@ -302,12 +317,13 @@ pub fn outcome_detail(o: &Outcome) -> String {
         o.commit
             .map_or(String::new(), |c| format!(", Linux commit {c}"))
     );
+    s.push_str(&wrap(&head, 0, 3));
     if let Some(info) = info {
         s.push_str(&wrap(info.summary, 0, 0));
     }
     for e in &o.eras {
         s.push('\n');
-        let _ = writeln!(s, "-- {} ({})", e.era_name, e.releases);
+        s.push_str(&wrap(&format!("-- {} ({})", e.era_name, e.releases), 0, 3));
         s.push_str(&wrap(&format!("Linux: {}", e.linux_source), 0, 2));
         if let Some(h) = &e.fault_handler {
             s.push_str(&wrap(&format!("fault handler: {h}"), 0, 2));
@@ -337,37 +353,35 @@ pub fn outcome_detail(o: &Outcome) -> String {
 /// One stress run.
 pub fn stress_detail(r: &StressReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "== stress on {}, strategy {}: {} steps (seed {}) in {} ms, {} translations compared",
+    let head = format!(
+        "== stress on {}, strategy {}: {} steps (seed {}), {} translations compared",
         r.mode,
         strategy_name(r.strategy),
         r.steps,
         r.seed,
-        r.elapsed_ms,
         r.compared
     );
-    let _ = writeln!(
-        s,
+    s.push_str(&wrap(&head, 0, 3));
+    // On a line of its own: the one figure that varies from run to run.
+    let _ = writeln!(s, "run time: {} ms", r.elapsed_ms);
+    let end = format!(
         "processes alive at the end: {}; table frames balanced: {}",
         r.processes,
         if r.frames_balanced { "yes" } else { "NO" }
     );
+    s.push_str(&wrap(&end, 0, 2));
     let ops: Vec<String> = r.ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
-    let _ = writeln!(s, "operations: {}", ops.join(", "));
+    s.push_str(&wrap(&format!("operations: {}", ops.join(", ")), 0, 2));
     if r.unhandled_faults.is_empty() {
         let _ = writeln!(s, "unhandled faults: none");
     } else {
         let _ = writeln!(s, "unhandled faults: {}", r.unhandled_faults.len());
         for f in r.unhandled_faults.iter().take(FAULTS_SHOWN) {
-            let _ = writeln!(s, "  {f}");
+            s.push_str(&wrap(&f.to_string(), 2, 4));
         }
     }
-    let _ = writeln!(
-        s,
-        "checker: {}",
-        r.checker.as_deref().unwrap_or("clean after every step")
-    );
+    let checker = r.checker.as_deref().unwrap_or("clean after every step");
+    s.push_str(&wrap(&format!("checker: {checker}"), 0, 2));
     let mut t = table();
     t.set_header(["figures", strategy_name(r.strategy)]);
     figures_rows(&mut t, &[&r.figures]);
@@ -377,42 +391,96 @@ pub fn stress_detail(r: &StressReport) -> String {
     s
 }
 
-/// The strategies side by side.
+/// The strategies side by side, one table per mode: a row per figure, a
+/// column per strategy (80 columns hold three).
 pub fn stress_table(reports: &[StressReport]) -> String {
-    let mut t = table();
-    t.set_header([
-        "mode",
-        "strategy",
-        "steps",
-        "sync calls",
-        "entries copied",
-        "faults taken",
-        "lazy fixes",
-        "table pages",
-        "table memory",
-        "unhandled",
-        "verdict",
-    ]);
-    for r in reports {
-        let f = &r.figures;
-        t.add_row([
-            r.mode.to_string(),
-            strategy_name(r.strategy).to_string(),
-            r.steps.to_string(),
-            f.sync_calls.to_string(),
-            f.entries_copied.to_string(),
-            f.faults_taken.to_string(),
-            f.lazy_fixes.to_string(),
-            f.table_pages.to_string(),
-            kib(f.table_bytes),
-            r.unhandled_faults.len().to_string(),
-            if r.ok() {
-                "ok".to_string()
-            } else {
-                "FAILED".to_string()
-            },
-        ]);
+    let mut s = String::new();
+    let mut modes: Vec<&str> = reports.iter().map(|r| r.mode).collect();
+    modes.dedup();
+    for mode in modes {
+        let runs: Vec<&StressReport> = reports.iter().filter(|r| r.mode == mode).collect();
+        let mut t = table();
+        let mut header = vec![mode];
+        header.extend(runs.iter().map(|r| strategy_name(r.strategy)));
+        t.set_header(header);
+        type Get = fn(&StressReport) -> String;
+        let rows: [(&str, Get); 3] = [
+            ("steps", |r| r.steps.to_string()),
+            ("unhandled faults", |r| r.unhandled_faults.len().to_string()),
+            ("verdict", |r| {
+                if r.ok() { "ok" } else { "FAILED" }.to_string()
+            }),
+        ];
+        let figures: Vec<&Figures> = runs.iter().map(|r| &r.figures).collect();
+        let (first, rest) = rows.split_at(1);
+        for (name, get) in first {
+            let mut row = vec![Cell::new(name)];
+            row.extend(runs.iter().map(|r| Cell::new(get(r))));
+            t.add_row(row);
+        }
+        figures_rows(&mut t, &figures);
+        for (name, get) in rest {
+            let mut row = vec![Cell::new(name)];
+            row.extend(runs.iter().map(|r| Cell::new(get(r))));
+            t.add_row(row);
+        }
+        right(&mut t, 1..=runs.len());
+        let _ = writeln!(s, "{t}");
     }
-    right(&mut t, 2..=9);
-    t.to_string()
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_within_80_columns_and_keeps_words_whole() {
+        let addr = "0xffffeb3ff1200000";
+        let text = format!("{} {addr} {}", "word ".repeat(14), "more ".repeat(30));
+        let out = wrap(&text, 2, 6);
+        assert!(out.lines().all(|l| l.chars().count() <= WIDTH), "{out}");
+        assert!(out.contains(addr), "the address split:\n{out}");
+        // Nothing lost or added but line breaks and indentation.
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
+        assert!(out.starts_with("  word") && out.lines().skip(1).all(|l| l.starts_with("      ")));
+        // A word wider than a line stays whole, on a line of its own.
+        let long = "x".repeat(100);
+        assert_eq!(
+            wrap(&format!("a {long} b"), 0, 0),
+            format!("a\n{long}\nb\n")
+        );
+    }
+
+    #[test]
+    fn a_comment_continues_on_comment_lines() {
+        let c = comment(&format!("# {}", "entry ".repeat(20)));
+        assert!(c.lines().count() > 1, "{c}");
+        assert!(
+            c.lines()
+                .all(|l| l.starts_with('#') && l.chars().count() <= WIDTH),
+            "{c}"
+        );
+    }
+
+    /// The widest table the command draws, the three strategies on the
+    /// longest mode name, fits 80 columns with every cell whole.
+    #[test]
+    fn the_stress_table_fits_80_columns() {
+        let mut t = table();
+        t.set_header(["x86_32/PAE-unshared-pmd", "eager", "prealloc", "lazy"]);
+        t.add_row([
+            "unhandled faults",
+            "18446744073709551615",
+            "1000000 KiB",
+            "FAILED",
+        ]);
+        let out = t.to_string();
+        assert!(out.lines().all(|l| l.chars().count() <= WIDTH), "{out}");
+        assert!(
+            out.contains("18446744073709551615") && out.contains("x86_32/PAE-unshared-pmd"),
+            "{out}"
+        );
+    }
 }

@@ -108,7 +108,11 @@ fn arch_selects_one_mode_and_unknown_ones_are_usage_errors() {
     assert!(stderr(&o).contains("x86_32/PAE"), "{}", stderr(&o));
     let o = pgtable(&["scenario", "hotplug-new-slot", "--arch", "arm32"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not applicable"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hotplug-new-slot does not apply to arm32/short: 32-bit"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -201,7 +205,8 @@ fn stress_compares_the_three_strategies() {
 #[test]
 fn ptdump_marks_out_of_sync_slots_only_for_the_old_code() {
     let o = pgtable(&["ptdump", "--old", "--space", "0"]);
-    let out = stdout(&o);
+    // A `#` line wrapped to 80 columns continues on `#   ` lines.
+    let out = stdout(&o).replace("\n#   ", " ");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.contains("---[ Low Kernel Mapping ]---"), "{out}");
     assert!(out.contains("differs from the kernel's"), "{out}");
@@ -249,8 +254,9 @@ fn ptdump_prints_every_mode_in_its_own_format() {
         let o = pgtable(&["ptdump", "--arch", arch]);
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(0), "{arch}: {}", stderr(&o));
-        let mut lines = out.lines();
-        assert!(lines.next().unwrap().starts_with("# "), "{out}");
+        // The `#` header (mode, scenario, root), then Linux's dump.
+        let mut lines = out.lines().skip_while(|l| l.starts_with("# "));
+        assert!(out.starts_with(&format!("# {arch} after ")), "{out}");
         assert_eq!(lines.next(), Some(first), "{arch}:\n{out}");
         assert!(
             out.lines().any(|l| l.contains(line)),
@@ -308,4 +314,81 @@ fn json_numbers_never_lose_bits() {
         assert!(bad.is_empty(), "{args:?}: {}", bad.join("\n"));
         assert!(stdout(&o).contains("\"0xffff"), "addresses as hex strings");
     }
+}
+
+/// `--json` is honoured by every command: stdout is one JSON document.
+#[test]
+fn every_command_honours_json() {
+    for args in [
+        &["--json", "--arch", "arm32"][..],
+        &["scenario", "list", "--json"][..],
+        &["scenario", "percpu", "--arch", "arm32", "--json"][..],
+        &["scenario", "kasan-shadow", "--json"][..],
+        &[
+            "scenario",
+            "stress",
+            "--levels",
+            "4",
+            "--strategy",
+            "eager",
+            "--steps",
+            "20",
+            "--json",
+        ][..],
+        &["ptdump", "--arch", "arm32", "--json"][..],
+        &["bench", "--quick", "--json"][..],
+    ] {
+        let o = pgtable(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let v: Result<serde_json::Value, _> = serde_json::from_slice(&o.stdout);
+        assert!(v.is_ok(), "{args:?}: not JSON:\n{}", stdout(&o));
+    }
+    // The scenarios a mode skips are in the data, not only on a terminal.
+    let o = pgtable(&["scenario", "kasan-shadow", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let skipped = v["not_applicable"].as_array().unwrap();
+    assert!(skipped.iter().any(|s| s["mode"] == "arm32/short"), "{v}");
+    let o = pgtable(&["scenario", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["scenarios"].as_array().unwrap().len(), 8);
+}
+
+/// `--arch` before a command is that command's `--arch`.
+#[test]
+fn arch_before_a_command_is_the_commands() {
+    for (before, after) in [
+        (
+            &["--arch", "sv48", "ptdump", "--space", "1"][..],
+            &["ptdump", "--space", "1", "--arch", "sv48"][..],
+        ),
+        (
+            &["--arch", "pae", "scenario", "percpu", "--cpus", "2"][..],
+            &["scenario", "percpu", "--cpus", "2", "--arch", "pae"][..],
+        ),
+    ] {
+        let (b, a) = (pgtable(before), pgtable(after));
+        assert_eq!(b.status.code(), Some(0), "{before:?}: {}", stderr(&b));
+        assert_eq!(stdout(&b), stdout(&a), "{before:?}");
+    }
+}
+
+/// A reader that stops reading (`pgtable | head`) ends the output quietly:
+/// no panic, the exit status still the verdicts'.
+#[test]
+fn a_closed_pipe_is_not_a_crash() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgtable"))
+        // More than a pipe holds (64 KiB), so the command is still
+        // writing when the reader goes.
+        .args(["--json", "--arch", "x86_64"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pgtable");
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is closed here, before the command has written it all.
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }

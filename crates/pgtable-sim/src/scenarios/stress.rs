@@ -9,7 +9,7 @@ use crate::machine::{Context, Machine, SimError, Strategy};
 use crate::report::{CpuSummary, EraOutcome, FaultRecord, Figures, Outcome, Run, Verdict};
 use pgtable::Arch;
 use pgtable_mmu::Access;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::time::Instant;
@@ -111,7 +111,7 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(u64)) -> Result<StressReport, 
     let total: u32 = OPS.iter().map(|o| o.2).sum();
     let mut steps = 0;
     while steps < cfg.steps && failure.is_none() {
-        let mut pick = st.rng.gen_range(0..total);
+        let mut pick = st.rng.random_range(0..total);
         let (i, op) = OPS
             .iter()
             .enumerate()
@@ -168,7 +168,7 @@ fn probes(start: u64, pages: u64) -> [u64; 3] {
 }
 
 fn take<T>(rng: &mut ChaCha8Rng, v: &mut Vec<T>) -> Option<T> {
-    (!v.is_empty()).then(|| v.swap_remove(rng.gen_range(0..v.len())))
+    (!v.is_empty()).then(|| v.swap_remove(rng.random_range(0..v.len())))
 }
 
 fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, SimError> {
@@ -177,23 +177,23 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
     Ok(match op {
         Op::Access => {
             let ranges = m.mapped_ranges();
-            let (s, e, what) = ranges[st.rng.gen_range(0..ranges.len())];
-            let va = st.rng.gen_range(s..e) & !0xfff;
-            let _ = k.access(st.rng.gen_range(0..cpus), va, Access::Read, what);
+            let (s, e, what) = ranges[st.rng.random_range(0..ranges.len())];
+            let va = st.rng.random_range(s..e) & !0xfff;
+            let _ = k.access(st.rng.random_range(0..cpus), va, Access::Read, what);
             vec![va]
         }
         Op::Switch => {
             let ids = m.process_ids();
-            let ctx = if ids.is_empty() || st.rng.gen_bool(0.1) {
+            let ctx = if ids.is_empty() || st.rng.random_bool(0.1) {
                 Context::Kernel
             } else {
-                Context::Process(ids[st.rng.gen_range(0..ids.len())])
+                Context::Process(ids[st.rng.random_range(0..ids.len())])
             };
-            m.switch(st.rng.gen_range(0..cpus), ctx)?;
+            m.switch(st.rng.random_range(0..cpus), ctx)?;
             vec![]
         }
         Op::Vmalloc => {
-            let pages = st.rng.gen_range(1..=8u64);
+            let pages = st.rng.random_range(1..=8u64);
             let va = k.vmalloc(Era::V617, pages as usize)?;
             st.vmallocs.push(va);
             probes(va, pages).to_vec()
@@ -206,9 +206,10 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
             None => vec![],
         },
         Op::Ioremap => {
-            let pa =
-                0xfe00_0000 + st.rng.gen_range(0..4096u64) * 4096 + st.rng.gen_range(0..4096u64);
-            let size = st.rng.gen_range(1..=3 * 4096u64);
+            let pa = 0xfe00_0000
+                + st.rng.random_range(0..4096u64) * 4096
+                + st.rng.random_range(0..4096u64);
+            let size = st.rng.random_range(1..=3 * 4096u64);
             let va = k.ioremap(Era::V617, pa, size)?;
             st.ioremaps.push(va);
             vec![va & !0xfff]
@@ -226,12 +227,12 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
                 st.refused += 1;
                 return Ok(vec![]);
             };
-            let pa = base + st.rng.gen_range(0..HOTPLUG_SLOTS) * 2 * SECTION_SIZE;
+            let pa = base + st.rng.random_range(0..HOTPLUG_SLOTS) * 2 * SECTION_SIZE;
             if st.sections.contains(&pa) {
                 st.refused += 1;
                 return Ok(vec![]);
             }
-            k.hotplug_add(Era::V617, pa, SECTION_SIZE, st.rng.gen_range(0..cpus))?;
+            k.hotplug_add(Era::V617, pa, SECTION_SIZE, st.rng.random_range(0..cpus))?;
             st.sections.push(pa);
             let mut t = probes(m.layout.va(pa), SECTION_SIZE / 4096).to_vec();
             t.push(m.layout.page(pa));
@@ -257,7 +258,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
             if ids.len() <= 1 {
                 return Ok(vec![]);
             }
-            match m.destroy_process(ids[st.rng.gen_range(0..ids.len())]) {
+            match m.destroy_process(ids[st.rng.random_range(0..ids.len())]) {
                 Err(SimError::ProcessBusy(_)) => st.refused += 1,
                 r => r?,
             }
