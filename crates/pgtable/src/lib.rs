@@ -43,7 +43,7 @@ pub use prot::{Access, CacheMode, Prot};
 pub use space::LoomBug;
 pub use space::{
     AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,
-    SyncReport, SyncStats, UserSpace,
+    SyncReport, SyncStats, UserSpace, Walked,
 };
 pub use tables::EntryPtr;
 pub use tlb::{FlushRange, FlushScope, FlushTlb, TlbFlush};

@@ -159,7 +159,13 @@ fn surface<A: Arch>(arch: A, failures: &mut Vec<String>) {
                 for root in [pt.kernel_root(), space.root(), PhysAddr(va)] {
                     let _ = pt.translate(root, VirtAddr(va));
                     let _ = pt.sync_on_fault(root, VirtAddr(va));
+                    for size in [0, 1, 4096, 1 << 30, u64::MAX] {
+                        let _ = pt.walk_range(root, VirtAddr(va), size, |_| {
+                            core::ops::ControlFlow::Continue(())
+                        });
+                    }
                 }
+                let _ = pt.top_level_entry(&space, VirtAddr(va));
                 let _ = pt.kernel().translate(VirtAddr(va));
                 let _ = pt.kernel().edit(|e| e.vunmap(VirtAddr(va)));
                 for &prot in &PROTS {

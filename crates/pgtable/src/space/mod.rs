@@ -4,6 +4,7 @@
 
 mod args;
 mod edit;
+mod inspect;
 mod kernel;
 mod legacy;
 mod raw;
@@ -11,6 +12,7 @@ mod registry;
 mod user;
 
 pub use edit::{KernelEdit, SyncOutcome, SyncReport};
+pub use inspect::Walked;
 pub use kernel::KernelSpace;
 pub use legacy::LegacyEdit;
 pub use registry::SyncStats;
