@@ -74,6 +74,11 @@ pub enum Error {
     /// present and different from the kernel's, and left them alone (the
     /// `BUG_ON()` of Linux's `sync_global_pgds()`).
     SyncMismatch(usize),
+    /// [`PageTables::adopt`](crate::PageTables::adopt) met a table it cannot
+    /// take over at this physical address: not a whole frame the memory
+    /// holds, linked twice, with a leaf where the level allows none, or in
+    /// the user half.
+    BadTable(PhysAddr),
 }
 
 impl fmt::Display for Error {
@@ -97,6 +102,7 @@ impl fmt::Display for Error {
             Error::OutOfMemory => f.write_str("out of page-table memory"),
             Error::NoVirtualSpace => f.write_str("no free virtual range"),
             Error::Busy => f.write_str("address space in use"),
+            Error::BadTable(pa) => write!(f, "{pa} is not a table that can be adopted"),
             Error::FoldedLevel(l) => write!(f, "level {l} has no table of its own here"),
             Error::Foreign => f.write_str("belongs to another set of page tables"),
             Error::WrongLevel { table, needed } => write!(

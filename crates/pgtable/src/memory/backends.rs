@@ -10,7 +10,7 @@ use core::sync::atomic::AtomicU64;
 /// Forward every method of [`TableMemory`] to the inherent method of the
 /// same name.
 macro_rules! inherent_backend {
-    ($ty:ty) => {
+    ($ty:ty, $holds:ident) => {
         impl TableMemory for $ty {
             #[inline]
             fn alloc_table(&self, _: RawAccess<'_>) -> Result<PhysAddr> {
@@ -60,6 +60,9 @@ macro_rules! inherent_backend {
             fn tables_in_use(&self) -> usize {
                 <$ty>::tables_in_use(self)
             }
+            fn holds_table(&self, table: PhysAddr) -> bool {
+                <$ty>::$holds(self, table)
+            }
             #[inline]
             fn table_words(&self, _: RawAccess<'_>, table: PhysAddr) -> Option<&[AtomicU64]> {
                 <$ty>::table_words(self, table)
@@ -68,8 +71,8 @@ macro_rules! inherent_backend {
     };
 }
 
-inherent_backend!(SparseMemory);
-inherent_backend!(OffsetMemory);
+inherent_backend!(SparseMemory, is_table_allocated);
+inherent_backend!(OffsetMemory, holds_table);
 
 impl<M: TableMemory> TableMemory for FaultInjector<M> {
     fn alloc_table(&self, a: RawAccess<'_>) -> Result<PhysAddr> {
@@ -124,6 +127,9 @@ impl<M: TableMemory> TableMemory for FaultInjector<M> {
     }
     fn tables_in_use(&self) -> usize {
         self.inner().tables_in_use()
+    }
+    fn holds_table(&self, table: PhysAddr) -> bool {
+        self.inner().holds_table(table)
     }
     #[inline]
     fn table_words(&self, a: RawAccess<'_>, table: PhysAddr) -> Option<&[AtomicU64]> {

@@ -128,6 +128,31 @@ impl<F: FrameAllocator> DirectMap<F> {
         &self.frames
     }
 
+    /// Take over the frame at `table` as a table someone else built (the
+    /// boot loader's tables, for [`PageTables::adopt`](crate::PageTables::adopt)):
+    /// it counts as in use and, when the library frees it, goes to
+    /// [`FrameAllocator::deallocate_frame`]. Returns `false`, changing
+    /// nothing, for a frame outside `ram`, misaligned, or already held.
+    ///
+    /// # Safety
+    ///
+    /// The frame must be used by nothing but these tables (and the MMU)
+    /// from now on: in particular the allocator must not hand it out while
+    /// this value holds it.
+    pub unsafe fn adopt_table(&self, table: PhysAddr) -> bool {
+        let Some((word, mask)) = self
+            .bit(table.0)
+            .filter(|_| table.0.is_multiple_of(PAGE_SIZE))
+        else {
+            return false;
+        };
+        if word.fetch_or(mask, Ordering::AcqRel) & mask != 0 {
+            return false;
+        }
+        self.in_use.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     /// The bit of the frame holding `pa`, if it lies in `ram`.
     #[inline]
     fn bit(&self, pa: u64) -> Option<(&AtomicU64, u64)> {
@@ -240,6 +265,10 @@ impl<F: FrameAllocator> TableMemory for DirectMap<F> {
 
     fn tables_in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
+    }
+
+    fn holds_table(&self, table: PhysAddr) -> bool {
+        self.held_frame(table.0).is_some()
     }
 
     #[inline]

@@ -85,6 +85,49 @@ impl FrameAlloc {
         Ok(pa)
     }
 
+    /// Take the single frame `pa` (a table someone else built, adopted):
+    /// from the frames never handed out or from a freed span. Returns
+    /// `false`, changing nothing, if `pa` is not a free frame of the range
+    /// (or lies in a freed multi-page block).
+    pub(crate) fn take(&mut self, pa: u64) -> bool {
+        if !pa.is_multiple_of(PAGE_SIZE) || self.live.contains_key(&pa) {
+            return false;
+        }
+        if self.live.try_reserve(1).is_err() || self.free.try_reserve(1).is_err() {
+            return false;
+        }
+        if pa >= self.next && pa < self.end {
+            // The frames skipped over stay free, as one span.
+            if pa > self.next {
+                self.free.insert(0, (self.next, pa));
+            }
+            self.next = pa + PAGE_SIZE;
+        } else if let Some(i) = self.free.iter().position(|&(s, e)| s <= pa && pa < e) {
+            let (s, e) = self.free[i];
+            match (s == pa, pa + PAGE_SIZE == e) {
+                (true, true) => {
+                    self.free.remove(i);
+                }
+                (true, false) => self.free[i].0 = pa + PAGE_SIZE,
+                (false, true) => self.free[i].1 = pa,
+                (false, false) => {
+                    self.free[i].1 = pa;
+                    self.free.insert(i, (pa + PAGE_SIZE, e));
+                }
+            }
+        } else {
+            return false;
+        }
+        self.live.insert(pa, 1);
+        true
+    }
+
+    /// Whether `pa` is a single frame handed out (or taken) and not given
+    /// back.
+    pub(crate) fn is_live(&self, pa: u64) -> bool {
+        self.live.get(&pa) == Some(&1)
+    }
+
     /// Give back the single frame `pa`. Returns `false`, changing nothing,
     /// if `pa` is not a single frame handed out by [`alloc`](Self::alloc).
     pub(crate) fn free(&mut self, pa: u64) -> bool {
@@ -196,6 +239,31 @@ mod tests {
         assert_eq!(f.alloc(), Err(Error::OutOfMemory), "empty range");
         assert!(f.reset(0x1000, 0x2000));
         assert_eq!(f.alloc(), Ok(0x1000));
+    }
+
+    #[test]
+    fn taken_frames_are_never_handed_out_and_free_like_any_other() {
+        let mut f = FrameAlloc::new(0x1000, 0x9000);
+        assert!(f.take(0x4000), "from the bump range");
+        assert!(!f.take(0x4000), "twice");
+        assert!(!f.take(0x9000) && !f.take(0x4008), "outside, misaligned");
+        let a = f.alloc().unwrap();
+        assert!(f.free(a));
+        assert!(f.take(a), "from a freed span");
+        let mut got = Vec::new();
+        while let Ok(pa) = f.alloc() {
+            got.push(pa);
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            [0x1000, 0x2000, 0x3000, 0x5000, 0x6000, 0x7000, 0x8000]
+                .into_iter()
+                .filter(|&p| p != a)
+                .collect::<Vec<_>>()
+        );
+        assert!(f.is_live(0x4000) && f.free(0x4000) && !f.is_live(0x4000));
+        assert_eq!(f.alloc(), Ok(0x4000));
     }
 
     #[test]

@@ -193,6 +193,14 @@ pub trait TableMemory: Send + Sync {
     }
     /// Table frames allocated and not yet freed.
     fn tables_in_use(&self) -> usize;
+    /// Whether `table` is a single table frame this memory handed out (or
+    /// adopted) and has not taken back: what
+    /// [`PageTables::adopt`](crate::PageTables::adopt) requires of every
+    /// table it takes over. The default knows of none.
+    fn holds_table(&self, table: PhysAddr) -> bool {
+        let _ = table;
+        false
+    }
     /// The 8-byte words of the frame at `table`, if this memory can lend
     /// them directly (a direct map does). Walks then fill, clear or scan a
     /// table in one tight loop; with `None` they go entry by entry.
@@ -243,6 +251,9 @@ impl<M: TableMemory + ?Sized> TableMemory for &M {
     }
     fn tables_in_use(&self) -> usize {
         (**self).tables_in_use()
+    }
+    fn holds_table(&self, table: PhysAddr) -> bool {
+        (**self).holds_table(table)
     }
     #[inline]
     fn table_words(&self, a: RawAccess<'_>, table: PhysAddr) -> Option<&[AtomicU64]> {

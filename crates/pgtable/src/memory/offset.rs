@@ -343,6 +343,26 @@ impl OffsetMemory {
         })
     }
 
+    /// Take over the frame at `table`, inside the table range, as a table
+    /// someone else built (a boot loader's), for
+    /// [`PageTables::adopt`](crate::PageTables::adopt): it is never handed
+    /// out, counts as in use, and is given back like any table. Returns
+    /// `false`, changing nothing, for a frame outside the range, misaligned,
+    /// or already handed out.
+    pub fn adopt_table(&self, table: PhysAddr) -> bool {
+        let taken = self.frames.lock().take(table.0);
+        if taken {
+            self.in_use.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Whether `table` is a single table frame handed out or adopted and
+    /// not given back.
+    pub fn holds_table(&self, table: PhysAddr) -> bool {
+        self.frames.lock().is_live(table.0)
+    }
+
     /// Table frames allocated and not yet freed.
     #[inline]
     pub fn tables_in_use(&self) -> usize {

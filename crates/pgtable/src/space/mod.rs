@@ -2,6 +2,7 @@
 //! their roots, and the sync that keeps the kernel half of every root equal
 //! to the kernel's.
 
+mod adopt;
 mod args;
 mod edit;
 mod inspect;
@@ -133,6 +134,19 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             shared: &shared,
         };
         let kernel_root = t.alloc(Level::Pgd)?;
+        Self::assemble(arch, mem, policy, kernel_root, frags, shared)
+    }
+
+    /// The machine over a kernel root (new or adopted), with the boot-time
+    /// tables of [`Arch::boot_prealloc`] filled in where missing.
+    fn assemble(
+        arch: A,
+        mem: M,
+        policy: SyncPolicy,
+        kernel_root: PhysAddr,
+        frags: Fragments,
+        shared: SharedSet,
+    ) -> Result<Self> {
         let vm = arch.layout().get(RegionKind::Vmalloc).map(|r| r.range());
         let vmalloc = vm.map_or_else(VmapAreas::default, |r| VmapAreas::new(r.start, r.end));
         let pt = PageTables {
