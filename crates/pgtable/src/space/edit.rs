@@ -192,7 +192,11 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let end = check_range(arch, Half::Kernel, va, size)?;
         check_phys(arch, pa, size)?;
         self.check_kernel_prot(prot)?;
-        self.map(va, end, Source::Contiguous(pa), prot, max_page_shift)
+        self.map(va, end, Source::Contiguous(pa), prot, max_page_shift)?;
+        // A caller-chosen address in the vmalloc area: keep vmap/ioremap
+        // off it (Linux callers reserve it with get_vm_area() first).
+        self.ks.state.vmalloc.reserve_fixed(va.0, end);
+        Ok(())
     }
 
     /// `vmap_pages_range()`: map one frame per base page from `va`. Frames
@@ -207,7 +211,10 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
             check_phys(arch, f, PAGE_SIZE)?;
         }
         self.check_kernel_prot(prot)?;
-        self.map(va, end, Source::Pages(frames), prot, 12)
+        self.map(va, end, Source::Pages(frames), prot, 12)?;
+        // As for vmap_range (a no-op inside an area `vmap` reserved).
+        self.ks.state.vmalloc.reserve_fixed(va.0, end);
+        Ok(())
     }
 
     /// `vunmap_range()`: unmap `va..va+size`, which must be mapped in full
@@ -222,6 +229,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
         let mut pop = self.populate();
         unmap_range(&mut pop, root, va.0, end, keep, Pass::Check)?;
         let cleared = unmap_range(&mut pop, root, va.0, end, keep, Pass::Clear)?;
+        self.ks.state.vmalloc.release_fixed(va.0, end);
         Ok(TlbFlush::new(FlushRange {
             scope: FlushScope::Kernel,
             start: va,

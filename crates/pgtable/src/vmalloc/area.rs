@@ -11,6 +11,47 @@ pub struct VmapAreas {
     free: BTreeMap<u64, u64>,
     /// Busy areas, start → mapped size (the guard page is not counted).
     busy: BTreeMap<u64, u64>,
+    /// Ranges mapped at fixed addresses (`vmap_range()` of a caller that
+    /// chose the address), start → end: taken out of `free` so no later
+    /// area lands on them, and given back as they are unmapped.
+    fixed: BTreeMap<u64, u64>,
+}
+
+/// Remove `start..end` from the ranges of `map` (start → end); returns the
+/// pieces removed.
+fn cut(map: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> alloc::vec::Vec<(u64, u64)> {
+    let hits: alloc::vec::Vec<(u64, u64)> = map
+        .range(..end)
+        .filter(|&(_, &e)| e > start)
+        .map(|(&s, &e)| (s, e))
+        .collect();
+    let mut removed = alloc::vec::Vec::new();
+    for (s, e) in hits {
+        map.remove(&s);
+        if s < start {
+            map.insert(s, start);
+        }
+        if e > end {
+            map.insert(end, e);
+        }
+        removed.push((s.max(start), e.min(end)));
+    }
+    removed
+}
+
+/// Add `start..end` (overlapping nothing in `map`) to `map`, merged with
+/// the ranges it touches.
+fn join(map: &mut BTreeMap<u64, u64>, mut start: u64, mut end: u64) {
+    if let Some((&s, &e)) = map.range(..start).next_back() {
+        if e == start {
+            map.remove(&s);
+            start = s;
+        }
+    }
+    if let Some(e) = map.remove(&end) {
+        end = e;
+    }
+    map.insert(start, end);
 }
 
 impl VmapAreas {
@@ -24,6 +65,7 @@ impl VmapAreas {
         VmapAreas {
             free,
             busy: BTreeMap::new(),
+            fixed: BTreeMap::new(),
         }
     }
 
@@ -56,18 +98,24 @@ impl VmapAreas {
     /// Release the area starting at `va`; returns its size.
     pub fn free(&mut self, va: u64) -> Option<u64> {
         let size = self.busy.remove(&va)?;
-        let (mut start, mut end) = (va, va + size + PAGE_SIZE);
-        if let Some((&s, &e)) = self.free.range(..start).next_back() {
-            if e == start {
-                self.free.remove(&s);
-                start = s;
-            }
-        }
-        if let Some(e) = self.free.remove(&end) {
-            end = e;
-        }
-        self.free.insert(start, end);
+        join(&mut self.free, va, va + size + PAGE_SIZE);
         Some(size)
+    }
+
+    /// Record `start..end` as mapped at a fixed address: whatever part of it
+    /// is free is taken, so no later [`alloc`](Self::alloc) lands on it.
+    pub fn reserve_fixed(&mut self, start: u64, end: u64) {
+        for (s, e) in cut(&mut self.free, start, end) {
+            join(&mut self.fixed, s, e);
+        }
+    }
+
+    /// `start..end` was unmapped: the parts of it that
+    /// [`reserve_fixed`](Self::reserve_fixed) took become free again.
+    pub fn release_fixed(&mut self, start: u64, end: u64) {
+        for (s, e) in cut(&mut self.fixed, start, end) {
+            join(&mut self.free, s, e);
+        }
     }
 
     /// Number of busy areas.
@@ -80,6 +128,28 @@ impl VmapAreas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_ranges_are_never_handed_out_until_released() {
+        let p = PAGE_SIZE;
+        let mut a = VmapAreas::new(0x10_0000, 0x10_0000 + 16 * p);
+        let first = a.alloc(p, p).unwrap();
+        assert_eq!(first, 0x10_0000);
+        // Fixed mapping right after the first area's guard page.
+        a.reserve_fixed(first + 2 * p, first + 6 * p);
+        let next = a.alloc(4 * p, p).unwrap();
+        assert!(next >= first + 6 * p, "{next:#x} overlaps the fixed range");
+        // Partly released: only that part is free again.
+        a.release_fixed(first + 2 * p, first + 4 * p);
+        assert_eq!(a.alloc(p, p), Some(first + 2 * p));
+        a.release_fixed(first + 4 * p, first + 6 * p);
+        assert_eq!(a.alloc(p, p), Some(first + 4 * p));
+        // Releasing what was never reserved frees nothing (a busy area's
+        // guard page stays).
+        a.release_fixed(first, first + 2 * p);
+        assert_eq!(a.size_of(first), Some(p));
+        assert!(a.fixed.is_empty());
+    }
 
     #[test]
     fn first_fit_with_guard_and_coalescing() {
