@@ -22,9 +22,11 @@ use crate::addr::PhysAddr;
 use crate::arch::{Arch, Decoded, Level};
 use crate::memory::{RawAccess, TableMemory};
 use crate::space::PageTables;
+use crate::sync::DefaultLock;
 use crate::sync::{AtomicU64, AtomicUsize};
 use crate::tables::EntryPtr;
 use core::sync::atomic::Ordering;
+use lock_api::RawMutex;
 
 /// A kernel page table allocated by
 /// [`KernelEdit::alloc_table`](crate::KernelEdit::alloc_table) and not
@@ -36,14 +38,14 @@ use core::sync::atomic::Ordering;
 /// consumes it. Dropped unlinked, it frees its frame and every table linked
 /// below it.
 #[must_use = "a table handle dropped without being linked frees its table"]
-pub struct KernelTable<'p, A: Arch, M: TableMemory> {
-    pub(crate) pt: &'p PageTables<A, M>,
+pub struct KernelTable<'p, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pub(crate) pt: &'p PageTables<A, M, L>,
     pub(crate) frame: PhysAddr,
     /// The level whose entries the table holds.
     pub(crate) level: Level,
 }
 
-impl<A: Arch, M: TableMemory> KernelTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> KernelTable<'_, A, M, L> {
     /// Where the table lives.
     pub fn frame(&self) -> PhysAddr {
         self.frame
@@ -73,7 +75,7 @@ impl<A: Arch, M: TableMemory> KernelTable<'_, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> core::fmt::Debug for KernelTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> core::fmt::Debug for KernelTable<'_, A, M, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("KernelTable")
             .field("frame", &self.frame)
@@ -82,7 +84,7 @@ impl<A: Arch, M: TableMemory> core::fmt::Debug for KernelTable<'_, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> Drop for KernelTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> Drop for KernelTable<'_, A, M, L> {
     fn drop(&mut self) {
         self.pt.forget_unlinked(self.frame);
         self.pt.free_subtree(self.level, self.frame);
@@ -128,17 +130,17 @@ impl SharedTable {
 /// A kernel table cannot be passed where a user one is expected, nor the
 /// reverse.
 #[must_use = "a table handle dropped without being linked frees its table"]
-pub struct UserTable<'p, A: Arch, M: TableMemory> {
-    pub(crate) pt: &'p PageTables<A, M>,
+pub struct UserTable<'p, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pub(crate) pt: &'p PageTables<A, M, L>,
     pub(crate) frame: PhysAddr,
     pub(crate) level: Level,
     pub(crate) high: bool,
 }
 
 /// Linux's `pgtable_t`: a user PTE table.
-pub type UserPteTable<'p, A, M> = UserTable<'p, A, M>;
+pub type UserPteTable<'p, A, M, L = DefaultLock> = UserTable<'p, A, M, L>;
 
-impl<A: Arch, M: TableMemory> UserTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> UserTable<'_, A, M, L> {
     /// The frame holding the table.
     pub fn frame(&self) -> PhysAddr {
         self.frame
@@ -161,7 +163,7 @@ impl<A: Arch, M: TableMemory> UserTable<'_, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> core::fmt::Debug for UserTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> core::fmt::Debug for UserTable<'_, A, M, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UserTable")
             .field("frame", &self.frame)
@@ -171,7 +173,7 @@ impl<A: Arch, M: TableMemory> core::fmt::Debug for UserTable<'_, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> Drop for UserTable<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> Drop for UserTable<'_, A, M, L> {
     fn drop(&mut self) {
         // Nothing can be linked below an unlinked user table: the user
         // populate helpers only write entries reachable from a root.
@@ -250,7 +252,7 @@ impl SharedSet {
     }
 }
 
-impl<A: Arch, M: TableMemory> PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// The table `frame` holding entries of `level` and every table linked
     /// below it that is not shared, each once, as (address, level).
     pub(crate) fn subtree(

@@ -45,6 +45,7 @@ pub use space::{
     AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,
     SyncReport, SyncStats, UserSpace, Walked,
 };
+pub use sync::DefaultLock;
 pub use tables::EntryPtr;
 pub use tlb::{FlushRange, FlushScope, FlushTlb, TlbFlush};
 pub use vmalloc::VmapAreas;

@@ -19,10 +19,23 @@ pub(crate) use core::sync::atomic::{AtomicU64, AtomicUsize};
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};
 
 #[cfg(not(loom))]
-pub(crate) use spin::{Mutex, MutexGuard};
+pub(crate) use spin::Mutex;
+
+/// The lock a [`PageTables`](crate::PageTables) uses unless told otherwise:
+/// `spin`'s mutex, as a [`lock_api::RawMutex`]. A kernel whose page-table
+/// locks must also keep interrupts off passes its own raw mutex as the
+/// third type parameter.
+pub type DefaultLock = spin::Mutex<()>;
+
+/// The pluggable locks of the address-space machinery.
+#[cfg(not(loom))]
+pub(crate) type LockMutex<L, T> = lock_api::Mutex<L, T>;
+/// The guard of a [`LockMutex`].
+#[cfg(not(loom))]
+pub(crate) type LockGuard<'a, L, T> = lock_api::MutexGuard<'a, L, T>;
 
 #[cfg(loom)]
-pub(crate) use self::model::{Mutex, MutexGuard};
+pub(crate) use self::model::{LockGuard, LockMutex, Mutex};
 
 #[cfg(loom)]
 mod model {
@@ -33,6 +46,34 @@ mod model {
 
     /// The guard of a locked [`Mutex`].
     pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    /// loom's mutex in place of a pluggable lock: under the model every
+    /// lock is loom's, whatever `L` the machine names.
+    pub(crate) struct LockMutex<L, T>(Mutex<T>, core::marker::PhantomData<fn() -> L>);
+
+    /// The guard of a locked [`LockMutex`].
+    pub(crate) type LockGuard<'a, L, T> = GuardOf<'a, T, L>;
+
+    /// A guard that names the lock type it stands for.
+    pub(crate) type GuardOf<'a, T, L> = <(MutexGuard<'a, T>, L) as First>::Out;
+
+    /// The first of a pair (lets a type alias name an unused parameter).
+    pub(crate) trait First {
+        type Out;
+    }
+    impl<X, Y> First for (X, Y) {
+        type Out = X;
+    }
+
+    impl<L, T> LockMutex<L, T> {
+        pub(crate) fn new(value: T) -> Self {
+            LockMutex(Mutex::new(value), core::marker::PhantomData)
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
+    }
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {

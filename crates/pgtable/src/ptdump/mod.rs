@@ -72,6 +72,7 @@ use crate::space::PageTables;
 use crate::tables::EntryPtr;
 use alloc::vec::Vec;
 use core::fmt;
+use lock_api::RawMutex;
 
 /// Which Linux dumper's format a paging mode is printed in
 /// ([`Arch::ptdump_format`]).
@@ -262,8 +263,8 @@ impl From<fmt::Error> for DumpError {
 /// user-mode root. Where kernel and user halves have separate roots
 /// (arm64), the kernel half is read from the kernel root whatever `root`
 /// is, as the MMU does.
-pub fn dump<A: Arch, M: TableMemory, W: fmt::Write + ?Sized>(
-    pt: &PageTables<A, M>,
+pub fn dump<A: Arch, M: TableMemory, L: RawMutex, W: fmt::Write + ?Sized>(
+    pt: &PageTables<A, M, L>,
     root: PhysAddr,
     out: &mut W,
     opts: &Options<'_>,
@@ -273,8 +274,8 @@ pub fn dump<A: Arch, M: TableMemory, W: fmt::Write + ?Sized>(
 
 /// The dump of [`dump`] as [`Item`]s, handed to `f` in order; an error from
 /// `f` stops the walk and is returned as [`DumpError::Write`].
-pub fn items<A: Arch, M: TableMemory>(
-    pt: &PageTables<A, M>,
+pub fn items<A: Arch, M: TableMemory, L: RawMutex>(
+    pt: &PageTables<A, M, L>,
     root: PhysAddr,
     opts: &Options<'_>,
     f: &mut dyn FnMut(&Item) -> fmt::Result,
@@ -301,8 +302,8 @@ pub fn items<A: Arch, M: TableMemory>(
 /// (the top level, or PAE's PMD with per-process kernel PMDs) that differ
 /// from the kernel root's, over the kernel half. Empty for the kernel root
 /// itself and where kernel and user halves have separate roots.
-pub fn out_of_sync<A: Arch, M: TableMemory>(
-    pt: &PageTables<A, M>,
+pub fn out_of_sync<A: Arch, M: TableMemory, L: RawMutex>(
+    pt: &PageTables<A, M, L>,
     root: PhysAddr,
 ) -> Result<Vec<SlotDiff>, DumpError> {
     if !is_root(pt, root) {
@@ -348,7 +349,7 @@ pub fn out_of_sync<A: Arch, M: TableMemory>(
     }
 }
 
-fn is_root<A: Arch, M: TableMemory>(pt: &PageTables<A, M>, root: PhysAddr) -> bool {
+fn is_root<A: Arch, M: TableMemory, L: RawMutex>(pt: &PageTables<A, M, L>, root: PhysAddr) -> bool {
     root == pt.kernel_root()
         || pt
             .roots_with_user()

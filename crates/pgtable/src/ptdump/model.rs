@@ -9,6 +9,7 @@ use crate::memory::TableMemory;
 use crate::space::PageTables;
 use alloc::vec::Vec;
 use core::fmt;
+use lock_api::RawMutex;
 
 /// One `struct addr_marker`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -542,8 +543,8 @@ impl<A: Arch> Sink for State<'_, A> {
 }
 
 /// Walk what Linux walks for `root` and hand each line to `emit`.
-pub(super) fn run<A: Arch, M: TableMemory>(
-    pt: &PageTables<A, M>,
+pub(super) fn run<A: Arch, M: TableMemory, L: RawMutex>(
+    pt: &PageTables<A, M, L>,
     root: PhysAddr,
     opts: &Options<'_>,
     emit: &mut dyn FnMut(&Item) -> fmt::Result,

@@ -10,10 +10,13 @@ use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
 use crate::tables::{EntryPtr, Tables};
 use hashbrown::HashSet;
+use lock_api::RawMutex;
 
-impl<A: Arch, M: TableMemory> PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// Page tables over the kernel root `root` that someone else built,
-    /// syncing eagerly: the boot loader's kernel half becomes the kernel's.
+    /// syncing eagerly, with the lock `L` (see
+    /// [`with_lock`](Self::with_lock); [`adopt`](PageTables::adopt) for the
+    /// default): the boot loader's kernel half becomes the kernel's.
     ///
     /// Every table reachable from `root` must be a frame that `mem` holds
     /// ([`TableMemory::holds_table`]: hand it over first with
@@ -31,7 +34,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// the missing ones are allocated, as [`PageTables::new`] does.
     ///
     /// `mem` is consumed either way; adopt over `&memory` to keep it.
-    pub fn adopt(arch: A, mem: M, root: PhysAddr) -> Result<Self> {
+    pub fn adopt_with_lock(arch: A, mem: M, root: PhysAddr) -> Result<Self> {
         let (frags, shared) = (Fragments::default(), SharedSet::default());
         let t = Tables {
             arch: &arch,

@@ -10,9 +10,11 @@ use crate::mask::SyncMask;
 use crate::memory::TableMemory;
 use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::{CacheMode, Prot};
+use crate::sync::DefaultLock;
 use crate::tlb::{FlushRange, FlushScope, TlbFlush};
 use crate::vmalloc::map::{map_range, MapCtx, Source};
 use crate::vmalloc::unmap::{unmap_range, Pass};
+use lock_api::RawMutex;
 
 /// What the end of an edit did to keep every address space in sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,16 +84,16 @@ pub enum SyncOutcome {
 /// `ARCH_PAGE_TABLE_SYNC_MASK`. The closure only ever holds a `&mut`, so no
 /// code can leak the edit (`mem::forget`) and skip the sync. Failed calls
 /// leave their populated tables in the mask, so they are synced too.
-pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory> {
-    pub(super) ks: &'k mut KernelSpace<'a, A, M>,
+pub struct KernelEdit<'k, 'a, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pub(super) ks: &'k mut KernelSpace<'a, A, M, L>,
     side: Side,
     pub(super) tracker: Tracker,
     finished: bool,
     allow_wx: bool,
 }
 
-impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
-    pub(crate) fn new(ks: &'k mut KernelSpace<'a, A, M>, side: Side) -> Self {
+impl<'k, 'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'k, 'a, A, M, L> {
+    pub(crate) fn new(ks: &'k mut KernelSpace<'a, A, M, L>, side: Side) -> Self {
         KernelEdit {
             ks,
             side,
@@ -425,7 +427,7 @@ impl<'k, 'a, A: Arch, M: TableMemory> KernelEdit<'k, 'a, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> Drop for KernelEdit<'_, '_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> Drop for KernelEdit<'_, '_, A, M, L> {
     fn drop(&mut self) {
         if !self.finished {
             let _ = self.complete();

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::memory::TableMemory;
 use crate::walk::{Mapping, Visit};
 use core::ops::ControlFlow;
+use lock_api::RawMutex;
 
 /// What [`PageTables::walk_range`] meets, in address order, each table
 /// before the entries under it.
@@ -27,7 +28,7 @@ pub enum Walked {
     Leaf(Mapping),
 }
 
-impl<A: Arch, M: TableMemory> PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// Visit the tables and leaves that map `start..start+size` as `root`
     /// sees it (the kernel's root, a registered space's, or its PTI
     /// user-mode root), in address order; `f` may stop the walk with

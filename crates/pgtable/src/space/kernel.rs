@@ -9,8 +9,10 @@ use crate::arch::Arch;
 use crate::error::Result;
 use crate::memory::TableMemory;
 use crate::pgalloc::Side;
-use crate::sync::MutexGuard;
+use crate::sync::DefaultLock;
+use crate::sync::LockGuard;
 use crate::walk::Mapping;
+use lock_api::RawMutex;
 
 /// The kernel's address space, locked for one user at a time.
 ///
@@ -19,18 +21,18 @@ use crate::walk::Mapping;
 /// edit has synced. So no code holding the kernel space can look at a
 /// mapping between its populate and its sync: the ordering bug of Linux
 /// commit 8d400913c231 does not compile.
-pub struct KernelSpace<'a, A: Arch, M: TableMemory> {
-    pub(crate) pt: &'a PageTables<A, M>,
-    pub(crate) state: MutexGuard<'a, KernelState>,
+pub struct KernelSpace<'a, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pub(crate) pt: &'a PageTables<A, M, L>,
+    pub(crate) state: LockGuard<'a, L, KernelState>,
 }
 
-impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
-    pub(crate) fn new(pt: &'a PageTables<A, M>, state: MutexGuard<'a, KernelState>) -> Self {
+impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
+    pub(crate) fn new(pt: &'a PageTables<A, M, L>, state: LockGuard<'a, L, KernelState>) -> Self {
         KernelSpace { pt, state }
     }
 
     /// The page tables this space belongs to.
-    pub fn page_tables(&self) -> &'a PageTables<A, M> {
+    pub fn page_tables(&self) -> &'a PageTables<A, M, L> {
         self.pt
     }
 
@@ -100,7 +102,7 @@ impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
     /// ```
     pub fn edit<R>(
         &mut self,
-        f: impl FnOnce(&mut KernelEdit<'_, 'a, A, M>) -> R,
+        f: impl FnOnce(&mut KernelEdit<'_, 'a, A, M, L>) -> R,
     ) -> (R, SyncReport) {
         let mut edit = KernelEdit::new(self, Side::Kernel);
         let r = f(&mut edit);
@@ -121,7 +123,7 @@ impl<'a, A: Arch, M: TableMemory> KernelSpace<'a, A, M> {
     /// does not survive.
     pub unsafe fn legacy_edit<R>(
         &mut self,
-        f: impl FnOnce(&mut LegacyEdit<'_, 'a, A, M>) -> R,
+        f: impl FnOnce(&mut LegacyEdit<'_, 'a, A, M, L>) -> R,
     ) -> R {
         let mut edit = LegacyEdit(KernelEdit::new(self, Side::LegacyKernel));
         f(&mut edit)

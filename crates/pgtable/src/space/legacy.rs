@@ -8,14 +8,18 @@ use crate::error::{Refused, Result};
 use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
 use crate::prot::{CacheMode, Prot};
+use crate::sync::DefaultLock;
 use crate::tables::EntryPtr;
+use lock_api::RawMutex;
 
 /// A kernel edit written as before Linux 6.17: the plain populate helpers,
 /// no mask, no sync. Lent by the `unsafe`
 /// [`KernelSpace::legacy_edit`](crate::KernelSpace::legacy_edit); only the historical scenarios use it.
-pub struct LegacyEdit<'k, 'a, A: Arch, M: TableMemory>(pub(crate) KernelEdit<'k, 'a, A, M>);
+pub struct LegacyEdit<'k, 'a, A: Arch, M: TableMemory, L: RawMutex = DefaultLock>(
+    pub(crate) KernelEdit<'k, 'a, A, M, L>,
+);
 
-impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
+impl<'a, A: Arch, M: TableMemory, L: RawMutex> LegacyEdit<'_, 'a, A, M, L> {
     /// As [`KernelEdit::vmap_range`], without recording or syncing.
     pub fn vmap_range(
         &mut self,
@@ -45,8 +49,8 @@ impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        table: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.0.populate_at(level, addr, e, table)
     }
 
@@ -64,8 +68,8 @@ impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
     /// As [`KernelEdit::share`].
     pub fn share(
         &mut self,
-        table: KernelTable<'a, A, M>,
-    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M>>> {
+        table: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M, L>>> {
         self.0.share(table)
     }
 
@@ -117,7 +121,7 @@ impl<'a, A: Arch, M: TableMemory> LegacyEdit<'_, 'a, A, M> {
     }
 
     /// As [`KernelEdit::alloc_table`].
-    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M>> {
+    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M, L>> {
         self.0.alloc_table(level)
     }
 }

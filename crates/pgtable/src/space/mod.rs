@@ -24,13 +24,15 @@ use crate::arch::{Arch, Level, RegionKind};
 use crate::error::{Refused, Result};
 use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
-use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard};
+use crate::sync::DefaultLock;
+use crate::sync::{AtomicU64, AtomicUsize, LockGuard, LockMutex};
 use crate::tables::{EntryPtr, Tables};
 use crate::vmalloc::VmapAreas;
 use crate::walk::{Mapping, Visit};
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
+use lock_api::RawMutex;
 use registry::Registry;
 
 /// When kernel entries reach the other roots.
@@ -65,15 +67,15 @@ pub(crate) struct KernelState {
 /// `PageTables` is `Sync`: address spaces may be created, edited and
 /// destroyed from several threads while one thread at a time holds the
 /// [`KernelSpace`].
-pub struct PageTables<A: Arch, M: TableMemory> {
+pub struct PageTables<A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
     arch: A,
     mem: M,
     kernel_root: PhysAddr,
     policy: SyncPolicy,
     /// init_mm's `page_table_lock` and the vmalloc state.
-    kernel: Mutex<KernelState>,
+    kernel: LockMutex<L, KernelState>,
     /// `pgd_lock` and `pgd_list`.
-    roots: Mutex<Registry>,
+    roots: LockMutex<L, Registry>,
     stats: Counters,
     /// Under page-table isolation, the kernel top-level slots a user-mode
     /// root shares with the kernel (the entry area).
@@ -89,7 +91,7 @@ pub struct PageTables<A: Arch, M: TableMemory> {
     /// (address, bytes): the raw helpers may write their entries. Writes
     /// into them and their release take this lock, so a handle dropped on
     /// another thread cannot free a table while an edit writes into it.
-    unlinked: Mutex<Vec<Unlinked>>,
+    unlinked: LockMutex<L, Vec<Unlinked>>,
     /// Tables linked under many entries (the KASAN early shadow).
     shared: SharedSet,
     /// The protocol mistake the loom model switched on, if any.
@@ -105,7 +107,7 @@ pub struct PageTables<A: Arch, M: TableMemory> {
 /// however threads interleave, so nothing is lost by not modelling it.
 static NEXT_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
-impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> core::fmt::Debug for PageTables<A, M, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PageTables")
             .field("arch", &self.arch.name())
@@ -115,16 +117,35 @@ impl<A: Arch, M: TableMemory> core::fmt::Debug for PageTables<A, M> {
     }
 }
 
+/// The constructors of a machine with the default lock ([`DefaultLock`]):
+/// a type parameter's default takes no part in inference, so these are
+/// where `PageTables::new(arch, mem)` finds its lock.
 impl<A: Arch, M: TableMemory> PageTables<A, M> {
     /// Page tables with an empty kernel root, syncing eagerly.
     pub fn new(arch: A, mem: M) -> Result<Self> {
-        Self::with_policy(arch, mem, SyncPolicy::Eager)
+        Self::with_lock(arch, mem, SyncPolicy::Eager)
     }
 
     /// Page tables with a chosen [`SyncPolicy`]. The regions of
     /// [`Arch::boot_prealloc`] get their tables below the root now, as the
     /// architecture's boot code does.
     pub fn with_policy(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
+        Self::with_lock(arch, mem, policy)
+    }
+
+    /// [`adopt_with_lock`](Self::adopt_with_lock) with the default lock.
+    pub fn adopt(arch: A, mem: M, root: PhysAddr) -> Result<Self> {
+        Self::adopt_with_lock(arch, mem, root)
+    }
+}
+
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
+    /// Page tables whose locks (`init_mm`'s and `pgd_lock`) are `L`, any
+    /// [`lock_api::RawMutex`]: a kernel passes one that keeps interrupts
+    /// off while held, as Linux's `spin_lock_irqsave()` does, naming it in
+    /// the type: `PageTables::<_, _, IrqLock>::with_lock(arch, mem, policy)`.
+    /// Otherwise as [`with_policy`](PageTables::with_policy).
+    pub fn with_lock(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
         let frags = Fragments::default();
         let shared = SharedSet::default();
         let t = Tables {
@@ -154,14 +175,14 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
             mem,
             kernel_root,
             policy,
-            kernel: Mutex::new(KernelState { vmalloc }),
-            roots: Mutex::new(Registry::default()),
+            kernel: LockMutex::new(KernelState { vmalloc }),
+            roots: LockMutex::new(Registry::default()),
             stats: Counters::default(),
             pti: None,
             frags,
             kmaps: AtomicUsize::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            unlinked: Mutex::new(Vec::new()),
+            unlinked: LockMutex::new(Vec::new()),
             shared,
             #[cfg(loom)]
             loom_bug: None,
@@ -285,7 +306,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// The unlinked tables, locked.
-    pub(crate) fn unlinked(&self) -> MutexGuard<'_, Vec<Unlinked>> {
+    pub(crate) fn unlinked(&self) -> LockGuard<'_, L, Vec<Unlinked>> {
         self.unlinked.lock()
     }
 
@@ -316,7 +337,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 
     /// Lock and return the kernel space (init_mm). Spins while another
     /// thread holds it.
-    pub fn kernel(&self) -> KernelSpace<'_, A, M> {
+    pub fn kernel(&self) -> KernelSpace<'_, A, M, L> {
         KernelSpace::new(self, self.kernel.lock())
     }
 
@@ -406,7 +427,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
 
     /// Edit the user half of `space`; another `PageTables`' space is
     /// refused with [`Error::Foreign`](crate::Error::Foreign).
-    pub fn user<'s>(&'s self, space: &'s mut AddressSpace) -> Result<UserSpace<'s, A, M>> {
+    pub fn user<'s>(&'s self, space: &'s mut AddressSpace) -> Result<UserSpace<'s, A, M, L>> {
         if space.owner() != self.id {
             return Err(crate::Error::Foreign);
         }
@@ -643,7 +664,7 @@ pub enum LoomBug {
 }
 
 #[cfg(loom)]
-impl<A: Arch, M: TableMemory> PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// Switch `bug` on for this machine (loom model only).
     #[doc(hidden)]
     pub fn with_loom_bug(mut self, bug: LoomBug) -> Self {

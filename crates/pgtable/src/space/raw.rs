@@ -20,12 +20,13 @@ use crate::pgalloc::Tracker;
 use crate::prot::Prot;
 use crate::tables::EntryPtr;
 use alloc::vec::Vec;
+use lock_api::RawMutex;
 
 /// The lock over the unlinked tables, held while the raw helpers write into
 /// one of them.
-type UnlinkedGuard<'a> = crate::sync::MutexGuard<'a, Vec<super::Unlinked>>;
+type UnlinkedGuard<'a, L> = crate::sync::LockGuard<'a, L, Vec<super::Unlinked>>;
 
-impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
+impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
     /// `pgd_offset_k()`: the kernel root's entry for `va`.
     pub fn pgd_offset(&self, va: VirtAddr) -> EntryPtr {
         self.ks.pt.tables().pgd_offset(self.ks.root(), va.0)
@@ -53,7 +54,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// helpers may write its entries for any kernel address; dropped
     /// unlinked, it is freed. A folded level (or the root's) has no such
     /// table: [`Error::FoldedLevel`].
-    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M>> {
+    pub fn alloc_table(&mut self, level: Level) -> Result<KernelTable<'a, A, M, L>> {
         let pt = self.ks.pt;
         let t = pt.tables();
         if t.arch.is_folded(level) || level == Level::Pgd {
@@ -74,7 +75,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         level: Level,
         e: EntryPtr,
         addr: VirtAddr,
-    ) -> Result<Option<UnlinkedGuard<'a>>> {
+    ) -> Result<Option<UnlinkedGuard<'a, L>>> {
         let pt = self.ks.pt;
         check_range(
             pt.arch(),
@@ -115,7 +116,7 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         e: EntryPtr,
         mine: bool,
         holds: Level,
-    ) -> Result<Option<UnlinkedGuard<'a>>> {
+    ) -> Result<Option<UnlinkedGuard<'a, L>>> {
         let t = self.ks.pt.tables();
         if !mine {
             return Err(Error::Foreign);
@@ -133,8 +134,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        table: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         let mine = core::ptr::eq(table.pt, self.ks.pt);
         match self.check_link(level, addr, e, mine, table.level) {
             Ok(guard) => {
@@ -193,8 +194,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
     /// linked below it become shared with it.
     pub fn share(
         &mut self,
-        table: KernelTable<'a, A, M>,
-    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M>>> {
+        table: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<SharedTable, Refused<KernelTable<'a, A, M, L>>> {
         let pt = self.ks.pt;
         let mut below = Vec::new();
         let r = if !core::ptr::eq(table.pt, pt) {
@@ -231,8 +232,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         &mut self,
         addr: VirtAddr,
         pgd: EntryPtr,
-        p4d: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        p4d: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.populate_at(Level::Pgd, addr, pgd, p4d)
     }
 
@@ -242,8 +243,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         &mut self,
         addr: VirtAddr,
         p4d: EntryPtr,
-        pud: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        pud: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.populate_at(Level::P4d, addr, p4d, pud)
     }
 
@@ -253,8 +254,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         &mut self,
         addr: VirtAddr,
         pud: EntryPtr,
-        pmd: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        pmd: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.populate_at(Level::Pud, addr, pud, pmd)
     }
 
@@ -265,8 +266,8 @@ impl<'a, A: Arch, M: TableMemory> KernelEdit<'_, 'a, A, M> {
         &mut self,
         addr: VirtAddr,
         pmd: EntryPtr,
-        pte: KernelTable<'a, A, M>,
-    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M>>> {
+        pte: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.populate_at(Level::Pmd, addr, pmd, pte)
     }
 

@@ -10,6 +10,7 @@ use crate::tables::{entry_level, EntryPtr, Tables};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use hashbrown::HashMap;
+use lock_api::RawMutex;
 
 /// Registered roots, dense for a fast sync loop, with an index for O(1)
 /// removal.
@@ -60,7 +61,7 @@ pub struct SyncStats {
     pub mismatches: u64,
 }
 
-impl<A: Arch, M: TableMemory> PageTables<A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// `arch_sync_kernel_mappings(start, last)`: copy the kernel's entries of
     /// the sync level covering `start..=last` into every registered root,
     /// under the registry lock so a root being created meanwhile either

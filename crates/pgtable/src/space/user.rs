@@ -10,11 +10,13 @@ use crate::handle::UserTable;
 use crate::memory::TableMemory;
 use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::Prot;
+use crate::sync::DefaultLock;
 use crate::tables::EntryPtr;
 use crate::tlb::{FlushRange, FlushScope, TlbFlush};
 use crate::vmalloc::map::{map_range, MapCtx, Source};
 use crate::vmalloc::unmap::{clear_range, unmap_range, Pass};
 use crate::walk::Mapping;
+use lock_api::RawMutex;
 
 /// A user address space (an `mm_struct`): owns its root and its user-half
 /// tables. Not `Clone`: [`PageTables::destroy_space`] consumes it, so a
@@ -71,13 +73,13 @@ impl AddressSpace {
 
 /// Edits of one address space's user half (`mm->page_table_lock` held, as
 /// the `&mut AddressSpace` guarantees).
-pub struct UserSpace<'s, A: Arch, M: TableMemory> {
-    pt: &'s PageTables<A, M>,
+pub struct UserSpace<'s, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pt: &'s PageTables<A, M, L>,
     space: &'s mut AddressSpace,
 }
 
-impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
-    pub(crate) fn new(pt: &'s PageTables<A, M>, space: &'s mut AddressSpace) -> Self {
+impl<'s, A: Arch, M: TableMemory, L: RawMutex> UserSpace<'s, A, M, L> {
+    pub(crate) fn new(pt: &'s PageTables<A, M, L>, space: &'s mut AddressSpace) -> Self {
         UserSpace { pt, space }
     }
 
@@ -192,7 +194,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
 
     /// `pte_alloc_one()`: a user PTE table (`pgtable_t`), from high memory
     /// under HIGHPTE when the table memory has some.
-    pub fn pte_alloc_one(&mut self) -> Result<UserTable<'s, A, M>> {
+    pub fn pte_alloc_one(&mut self) -> Result<UserTable<'s, A, M, L>> {
         let (frame, high) = self.pt.tables().alloc_user_pte()?;
         Ok(UserTable {
             pt: self.pt,
@@ -206,7 +208,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
     /// `pte_alloc_one()` for [`Level::Pte`]): a zeroed user table of the
     /// entries of `level`, to link with the populate helpers below. A
     /// folded level (or the root's) has none: [`Error::FoldedLevel`].
-    pub fn alloc_table(&mut self, level: Level) -> Result<UserTable<'s, A, M>> {
+    pub fn alloc_table(&mut self, level: Level) -> Result<UserTable<'s, A, M, L>> {
         let t = self.pt.tables();
         if t.arch.is_folded(level) || level == Level::Pgd {
             return Err(Error::FoldedLevel(level));
@@ -224,7 +226,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
 
     /// `pte_free()`: give back a user table that was never linked (what
     /// dropping it does too).
-    pub fn pte_free(&mut self, pte: UserTable<'s, A, M>) {
+    pub fn pte_free(&mut self, pte: UserTable<'s, A, M, L>) {
         drop(pte);
     }
 
@@ -234,7 +236,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
     /// (`kmap_local_page()`), counted in
     /// [`PageTables::temporary_maps`] until the returned map is dropped
     /// (`pte_unmap()`); a lowmem table needs none.
-    pub fn pte_offset_map(&self, pmd: EntryPtr, va: VirtAddr) -> Option<PteMap<'s, A, M>> {
+    pub fn pte_offset_map(&self, pmd: EntryPtr, va: VirtAddr) -> Option<PteMap<'s, A, M, L>> {
         let t = self.pt.tables();
         let e = t.offset(Level::Pte, pmd, va.0)?;
         let table = PhysAddr(e.0 .0 & !(t.arch.table_bytes(Level::Pte) - 1));
@@ -278,8 +280,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: UserTable<'s, A, M>,
-    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        table: UserTable<'s, A, M, L>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M, L>>> {
         match self.check_slot(level, addr, e, &table) {
             Ok(()) => {
                 let frame = table.into_linked();
@@ -300,7 +302,7 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        table: &UserTable<'s, A, M>,
+        table: &UserTable<'s, A, M, L>,
     ) -> Result<()> {
         check_range(
             self.pt.arch(),
@@ -327,8 +329,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         &mut self,
         addr: VirtAddr,
         pgd: EntryPtr,
-        p4d: UserTable<'s, A, M>,
-    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        p4d: UserTable<'s, A, M, L>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M, L>>> {
         self.populate_at(Level::Pgd, addr, pgd, p4d)
     }
 
@@ -337,8 +339,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         &mut self,
         addr: VirtAddr,
         p4d: EntryPtr,
-        pud: UserTable<'s, A, M>,
-    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        pud: UserTable<'s, A, M, L>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M, L>>> {
         self.populate_at(Level::P4d, addr, p4d, pud)
     }
 
@@ -347,8 +349,8 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         &mut self,
         addr: VirtAddr,
         pud: EntryPtr,
-        pmd: UserTable<'s, A, M>,
-    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        pmd: UserTable<'s, A, M, L>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M, L>>> {
         self.populate_at(Level::Pud, addr, pud, pmd)
     }
 
@@ -359,21 +361,21 @@ impl<'s, A: Arch, M: TableMemory> UserSpace<'s, A, M> {
         &mut self,
         addr: VirtAddr,
         pmd: EntryPtr,
-        pte: UserTable<'s, A, M>,
-    ) -> core::result::Result<(), Refused<UserTable<'s, A, M>>> {
+        pte: UserTable<'s, A, M, L>,
+    ) -> core::result::Result<(), Refused<UserTable<'s, A, M, L>>> {
         self.populate_at(Level::Pmd, addr, pmd, pte)
     }
 }
 
 /// A user PTE reached by [`UserSpace::pte_offset_map`]; dropping it is
 /// `pte_unmap()`.
-pub struct PteMap<'s, A: Arch, M: TableMemory> {
-    pt: &'s PageTables<A, M>,
+pub struct PteMap<'s, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pt: &'s PageTables<A, M, L>,
     entry: EntryPtr,
     temporary: bool,
 }
 
-impl<A: Arch, M: TableMemory> PteMap<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> PteMap<'_, A, M, L> {
     /// The entry.
     pub fn entry(&self) -> EntryPtr {
         self.entry
@@ -390,7 +392,7 @@ impl<A: Arch, M: TableMemory> PteMap<'_, A, M> {
     }
 }
 
-impl<A: Arch, M: TableMemory> Drop for PteMap<'_, A, M> {
+impl<A: Arch, M: TableMemory, L: RawMutex> Drop for PteMap<'_, A, M, L> {
     fn drop(&mut self) {
         if self.temporary {
             self.pt
@@ -401,7 +403,10 @@ impl<A: Arch, M: TableMemory> Drop for PteMap<'_, A, M> {
 }
 
 /// Free every user table of `root` (leaves are the caller's frames).
-pub(crate) fn free_user_half<A: Arch, M: TableMemory>(pt: &PageTables<A, M>, root: PhysAddr) {
+pub(crate) fn free_user_half<A: Arch, M: TableMemory, L: RawMutex>(
+    pt: &PageTables<A, M, L>,
+    root: PhysAddr,
+) {
     let mut scratch = Tracker::default();
     let mut pop = Populate {
         t: pt.tables(),
