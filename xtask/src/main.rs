@@ -1,9 +1,9 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
-//! - `qemu [--arch x86_64|arm64|riscv64|arm32|all] [--mode 4|5|48|39|sv39|
-//!   sv48|sv57|short|short+pxn|all] [--verbose] [--append CMDLINE]
+//! - `qemu [--arch x86_64|arm64|riscv64|arm32|all] [--mode 4|5|48|39|52|
+//!   sv39|sv48|sv57|short|short+pxn|all] [--verbose] [--append CMDLINE]
 //!   [--timeout SECS]`: build the bare-metal test kernels (crates/pgtable-qemu
-//!   for x86-64 4/5-level, crates/pgtable-qemu-arm64 for arm64 48/39-bit,
+//!   for x86-64 4/5-level, crates/pgtable-qemu-arm64 for arm64 48/39/52-bit,
 //!   crates/pgtable-qemu-riscv64 for Sv39/48/57, crates/pgtable-qemu-arm32
 //!   for arm32 short descriptors) and run each mode under QEMU (all by
 //!   default); print a summary table and fail on any `CHECK .. FAIL`, a
@@ -16,7 +16,7 @@ mod qemu;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|all] \
-                     [--mode 4|5|48|39|sv39|sv48|sv57|short|short+pxn|all] \
+                     [--mode 4|5|48|39|52|sv39|sv48|sv57|short|short+pxn|all] \
                      [--verbose] [--append CMDLINE] [--timeout SECS]";
 
 fn main() -> ExitCode {

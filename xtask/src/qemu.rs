@@ -3,8 +3,9 @@
 //! Targets (paging modes on a real MMU):
 //! - x86-64 4-level and 5-level: `crates/pgtable-qemu` on
 //!   `qemu-system-x86_64` (PVH boot, isa-debug-exit);
-//! - arm64 48-bit and 39-bit: `crates/pgtable-qemu-arm64` on
-//!   `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit);
+//! - arm64 48-bit, 39-bit and 52-bit (FEAT_LPA2): `crates/pgtable-qemu-arm64`
+//!   on `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit);
+//!   52-bit is skipped where the CPU lacks FEAT_LPA2 (QEMU before 7.0);
 //! - riscv64 Sv39, Sv48 and Sv57: `crates/pgtable-qemu-riscv64` on
 //!   `qemu-system-riscv64 -M virt -cpu rv64,svpbmt=on` (S-mode under
 //!   OpenSBI's fw_dynamic, SBI system-reset exit);
@@ -114,6 +115,8 @@ pub enum Mode {
     Va48,
     /// arm64, 39-bit VAs (3 levels).
     Va39,
+    /// arm64, 52-bit VAs with FEAT_LPA2 (5 levels).
+    Va52,
     /// riscv64 Sv39 (3 levels).
     Sv39,
     /// riscv64 Sv48 (4 levels).
@@ -147,11 +150,12 @@ const fn x86_32(short: &'static str, label: &'static str, features: Option<&'sta
     })
 }
 
-const ALL_MODES: [Mode; 15] = [
+const ALL_MODES: [Mode; 16] = [
     Mode::Four,
     Mode::Five,
     Mode::Va48,
     Mode::Va39,
+    Mode::Va52,
     Mode::Sv39,
     Mode::Sv48,
     Mode::Sv57,
@@ -177,7 +181,7 @@ impl Mode {
     fn arch(self) -> Arch {
         match self {
             Mode::Four | Mode::Five => Arch::X86_64,
-            Mode::Va48 | Mode::Va39 => Arch::Arm64,
+            Mode::Va48 | Mode::Va39 | Mode::Va52 => Arch::Arm64,
             Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => Arch::Riscv64,
             Mode::Short | Mode::ShortPxn => Arch::Arm32,
             Mode::X86_32(_) => Arch::X86_32,
@@ -190,6 +194,7 @@ impl Mode {
             Mode::Five => "5-level".into(),
             Mode::Va48 => "arm64/48-bit".into(),
             Mode::Va39 => "arm64/39-bit".into(),
+            Mode::Va52 => "arm64/52-bit".into(),
             Mode::Sv39 => "riscv64/sv39".into(),
             Mode::Sv48 => "riscv64/sv48".into(),
             Mode::Sv57 => "riscv64/sv57".into(),
@@ -213,6 +218,7 @@ impl Mode {
             Mode::Five => "5",
             Mode::Va48 => "48",
             Mode::Va39 => "39",
+            Mode::Va52 => "52",
             Mode::Sv39 => "sv39",
             Mode::Sv48 => "sv48",
             Mode::Sv57 => "sv57",
@@ -228,7 +234,7 @@ impl Mode {
             Mode::Five => "qemu64,+la57,+pdpe1gb",
             // Everything QEMU's TCG implements (FEAT_PAN, FEAT_HAFDBS,
             // FEAT_LPA2, ...); the kernel programs what it uses.
-            Mode::Va48 | Mode::Va39 => "max",
+            Mode::Va48 | Mode::Va39 | Mode::Va52 => "max",
             // The library maps ioremap/ioremap_wc with Svpbmt's PBMT bits,
             // which QEMU 7.2 treats as reserved (a page fault) unless the
             // extension is turned on.
@@ -246,6 +252,7 @@ impl Mode {
         match self {
             Mode::Five => Some("la57"),
             Mode::Va39 => Some("va39"),
+            Mode::Va52 => Some("va52"),
             Mode::Sv48 => Some("sv48"),
             Mode::Sv57 => Some("sv57"),
             Mode::Short => Some("no-pxn"),
@@ -260,6 +267,7 @@ impl Mode {
             Mode::Five => "la57",
             Mode::Va48 => "va48",
             Mode::Va39 => "va39",
+            Mode::Va52 => "va52",
             Mode::Sv39 => "sv39",
             Mode::Sv48 => "sv48",
             Mode::Sv57 => "sv57",
@@ -311,9 +319,9 @@ impl Options {
                         .into_iter()
                         .find(|m| m.short() == v)
                         .ok_or(format!(
-                            "bad --mode `{v}` (4, 5, 48, 39, sv39, sv48, sv57, short, short+pxn, \
-                             2-level, pae, pae-unshared, 2-level-highpte, pae-highpte, \
-                             pae-unshared-highpte or all)"
+                            "bad --mode `{v}` (4, 5, 48, 39, 52, sv39, sv48, sv57, short, \
+                             short+pxn, 2-level, pae, pae-unshared, 2-level-highpte, \
+                             pae-highpte, pae-unshared-highpte or all)"
                         ))?],
                 });
             } else if let Some(v) = value("--arch", &mut it)? {
@@ -359,8 +367,9 @@ impl Options {
 enum Outcome {
     /// The run happened; `failures` lists what went wrong (empty = pass).
     Ran(Stats),
-    /// QEMU refused the CPU model (5-level): the exact QEMU message.
-    Refused(String),
+    /// This QEMU cannot run the mode: the summary row's text and the lines
+    /// that say why (QEMU's or the kernel's exact words first).
+    Skipped { row: &'static str, why: Vec<String> },
 }
 
 /// Counts read from one run's serial log.
@@ -432,13 +441,11 @@ pub fn run(opts: &Options) -> ExitCode {
                     row.result = format!("FAIL ({})", st.failures.join("; "));
                 }
             }
-            Ok(Outcome::Refused(msg)) => {
-                println!("[{name}] QEMU refused `-cpu {}`:", mode.cpu());
-                for l in msg.lines() {
-                    println!("[{name}]   {l}");
+            Ok(Outcome::Skipped { row: text, why }) => {
+                for l in why {
+                    println!("[{name}] {l}");
                 }
-                println!("[{name}] 5-level paging is unavailable here: ran 4-level only");
-                row.result = "skipped (QEMU refused LA57)".into();
+                row.result = text.into();
                 if opts.modes.len() == 1 {
                     all_ok = false;
                 }
@@ -645,6 +652,23 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
     args
 }
 
+/// FEAT_LPA2 missing (ID_AA64MMFR0_EL1.TGran4 != 0b0001): the 52-bit
+/// kernel says so on its serial line before turning the MMU on. QEMU's
+/// `-cpu max` has it from 7.0 on, with `-M virt` 7.0 or later and without
+/// `lpa2=off`.
+fn lpa2_missing(serial: &str) -> Option<Outcome> {
+    let l = serial
+        .lines()
+        .find(|l| l.starts_with("UNSUPPORTED FEAT_LPA2"))?;
+    Some(Outcome::Skipped {
+        row: "skipped: QEMU lacks FEAT_LPA2 (needs >= 7.0)",
+        why: vec![
+            l.trim().to_string(),
+            "52-bit VAs need FEAT_LPA2 (QEMU >= 7.0 `-cpu max`): ran 48- and 39-bit only".into(),
+        ],
+    })
+}
+
 /// The number after `key=` in `text`.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace()
@@ -675,7 +699,18 @@ fn run_qemu(elf: &Path, mode: Mode, opts: &Options) -> Result<Outcome, String> {
     // LA57 not offered: QEMU either stops with an error or warns and boots
     // a CPU without it. Either way, report QEMU's exact words and skip.
     if mode == Mode::Five && stderr.to_ascii_lowercase().contains("la57") {
-        return Ok(Outcome::Refused(stderr));
+        let mut why = vec![format!("QEMU refused `-cpu {}`:", mode.cpu())];
+        why.extend(stderr.lines().map(|l| format!("  {l}")));
+        why.push("5-level paging is unavailable here: ran 4-level only".into());
+        return Ok(Outcome::Skipped {
+            row: "skipped (QEMU refused LA57)",
+            why,
+        });
+    }
+    if mode == Mode::Va52 {
+        if let Some(skip) = lpa2_missing(&serial) {
+            return Ok(skip);
+        }
     }
 
     if verbose {
@@ -858,6 +893,22 @@ mod tests {
         assert_eq!(get("percpu", "5.8-6.16"), Some("fixed"));
         assert_eq!(get("vmalloc-new-slot", "6.17+"), Some("ok"));
         assert_eq!(get("hotplug-new-slot", "pre-5.8"), None, "n/a on arm32");
+    }
+
+    #[test]
+    fn a_cpu_without_lpa2_skips_52_bit() {
+        // The arm64 kernel's exact line (boot.rs), as `-cpu max,lpa2=off`
+        // prints it.
+        let serial = "MODE arm64/52-bit\nUNSUPPORTED FEAT_LPA2: ID_AA64MMFR0_EL1.TGran4 \
+                      is not 0b0001 (no 52-bit VAs with 4 KiB pages on this CPU)\nRESULT fail\n";
+        match lpa2_missing(serial) {
+            Some(Outcome::Skipped { row, why }) => {
+                assert_eq!(row, "skipped: QEMU lacks FEAT_LPA2 (needs >= 7.0)");
+                assert!(why[0].starts_with("UNSUPPORTED FEAT_LPA2: ID_AA64MMFR0_EL1.TGran4"));
+            }
+            _ => panic!("not skipped"),
+        }
+        assert!(lpa2_missing("MODE arm64/52-bit\nRESULT fail\n").is_none());
     }
 
     #[test]

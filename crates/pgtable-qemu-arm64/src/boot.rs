@@ -11,10 +11,20 @@
 //! maps RAM `[1 GiB, 2 GiB)` as Normal write-back. With 39-bit VAs it is the
 //! root of both TTBR0 and TTBR1 (start level 1); with 48-bit VAs a level-0
 //! table points at it from entry 0 (identity, TTBR0) and entry 511
-//! (`KBASE = 0xffff_ff80_0000_0000`, TTBR1). In both cases `KBASE + pa` and
-//! `pa` resolve through the same level-1 slots, so the identity half covers
-//! the instruction that turns the MMU on and the upper half everything
-//! after the jump to the linked addresses.
+//! (`KBASE = 0xffff_ff80_0000_0000`, TTBR1); with 52-bit VAs (FEAT_LPA2) a
+//! level -1 table (16 entries used) points at that level-0 table from
+//! entry 0 and entry 15. In every case `KBASE + pa` and `pa` resolve
+//! through the same level-1 slots, so the identity half covers the
+//! instruction that turns the MMU on and the upper half everything after
+//! the jump to the linked addresses.
+//!
+//! 52-bit needs no switch of translation regime: TCR_EL1 (with DS = 1) is
+//! written while the MMU is still off, so the boot tables are built in the
+//! LPA2 format from the start (no SH in bits 9:8, which are OA\[51:50\]).
+//! Before that, the 52-bit image checks ID_AA64MMFR0_EL1.TGran4 = 0b0001
+//! (FEAT_LPA2 with 4 KiB granules); without it, DS would be RES0 and
+//! T1SZ = 12 out of range, so it reports `UNSUPPORTED FEAT_LPA2` on the
+//! PL011 and exits with the failure status.
 
 use crate::cpu::{MAIR, TCR_BOOT};
 use core::arch::global_asm;
@@ -33,6 +43,8 @@ pub struct Page(pub [u64; 512]);
 struct Stack([u8; STACK_SIZE]);
 
 #[no_mangle]
+static mut PGQ_BOOT_LM1: Page = Page([0; 512]);
+#[no_mangle]
 static mut PGQ_BOOT_L0: Page = Page([0; 512]);
 #[no_mangle]
 static mut PGQ_BOOT_L1: Page = Page([0; 512]);
@@ -47,14 +59,22 @@ static PGQ_PROBE_FIXUP: AtomicU64 = AtomicU64::new(0);
 #[no_mangle]
 static PGQ_FAULT: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
+/// SH = inner shareable in block descriptors; with LPA2 these bits are
+/// OA\[51:50\] and TCR_EL1.SH1 gives the shareability instead.
+const BOOT_SH: u64 = if crate::cpu::LPA2 { 0 } else { 3 << 8 };
 /// Descriptor of the boot level-1 block for RAM: valid block, AttrIndx 0
 /// (Normal WB), inner shareable, AF, EL1 read-write, UXN.
-const BOOT_RAM_BLOCK: u64 = 0x4000_0000 | 1 | (3 << 8) | (1 << 10) | (1 << 54);
+const BOOT_RAM_BLOCK: u64 = 0x4000_0000 | 1 | BOOT_SH | (1 << 10) | (1 << 54);
 /// Descriptor of the boot level-1 block for devices: AttrIndx 4
 /// (Device-nGnRE), AF, PXN, UXN.
 const BOOT_DEV_BLOCK: u64 = 1 | (4 << 2) | (1 << 10) | (1 << 53) | (1 << 54);
-/// 1 with 48-bit VAs (a level-0 boot table), 0 with 39-bit.
+/// 1 with 48- and 52-bit VAs (a level-0 boot table), 0 with 39-bit.
 const BOOT_HAS_L0: u64 = (crate::cpu::VA_BITS > 39) as u64;
+/// 1 with 52-bit VAs (a level -1 boot table), 0 otherwise.
+const BOOT_HAS_LM1: u64 = crate::cpu::LPA2 as u64;
+/// Entry of the kernel's level-0 slot (`KBASE`, VA\[51:48\] = 0xf) in the
+/// level -1 boot table.
+const BOOT_LM1_KERNEL: u64 = (KBASE >> 48) & 0xf;
 
 global_asm!(
     r#"
@@ -67,6 +87,15 @@ _start:
     cmp x9, #1
     b.ne .Lnot_el1
 
+    // The 52-bit image needs FEAT_LPA2 for 4 KiB granules:
+    // ID_AA64MMFR0_EL1.TGran4 (bits 31:28) = 0b0001.
+    mov x13, #{has_lm1}
+    cbz x13, 0f
+    mrs x11, ID_AA64MMFR0_EL1
+    ubfx x11, x11, #28, #4
+    cmp x11, #1
+    b.ne .Lno_lpa2
+0:
     // FP/SIMD at EL1 and EL0 (the compiled code uses SIMD registers).
     mov x9, #(3 << 20)
     msr cpacr_el1, x9
@@ -95,6 +124,13 @@ _start:
     orr x11, x9, #3
     str x11, [x12]
     str x11, [x12, #(511 * 8)]
+    mov x13, #{has_lm1}
+    cbz x13, 3f
+    mov x9, x12
+    adrp x12, PGQ_BOOT_LM1
+    orr x11, x9, #3
+    str x11, [x12]
+    str x11, [x12, #({lm1_kernel} * 8)]
 3:  dsb sy
     msr ttbr0_el1, x12
     msr ttbr1_el1, x12
@@ -134,6 +170,26 @@ _start:
 .Lexit_block:
     .quad 0x20026
     .quad 3
+
+.Lno_lpa2:
+    // MMU off: the PL011 at its physical address, the message PC-relative.
+    adr x9, .Lno_lpa2_msg
+    ldr x10, ={uart}
+5:  ldrb w11, [x9], #1
+    cbz w11, 6f
+    strb w11, [x10]
+    b 5b
+6:  adr x1, .Lfail_block
+    mov x0, #0x18
+    hlt #0xf000
+    b .
+    .balign 8
+.Lfail_block:
+    .quad 0x20026
+    .quad {fail}
+.Lno_lpa2_msg:
+    .asciz "MODE arm64/52-bit\nUNSUPPORTED FEAT_LPA2: ID_AA64MMFR0_EL1.TGran4 is not 0b0001 (no 52-bit VAs with 4 KiB pages on this CPU)\nRESULT fail\n"
+    .balign 4
 
 .Lhigh:
     ldr x9, =PGQ_STACK + {stack_size}
@@ -245,6 +301,10 @@ pgq_trap_common:
     dev = const BOOT_DEV_BLOCK,
     ram = const BOOT_RAM_BLOCK,
     has_l0 = const BOOT_HAS_L0,
+    has_lm1 = const BOOT_HAS_LM1,
+    lm1_kernel = const BOOT_LM1_KERNEL,
+    uart = const crate::uart::UART_PA,
+    fail = const crate::exit::FAIL,
     mair = const MAIR,
     tcr = const TCR_BOOT,
     stack_size = const STACK_SIZE,
@@ -314,7 +374,9 @@ pub fn kernel_image() -> (u64, u64) {
 
 /// Physical address of the boot tables' root (TTBR0 and TTBR1 at boot).
 pub fn boot_root() -> u64 {
-    let va = if BOOT_HAS_L0 == 1 {
+    let va = if BOOT_HAS_LM1 == 1 {
+        core::ptr::addr_of!(PGQ_BOOT_LM1) as u64
+    } else if BOOT_HAS_L0 == 1 {
         core::ptr::addr_of!(PGQ_BOOT_L0) as u64
     } else {
         core::ptr::addr_of!(PGQ_BOOT_L1) as u64

@@ -7,12 +7,26 @@ use aarch64_cpu::registers::{
 };
 use core::arch::asm;
 
-/// Virtual-address width of both halves (the `va39` feature selects 39).
+#[cfg(all(feature = "va39", feature = "va52"))]
+compile_error!("features `va39` and `va52` select different modes: enable one");
+
+/// Virtual-address width of both halves (the `va39` feature selects 39,
+/// `va52` 52, the default is 48).
 #[cfg(feature = "va39")]
 pub const VA_BITS: u32 = 39;
-/// Virtual-address width of both halves (the `va39` feature selects 39).
-#[cfg(not(feature = "va39"))]
+/// Virtual-address width of both halves (the `va39` feature selects 39,
+/// `va52` 52, the default is 48).
+#[cfg(feature = "va52")]
+pub const VA_BITS: u32 = 52;
+/// Virtual-address width of both halves (the `va39` feature selects 39,
+/// `va52` 52, the default is 48).
+#[cfg(not(any(feature = "va39", feature = "va52")))]
 pub const VA_BITS: u32 = 48;
+
+/// FEAT_LPA2 translation (TCR_EL1.DS = 1): VAs above 48 bits need it with
+/// a 4 KiB granule. Descriptor bits 9:8 then hold OA\[51:50\] instead of
+/// SH, which comes from TCR_EL1.SH0/SH1 for every page.
+pub const LPA2: bool = VA_BITS > 48;
 
 /// MAIR_EL1 as Linux programs it (`arch/arm64/include/asm/memory.h`,
 /// `MAIR_EL1_SET` in `proc.S`): 0 `MT_NORMAL` 0xff, 1 `MT_NORMAL_TAGGED`
@@ -24,13 +38,19 @@ pub const MAIR: u64 = 0xff | (0xff << 8) | (0x44 << 16) | (0x04 << 32);
 /// TCR_EL1: T0SZ = T1SZ = 64 - VA_BITS, 4 KiB granules, walks inner/outer
 /// write-back cacheable and inner shareable, IPS = 48 bits, 8-bit ASIDs
 /// (unused), TBI off, HA/HD off (the library sets AF itself; DBM is
-/// ignored without HD).
+/// ignored without HD). With [`LPA2`]: DS = 1 (bit 59) and IPS = 52 bits
+/// (0b110), what Linux's `set_ttbr0_for_lpa2()`
+/// (`arch/arm64/kernel/pi/map_kernel.c`) writes on a CPU with 52-bit
+/// PARange (it ORs in `TCR_DS` and sets IPS from PARange); SH0/SH1 =
+/// inner shareable then apply to every page.
 pub const TCR_BOOT: u64 = {
     let t = (64 - VA_BITS) as u64;
+    let (ips, ds) = if LPA2 { (6, 1) } else { (5, 0) };
     t | (1 << 8) | (1 << 10) | (3 << 12) // T0SZ, IRGN0, ORGN0, SH0; TG0 = 4K
         | (t << 16) | (1 << 24) | (1 << 26) | (3 << 28) // T1SZ, IRGN1, ORGN1, SH1
         | (2 << 30) // TG1 = 4K
-        | (5 << 32) // IPS = 48 bits
+        | (ips << 32) // IPS = 48 or 52 bits
+        | (ds << 59) // DS (FEAT_LPA2)
 };
 
 /// An address translation instruction (`AT S1E{0,1}{R,W}`).

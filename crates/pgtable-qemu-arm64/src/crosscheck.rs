@@ -17,7 +17,8 @@
 //! Every process maps user pages read-write, read-only and executable, a
 //! kernel-only page, a 2 MiB block, a read-only 1 GiB block and a page at
 //! the top of the user half. The roots compared are init_mm's (TTBR0 = an
-//! empty table) and the three processes'.
+//! empty table) and the three processes'. The 52-bit image adds kernel and
+//! user mappings of physical addresses above 48 bits (`high_pa.rs`).
 
 use crate::compare::{self, Tally};
 use crate::cpu::VA_BITS;
@@ -39,7 +40,7 @@ const GIB: u64 = 1 << 30;
 /// Addresses the whole check must compare at least.
 const MIN_ADDRESSES: u64 = 10_000;
 
-type Edit<'a, 'b> = KernelEdit<'a, 'b, pgtable::arch::arm64::Arm64, OffsetMemory>;
+pub type Edit<'a, 'b> = KernelEdit<'a, 'b, pgtable::arch::arm64::Arm64, OffsetMemory>;
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);
@@ -108,7 +109,11 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()>
     )?;
     // A read-only 1 GiB block over RAM (and the hole above it).
     let g = (v + GIB) & !(GIB - 1);
-    e.vmap_range(va(g), pa(RAM_START), GIB, Prot::KERNEL_RO, 30)
+    e.vmap_range(va(g), pa(RAM_START), GIB, Prot::KERNEL_RO, 30)?;
+    if crate::cpu::LPA2 {
+        crate::high_pa::kernel_maps(e, v)?;
+    }
+    Ok(())
 }
 
 /// The user mappings of process `i`, over its own tagged block `own` and
@@ -131,6 +136,9 @@ fn user_maps(m: &Machine, s: &mut AddressSpace, own: u64, shared: u64) -> Result
     for (v, p, size, prot, shift) in maps {
         u.map_range(va(v), pa(p), size, prot, shift)
             .map_err(|e| format!("user map {v:#x}: {e:?}"))?;
+    }
+    if crate::cpu::LPA2 {
+        crate::high_pa::user_maps(&mut u).map_err(err("user map above 48 bits"))?;
     }
     Ok(())
 }
@@ -241,6 +249,9 @@ pub fn run(c: &mut Checks, m: Machine) {
         total.merge_outcomes(&t);
     }
     c.record("library-translate", lib.verdict());
+    if crate::cpu::LPA2 {
+        c.record("high-pa", crate::high_pa::verify(&m, &spaces, vm));
+    }
     crate::machine::go_home();
     let r = if total.addresses >= MIN_ADDRESSES && total.differences == 0 {
         Ok(format!(

@@ -27,7 +27,10 @@ pub type Pt = PageTables<Arm64, OffsetMemory>;
 #[cfg(feature = "va39")]
 pub const ARCH: Arm64 = Arm64::VA_39;
 /// The library's mode for this image.
-#[cfg(not(feature = "va39"))]
+#[cfg(feature = "va52")]
+pub const ARCH: Arm64 = Arm64::VA_52;
+/// The library's mode for this image.
+#[cfg(not(any(feature = "va39", feature = "va52")))]
 pub const ARCH: Arm64 = Arm64::VA_48;
 
 /// The kernel root to come back to (0: the boot tables).

@@ -15,6 +15,7 @@ mod data;
 mod exit;
 mod frame;
 mod heap;
+mod high_pa;
 mod machine;
 mod probe;
 mod report;

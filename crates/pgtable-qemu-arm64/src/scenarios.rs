@@ -12,10 +12,19 @@
 //! see **no fault**: the old code's missing sync is harmless here (Linux's
 //! arm64 defines no `ARCH_PAGE_TABLE_SYNC_MASK`). A control touch of an
 //! unmapped kernel address next to the new range must fault in both MMUs.
+//!
+//! The new entry is a top-level one, except where a range shares its
+//! top-level slot with the kernel's own mapping of RAM: then it is the
+//! entry one level down. That happens with 52-bit VAs, whose 16 level -1
+//! slots span 256 TiB each: the library's 52-bit layout (`memory.rst`)
+//! puts modules, vmalloc, vmemmap and the fixmap in the last one, where
+//! this kernel lives, so only the linear map and the KASAN shadow can need
+//! a new level -1 entry.
 
 use crate::compare::{self, Tally};
 use crate::cpu::AtOp;
 use crate::data::{self, BLOCK_2M};
+use crate::frame::{kva, RAM_START};
 use crate::machine::{self, Machine, PhysMem};
 use crate::probe;
 use crate::report::{CheckResult, Checks};
@@ -23,7 +32,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
-use pgtable::{Arch, Level, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
+use pgtable::{Arch, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
+use pgtable_mmu::arm64::{desc, level_shift, Half};
 use pgtable_mmu::PhysBus;
 
 /// Table frames per scenario machine.
@@ -62,26 +72,58 @@ pub fn run(c: &mut Checks) {
 /// repeats every 2 MiB.
 type Range = (u64, u64, u64);
 
+/// The index of `va` in a kernel table at lookup level `level`.
+fn index(m: &Machine, level: i8, va: u64) -> u64 {
+    let shift = level_shift(level);
+    let bits = (m.mmu.va_bits(Half::Upper) - shift).min(9);
+    (va >> shift) & ((1 << bits) - 1)
+}
+
+/// The entry a mapping of `va` must add to the kernel tables, read from
+/// table memory through the software MMU's descriptor decoding: `(lookup
+/// level, index)` of the empty top-level entry, or, when `va` shares its
+/// top-level entry with the kernel's mapping of RAM, of the empty entry
+/// one level down under it. An entry in use where a new one is needed is
+/// an error.
+fn new_entry(m: &Machine, va: u64) -> Result<(i8, u64), String> {
+    let top = m.mmu.start_level(Half::Upper);
+    let slot = index(m, top, va);
+    let d = PhysMem.read_u64(m.pt.kernel_root().0 + 8 * slot);
+    if d == 0 {
+        return Ok((top, slot));
+    }
+    if slot != index(m, top, kva(RAM_START)) || desc::kind(&m.mmu, top, d) != Some(true) {
+        return Err(format!("top-level slot {slot} of {va:#x} is not empty"));
+    }
+    let table = desc::decode_addr(&m.mmu, d, top, false);
+    let i = index(m, top + 1, va);
+    if PhysMem.read_u64(table + 8 * i) != 0 {
+        return Err(format!(
+            "level {} entry {i} of {va:#x} (under the kernel's top-level slot {slot}) is not empty",
+            top + 1
+        ));
+    }
+    Ok((top + 1, i))
+}
+
 /// The common part: a machine with A and B, the edit as `code` writes it,
 /// C, and the touches. `plan` returns the ranges to map from the machine.
-fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Vec<Range>) -> CheckResult {
+fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Result<Vec<Range>, String>) -> CheckResult {
     let m = Machine::new(TABLE_PAGES)?;
     m.load_kernel();
     let block = data::block_2m()?;
-    let ranges = plan(&m, block);
-    let arch = *m.pt.arch();
-    let root = m.pt.kernel_root().0;
-    // The top-level slots the ranges need must be empty: the point of the
-    // scenario is a new kernel root entry after the spaces exist.
+    let ranges = plan(&m, block)?;
+    let top = m.mmu.start_level(Half::Upper);
+    // The entries the ranges need must be empty: the point of the scenario
+    // is a new kernel table entry after the spaces exist.
     let mut slots: Vec<u64> = Vec::new();
+    let mut below: Vec<u64> = Vec::new();
     for &(va, len, _) in &ranges {
         for a in [va, va + len - 1] {
-            let s = arch.index(Level::Pgd, a);
-            if !slots.contains(&s) {
-                if PhysMem.read_u64(root + 8 * s) != 0 {
-                    return Err(format!("top-level slot {s} of {a:#x} is not empty"));
-                }
-                slots.push(s);
+            let (level, i) = new_entry(&m, a)?;
+            let list = if level == top { &mut slots } else { &mut below };
+            if !list.contains(&i) {
+                list.push(i);
             }
         }
     }
@@ -199,8 +241,17 @@ fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Vec<Range>) -> CheckResu
     for s in [a, b, cs] {
         m.pt.destroy_space(s).map_err(|_| "destroy_space refused")?;
     }
+    let below = if below.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; new level {} entries {below:?} under the kernel's top-level slot {}",
+            top + 1,
+            index(&m, top, kva(RAM_START))
+        )
+    };
     Ok(format!(
-        "no fault: touches={touches} faults=0 from spaces A,B (made before) and C (after) with TTBR0 switched; new top-level slot(s) {slots:?}; {how}; control faults={control}; compared={} differences=0",
+        "no fault: touches={touches} faults=0 from spaces A,B (made before) and C (after) with TTBR0 switched; new top-level slot(s) {slots:?}{below}; {how}; control faults={control}; compared={} differences=0",
         t.addresses
     ))
 }
@@ -219,19 +270,23 @@ fn hotplug(code: Code) -> CheckResult {
         let dm = region_start(m, RegionKind::DirectMap) + hot_pa;
         let vmm = region_start(m, RegionKind::Vmemmap) + hot_pa / PAGE_SIZE * 64;
         let vmm_len = SECTION / PAGE_SIZE * 64;
-        alloc::vec![(dm, SECTION, block), (vmm, vmm_len, block)]
+        Ok(alloc::vec![(dm, SECTION, block), (vmm, vmm_len, block)])
     })
 }
 
 /// vmalloc in a new top-level slot (the case `pgd_populate_kernel()` was
-/// written for), at the start of the vmalloc area.
+/// written for), at the start of the vmalloc area; with 52-bit VAs in a new
+/// level-0 entry (the area lies in the kernel's level -1 slot, see above).
 fn vmalloc(code: Code) -> CheckResult {
     scenario(code, |m, block| {
-        let arch = m.pt.arch();
-        let top = arch.level_size(arch.top_level());
         let vm = region_start(m, RegionKind::Vmalloc);
-        // The first whole top-level slot of the area.
-        let va = (vm + top - 1) & !(top - 1);
-        alloc::vec![(va, 4 * BLOCK_2M, block)]
+        // The first whole slot of the area at the level of the new entry.
+        let (level, _) = new_entry(m, vm)?;
+        let size = 1u64 << level_shift(level);
+        let va = vm
+            .checked_add(size - 1)
+            .ok_or(format!("no whole {size:#x} slot above {vm:#x}"))?
+            & !(size - 1);
+        Ok(alloc::vec![(va, 4 * BLOCK_2M, block)])
     })
 }
