@@ -1,11 +1,14 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
-//! - `qemu [--arch x86_64|arm64|riscv64|arm32|all] [--mode 4|5|48|39|52|
-//!   sv39|sv48|sv57|short|short+pxn|all] [--verbose] [--append CMDLINE]
-//!   [--timeout SECS]`: build the bare-metal test kernels (crates/pgtable-qemu
-//!   for x86-64 4/5-level, crates/pgtable-qemu-arm64 for arm64 48/39/52-bit,
+//! - `qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] [--mode 4|5|4-smp|
+//!   48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|pae-unshared|
+//!   2-level-highpte|pae-highpte|pae-unshared-highpte|all] [--verbose]
+//!   [--append CMDLINE] [--timeout SECS]`: build the bare-metal test kernels
+//!   (crates/pgtable-qemu for x86-64 4/5-level and 4-level on 4 CPUs,
+//!   crates/pgtable-qemu-arm64 for arm64 48/39/52-bit,
 //!   crates/pgtable-qemu-riscv64 for Sv39/48/57, crates/pgtable-qemu-arm32
-//!   for arm32 short descriptors) and run each mode under QEMU (all by
+//!   for arm32 short descriptors, crates/pgtable-qemu-i386 for x86-32) and
+//!   run each mode under QEMU (all by
 //!   default); print a summary table and fail on any `CHECK .. FAIL`, a
 //!   missing `RESULT`, an exit status other than the architecture's pass
 //!   status, a scenario verdict other than the simulator's (arm32), or a
@@ -15,8 +18,9 @@ mod qemu;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|all] \
-                     [--mode 4|5|48|39|52|sv39|sv48|sv57|short|short+pxn|all] \
+const USAGE: &str = "usage: cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] \
+                     [--mode 4|5|4-smp|48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|\
+                     pae-unshared|2-level-highpte|pae-highpte|pae-unshared-highpte|all] \
                      [--verbose] [--append CMDLINE] [--timeout SECS]";
 
 fn main() -> ExitCode {

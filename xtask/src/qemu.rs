@@ -2,7 +2,9 @@
 //!
 //! Targets (paging modes on a real MMU):
 //! - x86-64 4-level and 5-level: `crates/pgtable-qemu` on
-//!   `qemu-system-x86_64` (PVH boot, isa-debug-exit);
+//!   `qemu-system-x86_64` (PVH boot, isa-debug-exit); and 4-level with
+//!   `-smp 4` (cargo feature `smp`): the SMP checks on real concurrent
+//!   CPUs after the single-CPU ones;
 //! - arm64 48-bit, 39-bit and 52-bit (FEAT_LPA2): `crates/pgtable-qemu-arm64`
 //!   on `qemu-system-aarch64 -M virt -cpu max` (EL1, semihosting exit);
 //!   52-bit is skipped where the CPU lacks FEAT_LPA2 (QEMU before 7.0);
@@ -111,6 +113,8 @@ pub enum Mode {
     Four,
     /// x86-64 5-level paging (LA57).
     Five,
+    /// x86-64 4-level paging on 4 CPUs (`-smp 4`).
+    Smp4,
     /// arm64, 48-bit VAs (4 levels).
     Va48,
     /// arm64, 39-bit VAs (3 levels).
@@ -150,9 +154,10 @@ const fn x86_32(short: &'static str, label: &'static str, features: Option<&'sta
     })
 }
 
-const ALL_MODES: [Mode; 16] = [
+const ALL_MODES: [Mode; 17] = [
     Mode::Four,
     Mode::Five,
+    Mode::Smp4,
     Mode::Va48,
     Mode::Va39,
     Mode::Va52,
@@ -180,7 +185,7 @@ const ALL_MODES: [Mode; 16] = [
 impl Mode {
     fn arch(self) -> Arch {
         match self {
-            Mode::Four | Mode::Five => Arch::X86_64,
+            Mode::Four | Mode::Five | Mode::Smp4 => Arch::X86_64,
             Mode::Va48 | Mode::Va39 | Mode::Va52 => Arch::Arm64,
             Mode::Sv39 | Mode::Sv48 | Mode::Sv57 => Arch::Riscv64,
             Mode::Short | Mode::ShortPxn => Arch::Arm32,
@@ -192,6 +197,7 @@ impl Mode {
         match self {
             Mode::Four => "4-level".into(),
             Mode::Five => "5-level".into(),
+            Mode::Smp4 => "4-level+smp".into(),
             Mode::Va48 => "arm64/48-bit".into(),
             Mode::Va39 => "arm64/39-bit".into(),
             Mode::Va52 => "arm64/52-bit".into(),
@@ -208,6 +214,7 @@ impl Mode {
         match self {
             Mode::Four => "x86_64/4-level".into(),
             Mode::Five => "x86_64/5-level".into(),
+            Mode::Smp4 => "x86_64/4-level+smp".into(),
             m => m.label(),
         }
     }
@@ -216,6 +223,7 @@ impl Mode {
         match self {
             Mode::Four => "4",
             Mode::Five => "5",
+            Mode::Smp4 => "4-smp",
             Mode::Va48 => "48",
             Mode::Va39 => "39",
             Mode::Va52 => "52",
@@ -230,7 +238,7 @@ impl Mode {
     fn cpu(self) -> &'static str {
         match self {
             // 1 GiB pages too, so the test kernel maps with every leaf size.
-            Mode::Four => "qemu64,+pdpe1gb",
+            Mode::Four | Mode::Smp4 => "qemu64,+pdpe1gb",
             Mode::Five => "qemu64,+la57,+pdpe1gb",
             // Everything QEMU's TCG implements (FEAT_PAN, FEAT_HAFDBS,
             // FEAT_LPA2, ...); the kernel programs what it uses.
@@ -251,6 +259,7 @@ impl Mode {
     fn feature(self) -> Option<&'static str> {
         match self {
             Mode::Five => Some("la57"),
+            Mode::Smp4 => Some("smp"),
             Mode::Va39 => Some("va39"),
             Mode::Va52 => Some("va52"),
             Mode::Sv48 => Some("sv48"),
@@ -265,6 +274,7 @@ impl Mode {
         match self {
             Mode::Four => "la48",
             Mode::Five => "la57",
+            Mode::Smp4 => "smp",
             Mode::Va48 => "va48",
             Mode::Va39 => "va39",
             Mode::Va52 => "va52",
@@ -319,8 +329,8 @@ impl Options {
                         .into_iter()
                         .find(|m| m.short() == v)
                         .ok_or(format!(
-                            "bad --mode `{v}` (4, 5, 48, 39, 52, sv39, sv48, sv57, short, \
-                             short+pxn, 2-level, pae, pae-unshared, 2-level-highpte, \
+                            "bad --mode `{v}` (4, 5, 4-smp, 48, 39, 52, sv39, sv48, sv57, \
+                             short, short+pxn, 2-level, pae, pae-unshared, 2-level-highpte, \
                              pae-highpte, pae-unshared-highpte or all)"
                         ))?],
                 });
@@ -646,6 +656,9 @@ fn qemu_args(elf: &Path, mode: Mode, append: Option<&str>) -> Vec<String> {
             .collect()
         }
     };
+    if mode == Mode::Smp4 {
+        args.extend(["-smp".to_string(), "4".to_string()]);
+    }
     if let Some(a) = append {
         args.extend(["-append".to_string(), a.to_string()]);
     }

@@ -1,8 +1,9 @@
 //! Control registers, EFER, TLB maintenance and CPUID, through the `x86_64`
 //! crate, as plain `u64` values (what the checks print and compare).
 //!
-//! The kernel runs in ring 0 with interrupts disabled on one CPU, so these
-//! privileged instructions never fault for lack of privilege. Reads and TLB
+//! The kernel runs in ring 0 (the BSP with interrupts disabled; in the SMP
+//! image the APs take IPIs), so these privileged instructions never fault
+//! for lack of privilege. Reads and TLB
 //! flushes are safe functions: they cannot break memory safety. Writes that
 //! change the address space or paging mode are `unsafe` and state what the
 //! caller must guarantee.
@@ -117,6 +118,28 @@ pub fn halt_forever() -> ! {
     loop {
         hlt();
     }
+}
+
+/// CPUs this kernel gives per-CPU state to (the SMP mode runs `-smp 4`).
+pub const MAX_CPUS: usize = 4;
+
+/// This CPU's index for per-CPU state: its initial APIC ID
+/// (CPUID.1:EBX[31:24]; QEMU numbers `-smp N` CPUs 0..N-1), clamped to
+/// `MAX_CPUS - 1`. The SMP start-up refuses CPUs with larger IDs, so the
+/// clamp only matters for a CPU that never runs kernel code.
+pub fn cpu_index() -> usize {
+    let id = (cpuid(1).1 >> 24) as usize;
+    id.min(MAX_CPUS - 1)
+}
+
+/// The time-stamp counter. Under QEMU 7.2's TCG it counts at about the
+/// host's TSC rate (measured: 18,440 M cycles in a 7.5 s run on a 2.6 GHz
+/// host), so it measures host time, which is what the SMP waits' timeouts
+/// need.
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the counter (CR4.TSD is clear, and this is
+    // ring 0 anyway).
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 /// CPUID leaf `leaf`, subleaf 0: (eax, ebx, ecx, edx).

@@ -67,6 +67,16 @@ pub fn read_phys(pa: u64) -> u64 {
     unsafe { (frame::phys_to_virt(pa) as *const u64).read_volatile() }
 }
 
+/// Write the u64 at physical `pa` through the identity map.
+///
+/// # Safety
+/// `pa` must be 8-byte aligned RAM below 4 GiB that the caller owns (taken
+/// from the frame allocator for this use, not part of any Rust object).
+pub unsafe fn write_phys(pa: u64, value: u64) {
+    // SAFETY: the caller owns the word; the identity map reaches it.
+    unsafe { (frame::phys_to_virt(pa) as *mut u64).write_volatile(value) }
+}
+
 /// The tagged ranges.
 pub fn tagged() -> Vec<(u64, u64)> {
     TAGGED.lock().clone()

@@ -13,6 +13,7 @@
 //! whose address is in `rdi` (a #GP, e.g. for a non-canonical address, sets
 //! no CR2, so the address is taken from there).
 
+use crate::cpu::{cpu_index, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::structures::idt::ExceptionVector;
 
@@ -77,10 +78,24 @@ impl Fault {
     }
 }
 
-static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);
-static LAST_ADDR: AtomicU64 = AtomicU64::new(0);
-static LAST_ERROR: AtomicU64 = AtomicU64::new(0);
-static LAST_RIP: AtomicU64 = AtomicU64::new(0);
+/// The last fault of one CPU. Per CPU because in the SMP mode several
+/// CPUs probe (and fault) at the same time: a shared record would hand one
+/// CPU's fault to another's probe.
+struct LastFault {
+    vector: AtomicU64,
+    addr: AtomicU64,
+    error: AtomicU64,
+    rip: AtomicU64,
+}
+
+static LAST: [LastFault; MAX_CPUS] = [const {
+    LastFault {
+        vector: AtomicU64::new(0),
+        addr: AtomicU64::new(0),
+        error: AtomicU64::new(0),
+        rip: AtomicU64::new(0),
+    }
+}; MAX_CPUS];
 
 /// Called by the exception dispatcher: if `vector` is #PF or #GP at a table
 /// instruction `rip`, record the fault and return the address to resume at.
@@ -96,19 +111,21 @@ pub fn fixup_exception(vector: u64, error_code: u64, rip: u64, rdi: u64) -> Opti
     } else {
         rdi
     };
-    LAST_VECTOR.store(vector, Ordering::SeqCst);
-    LAST_ADDR.store(addr, Ordering::SeqCst);
-    LAST_ERROR.store(error_code, Ordering::SeqCst);
-    LAST_RIP.store(rip, Ordering::SeqCst);
+    let last = &LAST[cpu_index()];
+    last.vector.store(vector, Ordering::SeqCst);
+    last.addr.store(addr, Ordering::SeqCst);
+    last.error.store(error_code, Ordering::SeqCst);
+    last.rip.store(rip, Ordering::SeqCst);
     Some(fixup)
 }
 
-/// The fault [`fixup_exception`] recorded last.
+/// The fault [`fixup_exception`] recorded last on this CPU.
 pub fn last_fault() -> Fault {
+    let last = &LAST[cpu_index()];
     Fault {
-        vector: LAST_VECTOR.load(Ordering::SeqCst),
-        addr: LAST_ADDR.load(Ordering::SeqCst),
-        error_code: LAST_ERROR.load(Ordering::SeqCst),
-        rip: LAST_RIP.load(Ordering::SeqCst),
+        vector: last.vector.load(Ordering::SeqCst),
+        addr: last.addr.load(Ordering::SeqCst),
+        error_code: last.error.load(Ordering::SeqCst),
+        rip: last.rip.load(Ordering::SeqCst),
     }
 }

@@ -15,7 +15,7 @@
 //! No SSE state is saved: `x86_64-unknown-none` compiles without SSE.
 
 use crate::gdt::{IST_CRITICAL, IST_GENERAL};
-use crate::{cpu, exit, extable, println};
+use crate::{cpu, exit, extable, println, shootdown};
 use core::arch::global_asm;
 use x86_64::structures::idt::{EntryOptions, InterruptDescriptorTable};
 use x86_64::VirtAddr;
@@ -37,7 +37,7 @@ pgq_isr_\n:
     jmp pgq_isr_common
     .endm
 
-    .irp n, 0,1,2,3,4,5,6,7,9,16,18,19,20,28
+    .irp n, 0,1,2,3,4,5,6,7,9,16,18,19,20,28,240,241,255
     PGQ_ISR_NOERR \n
     .endr
     .irp n, 8,10,11,12,13,14,17,21,29,30
@@ -101,11 +101,27 @@ pgq_isr_table:
     .quad pgq_isr_\n
     .endr
     .quad 0
+
+    # The SMP mode's interrupts: the TLB-shootdown and wake-up IPIs and
+    # the APIC's spurious vector (shootdown.rs).
+    .p2align 3
+    .global pgq_isr_shootdown
+pgq_isr_shootdown:
+    .quad pgq_isr_240
+    .global pgq_isr_wake
+pgq_isr_wake:
+    .quad pgq_isr_241
+    .global pgq_isr_spurious
+pgq_isr_spurious:
+    .quad pgq_isr_255
 "#
 );
 
 extern "C" {
     static pgq_isr_table: [u64; 32];
+    static pgq_isr_shootdown: u64;
+    static pgq_isr_wake: u64;
+    static pgq_isr_spurious: u64;
 }
 
 /// Registers saved by the stubs, lowest address first, then what the CPU
@@ -236,9 +252,37 @@ pub fn init() {
                 unsafe { entry.set_stack_index(ist) };
             }
         }
+        // SAFETY: these words are read-only addresses of the stubs of
+        // vectors 240, 241 and 255, which push a dummy error code like the
+        // other no-error-code stubs.
+        let ipis = unsafe {
+            [
+                (shootdown::VECTOR_SHOOTDOWN, pgq_isr_shootdown),
+                (shootdown::VECTOR_WAKE, pgq_isr_wake),
+                (shootdown::VECTOR_SPURIOUS, pgq_isr_spurious),
+            ]
+        };
+        for (vector, addr) in ipis {
+            // SAFETY: `addr` is `vector`'s stub (above) and gdt::init loaded
+            // the kernel's code segment; interrupt gates keep IF clear in
+            // the handler, so it never nests on its IST stack.
+            unsafe {
+                idt[vector]
+                    .set_handler_addr(VirtAddr::new(addr))
+                    .set_stack_index(IST_GENERAL);
+            }
+        }
         idt
     });
     idt.load();
+}
+
+/// Load the IDT `init` built on this CPU (an application processor: the
+/// IDT is shared, the TSS and its IST stacks are per CPU, `gdt::init_ap`).
+pub fn load_on_ap() {
+    if let Some(idt) = IDT.get() {
+        idt.load();
+    }
 }
 
 #[no_mangle]
@@ -249,6 +293,9 @@ extern "C" fn pgq_exception_dispatch(frame: &mut ExceptionFrame) {
         frame.rip = resume;
         return;
     }
+    if frame.vector >= 32 && shootdown::handle(frame.vector) {
+        return;
+    }
     fatal(frame)
 }
 
@@ -256,8 +303,11 @@ fn fatal(f: &ExceptionFrame) -> ! {
     let name = NAMES.get(f.vector as usize).copied().unwrap_or("?");
     println!();
     println!(
-        "EXCEPTION {} ({}) error_code={:#x}",
-        f.vector, name, f.error_code
+        "EXCEPTION {} ({}) error_code={:#x} cpu={}",
+        f.vector,
+        name,
+        f.error_code,
+        cpu::cpu_index()
     );
     println!(
         "  rip={:#018x} cs={:#x} rflags={:#x} rsp={:#018x} ss={:#x}",

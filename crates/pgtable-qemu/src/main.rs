@@ -5,13 +5,16 @@
 //! `kmain` sets up serial, GDT/TSS/IDT, the memory map, the frame allocator
 //! and the heap, runs the infrastructure self-test, then builds its own page
 //! tables with `pgtable` and runs on them: the historical scenarios
-//! (`scenarios`) and the real-vs-software MMU cross-check (`crosscheck`).
+//! (`scenarios`) and the real-vs-software MMU cross-check (`crosscheck`);
+//! the `smp` image then starts the other CPUs and runs the SMP checks
+//! (`smp`).
 
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod apic;
 mod boot;
 mod cpu;
 mod crosscheck;
@@ -29,11 +32,17 @@ mod report;
 mod scenarios;
 mod selftest;
 mod serial;
+mod shootdown;
+mod smp;
 mod space;
 mod sync;
 mod touch;
 
 use report::Checks;
+
+/// The `smp` image (`-smp 4`): after the single-CPU checks, start the APs
+/// and run the SMP checks (`smp`).
+const SMP: bool = cfg!(feature = "smp");
 
 /// Entered from the trampoline with the physical address of
 /// `hvm_start_info` and whether CR4.LA57 was set.
@@ -45,7 +54,11 @@ pub extern "C" fn kmain(start_info_pa: u32, la57_active: bool) -> ! {
 
     let (kstart, kend) = boot::kernel_image();
     println!("pgtable-qemu: PVH boot, hvm_start_info at {start_info_pa:#x}");
-    println!("MODE {}-level", if la57_active { 5 } else { 4 });
+    println!(
+        "MODE {}-level{}",
+        if la57_active { 5 } else { 4 },
+        if SMP { "+smp" } else { "" }
+    );
     if boot::LA57_REQUESTED && !la57_active {
         println!("NOTE 5-level paging requested but CPUID.7.0:ECX[16] (LA57) is clear");
     }
@@ -104,6 +117,9 @@ pub extern "C" fn kmain(start_info_pa: u32, la57_active: bool) -> ! {
     scenarios::run(&mut checks);
     if let Ok(main) = &main {
         crosscheck::run(&mut checks, main);
+    }
+    if SMP {
+        smp::run(&mut checks, info.cmdline());
     }
     checks.finish()
 }

@@ -99,8 +99,8 @@ fn result(status: u64) -> Result<(), Fault> {
 /// either way.
 ///
 /// `write == false`: one read. `write == true`: read the byte and write the
-/// same value back (nothing changes; the kernel is single-CPU with
-/// interrupts off). If that read faults, a write of 0 is attempted so that
+/// same value back (nothing changes: only the BSP probes writes, with
+/// interrupts off, and in the SMP image the other CPUs only read). If that read faults, a write of 0 is attempted so that
 /// the reported fault is a write fault (error code bit 1): on x86 a page a
 /// supervisor cannot read cannot be written either (absent SMAP/PKU, which
 /// this kernel does not enable), so that write faults as well. A locked RMW

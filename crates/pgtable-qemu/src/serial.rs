@@ -1,7 +1,8 @@
 //! COM1 (16550 UART at port 0x3f8) through the `uart_16550` crate, and the
 //! `print!` / `println!` macros.
 //!
-//! Output is not locked: the kernel is single-CPU with interrupts disabled,
+//! Output is not locked: only the BSP prints (in the SMP image an AP prints
+//! only on its way to a fatal exit), with interrupts disabled,
 //! and exception handlers must be able to print while the main code is in
 //! the middle of a line (a lock held there would deadlock the handler). So
 //! each print takes a fresh driver handle for the port instead of sharing

@@ -105,6 +105,14 @@ pub fn go_home() {
     }
 }
 
+/// The root [`go_home`] loads.
+pub fn home_root() -> PhysAddr {
+    match HOME.load(Ordering::SeqCst) {
+        0 => PhysAddr(crate::boot::boot_top_table(cpu::la57_active())),
+        root => PhysAddr(root),
+    }
+}
+
 /// One init_mm with its address spaces.
 pub struct Machine {
     pub pt: Pt,
