@@ -84,3 +84,42 @@ impl Frames {
         self.in_use
     }
 }
+
+/// The machine's frames lent to a library call that allocates what it maps
+/// ([`pgtable::FrameSource`]: the vmemmap's), noting each frame handed out.
+pub(crate) struct Lent<'a> {
+    frames: &'a std::cell::RefCell<Frames>,
+    /// Every frame handed out, in order.
+    pub handed: Vec<PhysAddr>,
+}
+
+impl<'a> Lent<'a> {
+    pub(crate) fn new(frames: &'a std::cell::RefCell<Frames>) -> Self {
+        Lent {
+            frames,
+            handed: Vec::new(),
+        }
+    }
+}
+
+impl pgtable::FrameSource for Lent<'_> {
+    type Error = crate::machine::SimError;
+
+    fn alloc(&mut self, size: u64) -> Result<PhysAddr, Self::Error> {
+        let pa = match size {
+            4096 => self.frames.borrow_mut().alloc()?,
+            0x20_0000 => self.frames.borrow_mut().alloc_2m()?,
+            _ => return Err(pgtable::Error::Misaligned(size).into()),
+        };
+        self.handed.push(pa);
+        Ok(pa)
+    }
+
+    fn free(&mut self, pa: PhysAddr, size: u64) {
+        match size {
+            4096 => self.frames.borrow_mut().free(pa),
+            0x20_0000 => self.frames.borrow_mut().free_2m(pa),
+            _ => {}
+        }
+    }
+}

@@ -146,9 +146,7 @@ pub struct Machine {
     /// Frames behind each vmalloc area.
     pub(crate) vm_frames: RefCell<BTreeMap<u64, Vec<PhysAddr>>>,
     /// Shared KASAN zero tables, once built.
-    pub(crate) kasan_zero: RefCell<Option<crate::kernel::kasan::ZeroTables>>,
-    /// vmemmap PMD blocks populated: block address → backing frame.
-    pub(crate) vmemmap_blocks: RefCell<BTreeMap<u64, PhysAddr>>,
+    pub(crate) kasan_zero: RefCell<Option<pgtable::mm::KasanEarlyShadow>>,
     /// On split-root architectures, the empty table the kernel's own
     /// context runs with in its user-half root (arm64's `reserved_pg_dir`
     /// in TTBR0): a data frame never written.
@@ -219,7 +217,6 @@ impl Machine {
             mapped: RefCell::new(BTreeMap::new()),
             vm_frames: RefCell::new(BTreeMap::new()),
             kasan_zero: RefCell::new(None),
-            vmemmap_blocks: RefCell::new(BTreeMap::new()),
             reserved_pg_dir,
             fault_handler: std::cell::Cell::new(None),
             fixed: RefCell::new(Vec::new()),

@@ -17,6 +17,7 @@ mod error;
 mod handle;
 mod mask;
 pub mod memory;
+pub mod mm;
 mod pgalloc;
 mod prot;
 pub mod ptdump;
@@ -37,6 +38,7 @@ pub use memory::{
     DirectMap, FaultInjector, FrameAllocator, MemoryError, OffsetMemory, RawAccess, SparseMemory,
     TableMemory,
 };
+pub use mm::{FrameSource, KernelEditor};
 pub use prot::{Access, CacheMode, Prot};
 #[cfg(loom)]
 #[doc(hidden)]

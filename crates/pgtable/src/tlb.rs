@@ -83,7 +83,7 @@ impl TlbFlush {
     }
 
     /// Discharge the obligation through the caller's flush hook.
-    pub fn flush(self, hook: &mut impl FlushTlb) {
+    pub fn flush(self, hook: &mut (impl FlushTlb + ?Sized)) {
         hook.flush_tlb_range(&self.range);
     }
 

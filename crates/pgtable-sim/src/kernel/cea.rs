@@ -6,7 +6,7 @@ use super::Kernel;
 use crate::era::{Era, User};
 use crate::machine::SimError;
 use pgtable::arch::RegionKind;
-use pgtable::Prot;
+use pgtable::{Prot, VirtAddr};
 
 /// Bytes of the entry area reserved per CPU here.
 pub const CEA_STRIDE: u64 = 64 << 10;
@@ -25,7 +25,7 @@ impl Kernel<'_> {
         let frames = (0..CEA_PAGES)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        if let Err(e) = self.edit(how, |e| e.vmap_pages(va, &frames, Prot::KERNEL)) {
+        if let Err(e) = self.edit(how, |e| e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL)) {
             for f in frames {
                 self.m.frames.borrow_mut().free(f);
             }

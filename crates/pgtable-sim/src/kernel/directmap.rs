@@ -1,25 +1,25 @@
-//! The direct map and memory hotplug (`arch/x86/mm/init_64.c`:
-//! `kernel_physical_mapping_init()`, `arch_add_memory()`,
-//! `arch_remove_memory()`).
+//! The direct map and memory hotplug (`arch/x86/mm/init_64.c`), through the
+//! library's `pgtable::mm::hotplug`: the era decides the edit and whether
+//! x86's late `sync_global_pgds()` follows.
 
-use super::{Kernel, Memmap};
+use super::Kernel;
 use crate::era::{Era, Populate, User};
 use crate::machine::SimError;
-use pgtable::{PhysAddr, Prot};
+use pgtable::mm::{kernel_physical_mapping_init, kernel_physical_mapping_remove};
+use pgtable::{FlushRange, PhysAddr, VirtAddr};
 
 impl Kernel<'_> {
-    /// Map `pa..pa+size` in the direct map, with 1 GiB leaves where aligned;
-    /// on x86-64 from 9b861528a801 on, `kernel_physical_mapping_init()`
-    /// then calls `sync_global_pgds()` itself.
+    /// `kernel_physical_mapping_init()` of `pa..pa+size`; on x86-64 from
+    /// 9b861528a801 on, followed by its own `sync_global_pgds()`.
     pub fn map_direct(&mut self, era: impl Into<Era>, pa: u64, size: u64) -> Result<(), SimError> {
         let era = era.into();
-        let va = self.m.layout.va(pa);
-        self.edit(self.how(era, User::DirectMap), |e| {
-            e.vmap_range(va, PhysAddr(pa), size, Prot::KERNEL, 30)
+        let offset = VirtAddr(self.m.layout.page_offset);
+        let va = self.edit(self.how(era, User::DirectMap), |e| {
+            kernel_physical_mapping_init(e, offset, PhysAddr(pa), size)
         })?;
-        self.m.note_mapped(va, size, "direct map");
+        self.m.note_mapped(va.0, size, "direct map");
         if era.late_sync(User::DirectMap, self.m.arch) {
-            self.sync_global_pgds(va, va + size - 1)?;
+            self.sync_global_pgds(va.0, va.0 + size - 1)?;
         }
         Ok(())
     }
@@ -36,7 +36,7 @@ impl Kernel<'_> {
     ) -> Result<(), SimError> {
         let era = era.into();
         self.map_direct(era, pa, size)?;
-        let r = self.vmemmap_populate(era, pa, size, Memmap::Huge, cpu);
+        let r = self.vmemmap_populate(era, pa, size, cpu);
         if let Err(e) = r {
             self.unmap_direct(pa, size)?;
             return Err(e);
@@ -45,10 +45,14 @@ impl Kernel<'_> {
     }
 
     fn unmap_direct(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
-        let va = self.m.layout.va(pa);
-        let flush = self.edit(Populate::Tracked, |e| e.vunmap_range(va, size))?;
-        self.m.flush_tlb(flush);
-        self.m.note_unmapped(va);
+        let offset = VirtAddr(self.m.layout.page_offset);
+        let m = self.m;
+        // Every simulated CPU drops its whole TLB (a superset of each range).
+        let mut tlb = |_: &FlushRange| m.flush_tlb_all();
+        self.edit(Populate::Tracked, |e| {
+            kernel_physical_mapping_remove(e, offset, PhysAddr(pa), size, &mut tlb)
+        })?;
+        self.m.note_unmapped(self.m.layout.va(pa));
         Ok(())
     }
 

@@ -6,97 +6,45 @@
 //! legacy edit: nothing synced when it ends) or tracked (the library's
 //! edit, which syncs when it ends), and x86's late `sync_global_pgds()`
 //! follows where that release had it ([`Era::late_sync`]).
+//!
+//! The page-table work of hotplug, the vmemmap, the KASAN early shadow and
+//! the percpu first chunk is the library's (`pgtable::mm`), run on the
+//! era's edit through [`KernelEditor`]; what stays here is the simulated
+//! kernel's own part: its frames, the ranges it has mapped, the writes it
+//! makes, and the era's choices.
 
 mod cea;
 mod directmap;
-pub(crate) mod kasan;
+mod kasan;
 mod percpu;
 mod vmalloc;
 mod vmemmap;
-
-pub use vmemmap::Memmap;
 
 use crate::arch::SimArch;
 use crate::era::{Era, Populate};
 use crate::machine::{Machine, SimError, Strategy};
 use crate::report::FaultRecord;
+use pgtable::mm::{KernelEditor, Vmemmap};
 use pgtable::{
-    CacheMode, EntryPtr, KernelEdit, KernelSpace, KernelTable, LegacyEdit, Level, PhysAddr, Prot,
-    SharedTable, SparseMemory, TlbFlush, VirtAddr,
+    CacheMode, DefaultLock, KernelEdit, KernelSpace, LegacyEdit, PhysAddr, Prot, SparseMemory,
+    TlbFlush, VirtAddr,
 };
 use pgtable_mmu::Access;
 
-/// The calls kernel users make, the same for old and new code.
-pub(crate) trait Editor<'m> {
-    fn vmap_range(
-        &mut self,
-        va: u64,
-        pa: PhysAddr,
-        size: u64,
-        prot: Prot,
-        shift: u32,
-    ) -> pgtable::Result<()>;
-    fn vmap_pages(&mut self, va: u64, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<()>;
-    fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<TlbFlush>;
+/// The calls kernel users make, the same for old and new code: the
+/// library's [`KernelEditor`] (which its `mm` users take) and the vmalloc
+/// area's allocator.
+pub(crate) trait Editor<'m>:
+    KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock>
+{
     fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr>;
     fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<TlbFlush>;
     fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> pgtable::Result<VirtAddr>;
-    fn pgd_offset(&self, va: u64) -> EntryPtr;
-    fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr>;
-    fn alloc_track(&mut self, level: Level, e: EntryPtr, va: u64) -> pgtable::Result<EntryPtr>;
-    fn set_leaf(
-        &mut self,
-        level: Level,
-        va: u64,
-        e: EntryPtr,
-        pa: PhysAddr,
-        prot: Prot,
-    ) -> pgtable::Result<()>;
-    fn alloc_table(
-        &mut self,
-        level: Level,
-    ) -> pgtable::Result<KernelTable<'m, SimArch, SparseMemory>>;
-    fn is_none(&self, level: Level, e: EntryPtr) -> bool;
-    /// Make a table shared (the KASAN early-shadow tables).
-    fn share(
-        &mut self,
-        table: KernelTable<'m, SimArch, SparseMemory>,
-    ) -> pgtable::Result<SharedTable>;
-    /// `pXd_populate_kernel()` (new) or `pXd_populate(&init_mm, …)` (old)
-    /// of a shared table.
-    fn populate_shared(
-        &mut self,
-        level: Level,
-        va: u64,
-        e: EntryPtr,
-        table: SharedTable,
-    ) -> pgtable::Result<()>;
 }
 
 macro_rules! forward_editor {
     ($ty:ident) => {
         impl<'m> Editor<'m> for $ty<'_, 'm, SimArch, SparseMemory> {
-            fn vmap_range(
-                &mut self,
-                va: u64,
-                pa: PhysAddr,
-                size: u64,
-                prot: Prot,
-                shift: u32,
-            ) -> pgtable::Result<()> {
-                $ty::vmap_range(self, VirtAddr(va), pa, size, prot, shift)
-            }
-            fn vmap_pages(
-                &mut self,
-                va: u64,
-                frames: &[PhysAddr],
-                prot: Prot,
-            ) -> pgtable::Result<()> {
-                $ty::vmap_pages(self, VirtAddr(va), frames, prot)
-            }
-            fn vunmap_range(&mut self, va: u64, size: u64) -> pgtable::Result<TlbFlush> {
-                $ty::vunmap_range(self, VirtAddr(va), size)
-            }
             fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr> {
                 $ty::vmap(self, frames, prot)
             }
@@ -110,54 +58,6 @@ macro_rules! forward_editor {
                 cache: CacheMode,
             ) -> pgtable::Result<VirtAddr> {
                 $ty::ioremap(self, pa, size, cache)
-            }
-            fn pgd_offset(&self, va: u64) -> EntryPtr {
-                $ty::pgd_offset(self, VirtAddr(va))
-            }
-            fn offset(&self, level: Level, parent: EntryPtr, va: u64) -> Option<EntryPtr> {
-                $ty::offset(self, level, parent, VirtAddr(va))
-            }
-            fn alloc_track(
-                &mut self,
-                level: Level,
-                e: EntryPtr,
-                va: u64,
-            ) -> pgtable::Result<EntryPtr> {
-                $ty::alloc_track(self, level, e, VirtAddr(va))
-            }
-            fn set_leaf(
-                &mut self,
-                level: Level,
-                va: u64,
-                e: EntryPtr,
-                pa: PhysAddr,
-                prot: Prot,
-            ) -> pgtable::Result<()> {
-                $ty::set_leaf(self, level, VirtAddr(va), e, pa, prot)
-            }
-            fn alloc_table(
-                &mut self,
-                level: Level,
-            ) -> pgtable::Result<KernelTable<'m, SimArch, SparseMemory>> {
-                $ty::alloc_table(self, level)
-            }
-            fn is_none(&self, level: Level, e: EntryPtr) -> bool {
-                $ty::entry(self, level, e) == pgtable::Decoded::None
-            }
-            fn share(
-                &mut self,
-                table: KernelTable<'m, SimArch, SparseMemory>,
-            ) -> pgtable::Result<SharedTable> {
-                Ok($ty::share(self, table)?)
-            }
-            fn populate_shared(
-                &mut self,
-                level: Level,
-                va: u64,
-                e: EntryPtr,
-                table: SharedTable,
-            ) -> pgtable::Result<()> {
-                $ty::populate_shared(self, level, VirtAddr(va), e, table)
             }
         }
     };
@@ -192,6 +92,16 @@ impl<'m> Kernel<'m> {
     /// The edit `user` makes in `era` on this machine.
     pub(crate) fn how(&self, era: Era, user: crate::era::User) -> Populate {
         era.populate(user, self.m.arch)
+    }
+
+    /// Where the `struct page`s are: the layout's `vmemmap_base`, its
+    /// `sizeof(struct page)`, x86-64's 128 MiB sections.
+    pub(crate) fn vmemmap(&self) -> Vmemmap {
+        Vmemmap {
+            base: VirtAddr(self.m.layout.vmemmap),
+            struct_page: self.m.layout.struct_page,
+            section_size: crate::layout::SECTION_SIZE,
+        }
     }
 
     /// `sync_global_pgds(start, last)`, as old callers did it by hand.
@@ -233,7 +143,7 @@ impl<'m> Kernel<'m> {
         let ram = self.m.layout.boot_ram;
         self.map_direct(Era::V617, 0, ram)?;
         if self.m.layout.has_vmemmap {
-            self.vmemmap_populate(Era::V617, 0, ram, Memmap::Huge, 0)?;
+            self.vmemmap_populate(Era::V617, 0, ram, 0)?;
         }
         Ok(())
     }

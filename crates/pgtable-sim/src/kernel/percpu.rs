@@ -1,16 +1,15 @@
-//! The percpu first chunk in page mode (`mm/percpu.c`:
-//! `pcpu_page_first_chunk()`, `pcpu_populate_pte()`), one of the callers the
-//! Linux 6.17 patch converted to the kernel populate helpers.
+//! The percpu first chunk in page mode (`mm/percpu.c`), through the
+//! library's `pgtable::mm::percpu`.
 
 use super::Kernel;
 use crate::era::{Era, User};
 use crate::machine::SimError;
-use pgtable::{Level, Prot};
+use pgtable::mm::pcpu_page_first_chunk;
+use pgtable::VirtAddr;
 
 impl Kernel<'_> {
-    /// Map a first chunk of `unit_pages` pages per CPU at `base` page by
-    /// page, each walk populating missing levels as `pcpu_populate_pte()`
-    /// does. Returns the unit size in bytes.
+    /// Map a first chunk of `unit_pages` fresh pages per CPU at `base`, page
+    /// by page (`pcpu_populate_pte()` each). Returns the unit size in bytes.
     pub fn percpu_first_chunk(
         &mut self,
         era: impl Into<Era>,
@@ -22,18 +21,12 @@ impl Kernel<'_> {
         let frames = (0..units * unit_pages)
             .map(|_| self.m.frames.borrow_mut().alloc())
             .collect::<Result<Vec<_>, _>>()?;
-        self.edit(how, |e| -> Result<(), SimError> {
-            for (i, &frame) in frames.iter().enumerate() {
-                let addr = base + i as u64 * 4096;
-                let pgd = e.pgd_offset(addr);
-                let p4d = e.alloc_track(Level::Pgd, pgd, addr)?;
-                let pud = e.alloc_track(Level::P4d, p4d, addr)?;
-                let pmd = e.alloc_track(Level::Pud, pud, addr)?;
-                let pte = e.alloc_track(Level::Pmd, pmd, addr)?;
-                e.set_leaf(Level::Pte, addr, pte, frame, Prot::KERNEL)?;
+        if let Err(e) = self.edit(how, |e| pcpu_page_first_chunk(e, VirtAddr(base), &frames)) {
+            for f in frames {
+                self.m.frames.borrow_mut().free(f);
             }
-            Ok(())
-        })?;
+            return Err(e.into());
+        }
         let size = frames.len() as u64 * 4096;
         self.m.note_mapped(base, size, "percpu first chunk");
         self.m.vm_frames.borrow_mut().insert(base, frames);

@@ -2,7 +2,6 @@
 
 use super::{read_from_every_cpu, slot};
 use crate::era::Era;
-use crate::kernel::Memmap;
 use crate::layout::{HOTPLUG_BASE, SECTION_SIZE};
 use crate::machine::{Machine, SimError};
 use pgtable_mmu::Access;
@@ -78,7 +77,7 @@ pub(super) fn compound_devmap(m: &Machine, era: Era) -> Result<Vec<String>, SimE
 pub(super) fn subpmd_clear(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
     let pa = m.layout.device;
     let mut k = m.kernel();
-    k.vmemmap_populate(era, pa, SECTION_SIZE, Memmap::Huge, 0)?;
+    k.vmemmap_populate(era, pa, SECTION_SIZE, 0)?;
     let (start, end) = (m.layout.page(pa), m.layout.page(pa + SECTION_SIZE));
     read_from_every_cpu(&k, start, "struct page of the device section");
     Ok(vec![format!(

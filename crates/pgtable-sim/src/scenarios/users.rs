@@ -52,7 +52,7 @@ pub(super) fn kasan_shadow(m: &Machine, era: Era) -> Result<Vec<String>, SimErro
         l.shadow(vm),
         "KASAN check of vmalloc'd memory (real shadow)",
     );
-    let zero_page = m.kasan_zero.borrow().as_ref().map_or(0, |z| z.page.0);
+    let zero_page = m.kasan_zero.borrow().as_ref().map_or(0, |z| z.page().0);
     Ok(vec![
         format!(
             "early shadow of boot memory in slot {}, every page mapping kasan_early_shadow_page {zero_page:#x}",

@@ -3,8 +3,9 @@
 //! to the kernel's.
 
 mod adopt;
-mod args;
+pub(crate) mod args;
 mod edit;
+mod editor;
 mod inspect;
 mod kernel;
 mod legacy;

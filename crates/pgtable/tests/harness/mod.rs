@@ -88,6 +88,12 @@ fn all_roots<A: Arch, M: TableMemory>(pt: &PageTables<A, M>) -> Vec<PhysAddr> {
 /// larger one (arm32's 16 KiB first level) each of its pages. This is what
 /// `tables_in_use()` must equal when no frame leaked.
 pub fn reachable_frames<A: Arch, M: TableMemory>(pt: &PageTables<A, M>) -> usize {
+    reachable(pt).1.len()
+}
+
+/// The tables (by address) and the page frames reachable from every root,
+/// the roots included: what [`reachable_frames`] counts.
+pub fn reachable<A: Arch, M: TableMemory>(pt: &PageTables<A, M>) -> (BTreeSet<u64>, BTreeSet<u64>) {
     let arch = *pt.arch();
     let mut tables = BTreeSet::new();
     let mut frames = BTreeSet::new();
@@ -114,7 +120,7 @@ pub fn reachable_frames<A: Arch, M: TableMemory>(pt: &PageTables<A, M>) -> usize
             }
         }
     }
-    frames.len()
+    (tables, frames)
 }
 
 /// Panic unless every table frame in use is reachable from a root and the
