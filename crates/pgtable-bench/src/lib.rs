@@ -1,16 +1,32 @@
 //! `pgtable bench`: the library's page-table walks measured side by side with
-//! the `x86_64` crate, the memory-write limit, the sync at scale, address
-//! space churn, a 1 TiB memory hotplug and the software MMU.
+//! the `x86_64` crate, the memory-write limit, the sync at scale against a
+//! store into each root, address space churn, a 1 TiB memory hotplug, the
+//! software MMU, and the walks against `aarch64-paging` and
+//! `page_table_multiarch` on arm64, x86-64, Sv39 and Sv48.
 //!
 //! [`run`] measures everything and returns a [`BenchReport`]; each figure
 //! carries its median over [`BenchOptions::runs`] runs, a ratio against its
 //! reference, its target and whether the target holds.
 
+mod arches;
 mod peer;
+mod peer_arm64;
+mod peer_multiarch;
 mod report;
 mod sections;
 
 pub use report::{BenchReport, Figure, Stat};
+
+/// The peers as the benchmark drives them, for `examples/icount.rs`'s
+/// instruction counts; not a stable interface.
+#[doc(hidden)]
+pub mod peers {
+    pub use crate::arches::PeerTables;
+    pub use crate::peer::{HostRegion, Peer};
+    pub use crate::peer_arm64::Arm64Peer;
+    pub use crate::peer_multiarch::{Arm64Shape, MultiPeer, Shape, Sv39Shape};
+    pub use page_table_multiarch::x86_64::X64PagingMetaData;
+}
 
 /// The cargo profile this benchmark was built with (its target directory's
 /// name: `bench-fair`, `release`, `debug`, …).
@@ -91,6 +107,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> BenchReport {
     figures.extend(sections::hotplug(&sizes, progress));
     progress("software MMU");
     figures.extend(sections::mmu(&sizes, progress));
+    progress("map/unmap against aarch64-paging and page_table_multiarch; x86-64 5-level");
+    figures.extend(arches::other_peers(&sizes, progress));
     BenchReport {
         quick: opts.quick,
         runs: sizes.runs,

@@ -1,5 +1,7 @@
 //! The peer: the `x86_64` crate's `OffsetPageTable` over a host buffer posing
-//! as physical memory, with a bump frame allocator over the same region.
+//! as physical memory, with a bump frame allocator over the same region. The
+//! other peers ([`crate::peer_arm64`], [`crate::peer_multiarch`]) take their
+//! table frames from a [`HostRegion`] the same way.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;
@@ -40,6 +42,35 @@ impl HostRegion {
         unsafe {
             std::slice::from_raw_parts_mut(self.base.as_ptr().cast::<u64>(), self.layout.size() / 8)
         }
+    }
+
+    /// Physical address of the region's first byte.
+    pub fn phys_base(&self) -> u64 {
+        self.phys_base
+    }
+
+    /// Physical address one past the region's last byte.
+    pub fn phys_end(&self) -> u64 {
+        self.phys_base + self.layout.size() as u64
+    }
+
+    /// The host address of physical `pa`, which must lie in the region
+    /// (a peer dereferencing it only ever asks for frames it was given).
+    pub fn host(&self, pa: u64) -> NonNull<u8> {
+        assert!(
+            (self.phys_base..self.phys_end()).contains(&pa),
+            "physical {pa:#x} outside the peer's region"
+        );
+        let p = self
+            .base
+            .as_ptr()
+            .wrapping_add((pa - self.phys_base) as usize);
+        NonNull::new(p).expect("inside the region, so not null")
+    }
+
+    /// The physical address of host pointer `p` into the region.
+    pub fn phys_of(&self, p: *const u8) -> u64 {
+        self.phys_base + (p as u64).wrapping_sub(self.base.as_ptr() as u64)
     }
 
     /// The `physical_memory_offset` of the `x86_64` crate: host address of
