@@ -147,3 +147,40 @@ fn writes_into_an_unlinked_table_are_recorded_when_it_is_linked() {
         PhysAddr(0x20_0000)
     );
 }
+
+/// A top-level kernel leaf (x86-32 2-level's 4 MiB page, arm32's 1 MiB
+/// section) that an edit unmaps is removed from every root, not only from
+/// the kernel's: otherwise older spaces keep translating memory that was
+/// given back. (Linux's x86-32 `vmalloc_sync_one()` returns early when the
+/// kernel's entry is none and leaves it; the library does not.)
+#[test]
+fn an_unmapped_top_level_leaf_leaves_no_root() {
+    use pgtable::arch::arm32::Arm32;
+    use pgtable::arch::x86_32::X86_32;
+    fn check<A: Arch>(arch: A, va: u64, size: u64, shift: u32) {
+        let mem = SparseMemory::new(PhysAddr(0x1000_0000)..PhysAddr(0x2000_0000));
+        let pt = PageTables::new(arch, mem).unwrap();
+        let s = pt.create_space().unwrap();
+        let (r, _) = pt
+            .kernel()
+            .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(size), size, Prot::KERNEL, shift));
+        r.unwrap();
+        assert!(pt.translate(s.root(), VirtAddr(va)).is_some());
+        let (r, report) = pt.kernel().edit(|e| e.vunmap_range(VirtAddr(va), size));
+        r.unwrap().ignore();
+        assert!(report.synced(), "{}: {report:?}", arch.name());
+        assert_eq!(pt.first_out_of_sync(), None, "{}", arch.name());
+        assert!(
+            pt.translate(s.root(), VirtAddr(va)).is_none(),
+            "{}",
+            arch.name()
+        );
+        // A space made afterwards never sees it either.
+        let s2 = pt.create_space().unwrap();
+        assert!(pt.translate(s2.root(), VirtAddr(va)).is_none());
+        pt.destroy_space(s).unwrap();
+        pt.destroy_space(s2).unwrap();
+    }
+    check(X86_32::TWO_LEVEL, 0xc040_0000, 4 << 20, 22);
+    check(Arm32::SHORT, 0xc010_0000, 1 << 20, 20);
+}

@@ -101,9 +101,6 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
             }
         }
         let top = level == self.arch.top_level();
-        if top {
-            wanted.retain(|&(_, raw)| raw != 0);
-        }
         let roots = self.roots.lock();
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         let mut n = Copied::default();
@@ -294,6 +291,19 @@ fn copy_entries<A: Arch, M: TableMemory + ?Sized>(
         };
         let have = t.read(e);
         if have == raw {
+            continue;
+        }
+        if top && raw == 0 {
+            // An empty kernel entry never clears a root's table pointer (a
+            // per-space slot, or one the sync must not race with). But a
+            // top-level *leaf* (x86-32 2-level's 4 MiB page, arm32's 1 MiB
+            // section) the edit unmapped goes from every root, or they keep
+            // translating it: Linux's vmalloc_sync_one() (x86-32) and
+            // arm32's fault fixup leave it there; the library does not.
+            if matches!(t.arch.decode(level, have), Decoded::Leaf(..)) {
+                t.write(e, 0);
+                n.copied += 1;
+            }
             continue;
         }
         if top && have != 0 {
