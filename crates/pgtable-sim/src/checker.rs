@@ -5,13 +5,26 @@
 //!
 //! It reads the tables only through raw memory and the independent MMU,
 //! never through the library's walk.
+//!
+//! [`Checker::full`] compares everything; [`Checker::step`] compares what
+//! the last step could have changed: the kernel's shared entries that
+//! differ from the last step's, in every space, and every space whose own
+//! tables the memory's write log says were written. (b) is derived from
+//! (a) where a space's walk reads, in its root table, what the kernel's
+//! walk read there (`checker/trace.rs`), and walked through the MMU otherwise.
 
-use crate::bus::Bus;
+mod audit;
+mod spaces;
+mod trace;
+
+pub use audit::{Audit, AuditReport};
+
 use crate::machine::Machine;
+use hashbrown::HashMap;
 use pgtable::{Arch, Decoded, Level, PhysAddr};
-use pgtable_mmu::{Access, Mode};
 use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
-use std::collections::{HashMap, HashSet};
+use spaces::Spaces;
+use trace::RootReads;
 
 /// The first difference found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,18 +52,39 @@ impl std::fmt::Display for CheckFailure {
     }
 }
 
-/// Checker state: what the kernel's top level looked like last time, and
-/// which roots were already checked in full.
+/// Checker state: the entries every space shares with the kernel as last
+/// read, the spaces as last read, and where the rotating sample stands.
 #[derive(Debug, Default)]
 pub struct Checker {
     snapshot: Vec<u64>,
-    seen: HashSet<u64>,
+    spaces: Spaces,
     rotate: usize,
     /// Translations compared so far.
     pub compared: u64,
 }
 
 type Check = Result<(), CheckFailure>;
+
+/// An entry every space must agree with the kernel on.
+#[derive(Clone, Copy, Debug)]
+enum Shared {
+    /// Kernel slot `s` of the root.
+    Slot(usize),
+    /// Entry `i` of the table under kernel slot `s`, where each space has
+    /// its own copy of that table and the sync copies its entries (x86-32
+    /// PAE with per-process kernel PMDs).
+    Below(usize, usize),
+}
+
+/// The kernel's translations of some addresses, grouped by what their
+/// walks read of the kernel's root tables ([`trace`]).
+struct Wanted {
+    want: Vec<Result<Xlat, Fault>>,
+    /// Each walk's first read past the root tables (address, value).
+    next: Vec<Option<(u64, u64)>>,
+    /// (what the walks read of the root tables, the addresses' indices).
+    groups: Vec<(RootReads, Vec<usize>)>,
+}
 
 impl Checker {
     /// A checker that has seen nothing yet.
@@ -62,16 +96,6 @@ impl Checker {
     /// on split-root architectures).
     fn roots(m: &Machine, root: u64) -> Roots {
         m.roots_for(root)
-    }
-
-    fn translate(m: &Machine, mmu: &dyn Mmu, root: u64, va: u64) -> Result<Xlat, Fault> {
-        mmu.translate_any(
-            &Bus(m.pt.mem()),
-            &Self::roots(m, root),
-            va,
-            Access::Read,
-            Mode::Supervisor,
-        )
     }
 
     fn slot_entry(m: &Machine, root: PhysAddr, slot: usize) -> u64 {
@@ -93,18 +117,20 @@ impl Checker {
         m: &Machine,
         root: PhysAddr,
         user: bool,
-        slots: impl Iterator<Item = usize>,
+        slots: std::ops::Range<usize>,
     ) -> Check {
         let kroot = m.pt.kernel_root();
         let shared = m.pt.pti_slots().unwrap_or(0..0);
-        for slot in slots {
-            let kernel = Self::slot_entry(m, kroot, slot);
+        let (esize, first) = (m.arch.entry_size(), slots.start as u64);
+        let (mut kernel, mut own) = (Vec::new(), Vec::new());
+        Audit::read_entries(m, kroot.0 + first * esize, slots.len(), &mut kernel);
+        Audit::read_entries(m, root.0 + first * esize, slots.len(), &mut own);
+        for ((slot, &kernel), &have) in slots.zip(&kernel).zip(&own) {
             let want = if user && !shared.contains(&slot) {
                 0
             } else {
                 kernel
             };
-            let have = Self::slot_entry(m, root, slot);
             let lazily_missing = m.lazy_fixing() && have == 0;
             if !lazily_missing && !Self::same_entry(m, want, have) {
                 return Err(CheckFailure {
@@ -118,32 +144,182 @@ impl Checker {
         Ok(())
     }
 
+    /// The level of the tables each space copies entry by entry just below
+    /// its root, if the sync works there (x86-32 PAE with per-process
+    /// kernel PMDs).
+    fn copied_level(m: &Machine) -> Option<Level> {
+        use pgtable::arch::SyncMethod;
+        let top = m.arch.top_level();
+        match m.arch.sync_method() {
+            SyncMethod::CopyEntries(l) if l > top => top.next(),
+            _ => None,
+        }
+    }
+
+    /// The table `root`'s top-level entry `slot` points at, if any.
+    fn child(m: &Machine, root: PhysAddr, slot: usize) -> Option<PhysAddr> {
+        match m
+            .arch
+            .decode(m.arch.top_level(), Self::slot_entry(m, root, slot))
+        {
+            Decoded::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Whether a root's top-level kernel entry `have` matches the kernel's
     /// `want`. Where each process has its own copy of the table below the
     /// top (x86-32 PAE with per-process kernel PMDs), the two point at
     /// different tables whose entries must be equal instead.
     fn same_entry(m: &Machine, want: u64, have: u64) -> bool {
-        use pgtable::arch::SyncMethod;
         if want == have {
             return true;
         }
         let top = m.arch.top_level();
-        let copies = matches!(m.arch.sync_method(), SyncMethod::CopyEntries(l) if l > top);
-        let (Decoded::Table(k), Decoded::Table(h), true) =
-            (m.arch.decode(top, want), m.arch.decode(top, have), copies)
-        else {
+        let (Decoded::Table(k), Decoded::Table(h), Some(child)) = (
+            m.arch.decode(top, want),
+            m.arch.decode(top, have),
+            Self::copied_level(m),
+        ) else {
             return false;
         };
-        let Some(child) = top.next() else {
-            return false;
+        let n = 1usize << m.arch.level_bits(child);
+        let (mut kernel, mut own) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        Audit::read_entries(m, k.0, n, &mut kernel);
+        Audit::read_entries(m, h.0, n, &mut own);
+        // Under the lazy strategy an entry is copied on first fault.
+        kernel
+            .iter()
+            .zip(&own)
+            .all(|(&k, &h)| h == k || (m.lazy_fixing() && h == 0))
+    }
+
+    /// (a) for one entry below the top (see [`Shared::Below`]). A root
+    /// whose slot holds no table is the slot check's to judge.
+    fn check_below(m: &Machine, root: PhysAddr, slot: usize, i: usize) -> Check {
+        let kroot = m.pt.kernel_root();
+        let (Some(k), Some(h)) = (Self::child(m, kroot, slot), Self::child(m, root, slot)) else {
+            return Self::check_slots(m, root, false, slot..slot + 1);
         };
         let size = m.arch.entry_size();
-        (0..1u64 << m.arch.level_bits(child)).all(|i| {
-            let have = Self::slot_entry(m, PhysAddr(h.0 + i * size), 0);
-            // Under the lazy strategy an entry is copied on first fault.
-            have == Self::slot_entry(m, PhysAddr(k.0 + i * size), 0)
-                || (m.lazy_fixing() && have == 0)
+        let want = Self::slot_entry(m, PhysAddr(k.0 + i as u64 * size), 0);
+        let have = Self::slot_entry(m, PhysAddr(h.0 + i as u64 * size), 0);
+        if have == want || (m.lazy_fixing() && have == 0) {
+            return Ok(());
+        }
+        Err(CheckFailure {
+            root: root.0,
+            slot: Some(slot),
+            addr: None,
+            detail: format!("entry {i} below the top is {have:#x}, kernel has {want:#x}"),
         })
+    }
+
+    /// The entries every space shares with the kernel, as the kernel holds
+    /// them now: its kernel slots, then, where each space copies the table
+    /// below a slot, that table's entries slot by slot.
+    fn kernel_state(m: &Machine) -> Vec<u64> {
+        let (slots, kroot) = (m.arch.kernel_top_slots(), m.pt.kernel_root());
+        let esize = m.arch.entry_size();
+        let mut state = Vec::new();
+        Audit::read_entries(
+            m,
+            kroot.0 + slots.start as u64 * esize,
+            slots.len(),
+            &mut state,
+        );
+        if let Some(child) = Self::copied_level(m) {
+            let n = 1usize << m.arch.level_bits(child);
+            let mut buf = Vec::with_capacity(n);
+            for slot in slots {
+                match Self::child(m, kroot, slot) {
+                    Some(t) => {
+                        Audit::read_entries(m, t.0, n, &mut buf);
+                        state.extend_from_slice(&buf);
+                    }
+                    None => state.resize(state.len() + n, 0),
+                }
+            }
+        }
+        state
+    }
+
+    /// The entry at index `i` of [`kernel_state`](Self::kernel_state).
+    fn shared_at(m: &Machine, i: usize) -> Shared {
+        let slots = m.arch.kernel_top_slots();
+        if i < slots.len() {
+            return Shared::Slot(slots.start + i);
+        }
+        let n = Self::copied_level(m).map_or(1, |c| 1usize << m.arch.level_bits(c));
+        let k = i - slots.len();
+        Shared::Below(slots.start + k / n, k % n)
+    }
+
+    /// (a) in full for one space: every kernel slot (and every entry
+    /// below them that it copies), of its root and of its PTI user-mode
+    /// root. `state` is the kernel's [`kernel_state`](Self::kernel_state)
+    /// now: a slot equal to it, or whose copy below equals it, passes
+    /// without reading the kernel's tables again; any other goes through
+    /// [`check_slots`](Self::check_slots).
+    fn check_space(m: &Machine, state: &[u64], root: PhysAddr, user: Option<PhysAddr>) -> Check {
+        let slots = m.arch.kernel_top_slots();
+        let (esize, n) = (m.arch.entry_size(), slots.len());
+        let mut own = Vec::with_capacity(n);
+        Audit::read_entries(m, root.0 + slots.start as u64 * esize, n, &mut own);
+        let lazy = m.lazy_fixing();
+        let copied = Self::copied_level(m).map(|c| 1usize << m.arch.level_bits(c));
+        let mut below = Vec::new();
+        for (j, (&have, &kernel)) in own.iter().zip(&state[..n]).enumerate() {
+            if have == kernel || (lazy && have == 0) {
+                continue;
+            }
+            let slot = slots.start + j;
+            if let (Some(cn), Decoded::Table(t), Decoded::Table(_)) = (
+                copied,
+                m.arch.decode(m.arch.top_level(), have),
+                m.arch.decode(m.arch.top_level(), kernel),
+            ) {
+                let want = &state[n + j * cn..n + (j + 1) * cn];
+                let agrees = |h: u64, k: u64| h == k || (lazy && h == 0);
+                let same = match m.pt.mem().peek_words(t) {
+                    // A whole page of 8-byte entries: compared in place.
+                    Some(words) if esize == 8 && cn == words.len() => words
+                        .iter()
+                        .zip(want)
+                        .all(|(h, &k)| agrees(h.load(std::sync::atomic::Ordering::Acquire), k)),
+                    _ => {
+                        Audit::read_entries(m, t.0, cn, &mut below);
+                        below.iter().zip(want).all(|(&h, &k)| agrees(h, k))
+                    }
+                };
+                if same {
+                    continue;
+                }
+            }
+            Self::check_slots(m, root, false, slot..slot + 1)?;
+        }
+        if let Some(u) = user {
+            Self::check_slots(m, u, true, slots)?;
+        }
+        Ok(())
+    }
+
+    /// (a) for the entries `at` of one space.
+    fn check_shared(m: &Machine, root: PhysAddr, user: Option<PhysAddr>, at: &[Shared]) -> Check {
+        for &s in at {
+            match s {
+                Shared::Slot(slot) => {
+                    Self::check_slots(m, root, false, slot..slot + 1)?;
+                    if let Some(u) = user {
+                        Self::check_slots(m, u, true, slot..slot + 1)?;
+                    }
+                }
+                // PTI user-mode roots exist only where the sync copies
+                // top-level entries (x86-64).
+                Shared::Below(slot, i) => Self::check_below(m, root, slot, i)?,
+            }
+        }
+        Ok(())
     }
 
     /// Addresses to probe: the first, middle and last page of each range.
@@ -159,40 +335,146 @@ impl Checker {
         (a.pa, a.writable, a.user, a.executable) == (b.pa, b.writable, b.user, b.executable)
     }
 
-    /// (b) for `addrs` through `root`.
-    fn check_root(&mut self, m: &Machine, root: PhysAddr, addrs: &[u64]) -> Check {
-        let (mmu, kroot) = (m.arch.mmu(), m.pt.kernel_root().0);
-        for &va in addrs {
-            self.compared += 1;
-            let want = Self::translate(m, &*mmu, kroot, va);
-            let have = Self::translate(m, &*mmu, root.0, va);
-            let ok = match (&want, &have) {
-                (Ok(w), Ok(h)) => Self::same(w, h),
-                (Err(_), Err(_)) => true,
-                (Ok(_), Err(_)) => m.lazy_fixing(),
-                (Err(_), Ok(_)) => false,
-            };
-            if !ok {
-                return Err(CheckFailure {
-                    root: root.0,
-                    slot: None,
-                    addr: Some(va),
-                    detail: format!("kernel: {}, this root: {}", show(&want), show(&have)),
-                });
+    /// The kernel's translation of each of `addrs`, walked once.
+    fn wanted(m: &Machine, mmu: &dyn Mmu, addrs: &[u64]) -> Wanted {
+        let kroots = Self::roots(m, m.pt.kernel_root().0);
+        let mut want = Vec::with_capacity(addrs.len());
+        let mut next = Vec::with_capacity(addrs.len());
+        let mut index: HashMap<RootReads, usize> = HashMap::new();
+        let mut groups: Vec<(RootReads, Vec<usize>)> = Vec::new();
+        for (i, &va) in addrs.iter().enumerate() {
+            let t = trace::traced(m, mmu, &kroots, va);
+            want.push(t.result);
+            next.push(t.next);
+            let g = *index.entry(t.reads.clone()).or_insert_with(|| {
+                groups.push((t.reads, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
+        }
+        Wanted { want, next, groups }
+    }
+
+    /// Whether `have`, `va`'s translation through `root`, is the kernel's
+    /// `want` (or, under the lazy strategy, a fault yet to be fixed).
+    fn judge(
+        m: &Machine,
+        root: PhysAddr,
+        va: u64,
+        want: &Result<Xlat, Fault>,
+        have: &Result<Xlat, Fault>,
+    ) -> Check {
+        let ok = match (want, have) {
+            (Ok(w), Ok(h)) => Self::same(w, h),
+            (Err(_), Err(_)) => true,
+            (Ok(_), Err(_)) => m.lazy_fixing(),
+            (Err(_), Ok(_)) => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(CheckFailure {
+            root: root.0,
+            slot: None,
+            addr: Some(va),
+            detail: format!("kernel: {}, this root: {}", show(want), show(have)),
+        })
+    }
+
+    /// (b) for `addrs` through `root`: the same translation as the
+    /// kernel's, `w`. An address whose walk through `root` reads what the
+    /// kernel's read of the root tables is the same walk ([`trace`]); the
+    /// others are walked, but where the space copies the table below its
+    /// root entry: there the first of a group is walked, which shows where
+    /// the copy lies ([`trace::copy_distance`]), and the others' walks are
+    /// the kernel's if the copy holds what the kernel's walk read there.
+    fn check_root(
+        &mut self,
+        m: &Machine,
+        mmu: &dyn Mmu,
+        root: PhysAddr,
+        addrs: &[u64],
+        w: &Wanted,
+    ) -> Check {
+        let roots = Self::roots(m, root.0);
+        let copies = Self::copied_level(m).is_some();
+        let lazy = m.lazy_fixing();
+        for (reads, group) in &w.groups {
+            self.compared += group.len() as u64;
+            if trace::reads_same(m, &roots, reads) {
+                continue;
+            }
+            // Under the lazy strategy a missing entry faults until the
+            // first fault copies it: allowed ([`Self::judge`]).
+            if lazy && trace::first_read_zero(m, &roots, reads) {
+                continue;
+            }
+            let (mut rest, mut moved) = (&group[..], None);
+            if let (true, [kernel], Some(&first)) = (copies, &reads[..], group.first()) {
+                let t = trace::traced(m, mmu, &roots, addrs[first]);
+                Self::judge(m, root, addrs[first], &w.want[first], &t.result)?;
+                rest = &group[1..];
+                if let [own] = &t.reads[..] {
+                    moved = own
+                        .same_place(kernel)
+                        .then(|| {
+                            trace::copy_distance(own.value, kernel.value, t.next, w.next[first])
+                        })
+                        .flatten();
+                }
+            }
+            for &i in rest {
+                if let (Some(d), Some((k, v))) = (moved, w.next[i]) {
+                    let own = m.pt.mem().read_u64(PhysAddr(k.wrapping_add(d)));
+                    // The same entry, or (lazy) none yet: a fault there.
+                    if own == v || (lazy && own == 0) {
+                        continue;
+                    }
+                }
+                let have = trace::translate(m, mmu, &roots, addrs[i]);
+                Self::judge(m, root, addrs[i], &w.want[i], &have)?;
             }
         }
         Ok(())
     }
 
-    /// No CPU's TLB holds a translation the kernel's tables no longer give.
-    fn check_tlbs(&mut self, m: &Machine, addrs: &[u64]) -> Check {
-        let (mmu, kroot) = (m.arch.mmu(), m.pt.kernel_root().0);
+    /// No CPU's TLB holds a translation of `addrs` the kernel's tables no
+    /// longer give (`w`).
+    fn check_tlbs(&mut self, m: &Machine, addrs: &[u64], w: &Wanted) -> Check {
         for (i, c) in m.cpus.borrow().iter().enumerate() {
-            for &va in addrs {
+            for (&va, want) in addrs.iter().zip(&w.want) {
                 let Some(cached) = c.cpu.tlb_peek(va) else {
                     continue;
                 };
-                let want = Self::translate(m, &*mmu, kroot, va);
+                if !want.as_ref().is_ok_and(|w| Self::same(w, &cached)) {
+                    return Err(CheckFailure {
+                        root: c.cpu.roots().user,
+                        slot: None,
+                        addr: Some(va),
+                        detail: format!(
+                            "cpu{i} TLB holds pa {:#x}, tables give {}",
+                            cached.pa,
+                            show(want)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// No CPU's TLB holds a translation of a kernel-half page that the
+    /// kernel's tables no longer give: a translation goes stale only when
+    /// the tables change, so after every step every cached one is looked at.
+    fn check_cached(&mut self, m: &Machine, mmu: &dyn Mmu) -> Check {
+        let kroots = Self::roots(m, m.pt.kernel_root().0);
+        let kernel_start = m.arch.kernel_start();
+        for (i, c) in m.cpus.borrow().iter().enumerate() {
+            for (va, cached) in c.cpu.tlb_entries() {
+                if va < kernel_start {
+                    continue;
+                }
+                let want = trace::translate(m, mmu, &kroots, va);
                 if !want.as_ref().is_ok_and(|w| Self::same(w, &cached)) {
                     return Err(CheckFailure {
                         root: c.cpu.roots().user,
@@ -212,59 +494,86 @@ impl Checker {
 
     /// Check everything: every root, every probe address, every TLB.
     pub fn full(&mut self, m: &Machine) -> Check {
-        let slots = m.arch.kernel_top_slots();
-        self.snapshot = slots
-            .clone()
-            .map(|s| Self::slot_entry(m, m.pt.kernel_root(), s))
-            .collect();
+        self.snapshot = Self::kernel_state(m);
+        self.spaces.read_all(m);
         let probes = Self::probes(m);
-        let roots = m.pt.roots_with_user();
-        self.seen = roots.iter().map(|r| r.0 .0).collect();
-        for &(root, user) in &roots {
-            Self::check_slots(m, root, false, slots.clone())?;
-            self.check_root(m, root, &probes)?;
-            if let Some(u) = user {
-                Self::check_slots(m, u, true, slots.clone())?;
-            }
+        let mmu = m.arch.mmu();
+        let w = Self::wanted(m, &*mmu, &probes);
+        for (root, user) in self.spaces.list.clone() {
+            Self::check_space(m, &self.snapshot, root, user)?;
+            self.check_root(m, &*mmu, root, &probes, &w)?;
         }
-        self.check_tlbs(m, &probes)
+        self.check_tlbs(m, &probes, &w)?;
+        self.check_cached(m, &*mmu)
     }
 
-    /// Check after one step that touched `touched`: (a) for the kernel slots
-    /// that changed since the last check in every root and in full for
-    /// roots not seen before; (b) for `touched` through every CPU's root and
-    /// a rotating sample of eight other roots.
-    pub fn step(&mut self, m: &Machine, touched: &[u64]) -> Check {
-        let slots = m.arch.kernel_top_slots();
-        let first = slots.start;
-        let now: Vec<u64> = slots
-            .clone()
-            .map(|s| Self::slot_entry(m, m.pt.kernel_root(), s))
-            .collect();
-        let changed: Vec<usize> = if self.snapshot.len() == now.len() {
+    /// Check after one step that touched the kernel addresses `touched` and
+    /// wrote the pages `written` (the memory's write log since the last
+    /// check: [`SparseMemory::take_written`](pgtable::SparseMemory::take_written)).
+    ///
+    /// (a) is checked wherever the step could have changed it, so it finds
+    /// every disagreement a [`full`](Self::full) check would: a space's
+    /// entry can come to differ from the kernel's only if the kernel's
+    /// changed (its shared entries are compared with the last step's, and
+    /// the changed ones checked in every space), if the space's own tables
+    /// were written (the write log: that space is checked in full), or if
+    /// the space is new (a registry whose length changed, or a written root,
+    /// is read again, and new spaces are checked in full). A space's walk
+    /// below its own tables reaches the kernel's tables, the same for
+    /// every space, so (b) follows from (a) (`checker/trace.rs`); it is still
+    /// checked for `touched` through every CPU's root and a rotating sample
+    /// of eight other roots. Every CPU's TLB is checked for `touched` and
+    /// for every kernel-half page it caches.
+    ///
+    /// What it relies on: `written` holds every page written since the last
+    /// check (with none, it sees only the kernel's changes:
+    /// `tests/checker_step.rs` shows what that misses), and a space that
+    /// leaves the registry has its root written (freed, so zeroed) or its
+    /// count changes, so a step that both adds and drops a space is seen. A
+    /// space dropped without freeing its root while another is added in
+    /// the same step is found by the next full check, which reads the
+    /// registry afresh.
+    pub fn step(&mut self, m: &Machine, touched: &[u64], written: &[PhysAddr]) -> Check {
+        let now = Self::kernel_state(m);
+        let changed: Vec<Shared> = if self.snapshot.len() == now.len() {
             now.iter()
                 .zip(&self.snapshot)
                 .enumerate()
                 .filter(|(_, (a, b))| a != b)
-                .map(|(i, _)| first + i)
+                .map(|(i, _)| Self::shared_at(m, i))
                 .collect()
         } else {
-            slots.clone().collect()
+            (0..now.len()).map(|i| Self::shared_at(m, i)).collect()
         };
         self.snapshot = now;
-        let with_user = m.pt.roots_with_user();
-        for &(root, user) in &with_user {
-            let check: Vec<usize> = if self.seen.insert(root.0) {
-                slots.clone().collect()
-            } else {
-                changed.clone()
-            };
-            Self::check_slots(m, root, false, check.iter().copied())?;
-            if let Some(u) = user {
-                Self::check_slots(m, u, true, check.iter().copied())?;
+        // Spaces whose own tables the step wrote (before the registry is
+        // read again: a destroyed space's freed root is among them).
+        let mut dirty: Vec<u64> = written
+            .iter()
+            .flat_map(|p| self.spaces.owners_of(p.0 & !0xfff))
+            .copied()
+            .collect();
+        dirty.sort_unstable();
+        dirty.dedup();
+        let mut whole: Vec<(PhysAddr, Option<PhysAddr>)> = Vec::new();
+        if m.pt.space_count() != self.spaces.list.len() || !dirty.is_empty() {
+            whole = self.spaces.update(m);
+        }
+        for root in dirty {
+            if let Some(user) = self.spaces.relearn(m, root) {
+                whole.push((PhysAddr(root), user));
             }
         }
-        let roots: Vec<PhysAddr> = with_user.iter().map(|r| r.0).collect();
+        for &(root, user) in &whole {
+            Self::check_space(m, &self.snapshot, root, user)?;
+        }
+        if !changed.is_empty() {
+            for &(root, user) in &self.spaces.list {
+                Self::check_shared(m, root, user, &changed)?;
+            }
+        }
+        let mmu = m.arch.mmu();
+        let w = Self::wanted(m, &*mmu, touched);
         let cpu_roots: Vec<PhysAddr> = m
             .cpus
             .borrow()
@@ -272,16 +581,18 @@ impl Checker {
             .map(|c| PhysAddr(c.cpu.roots().user))
             .collect();
         for root in cpu_roots {
-            self.check_root(m, root, touched)?;
+            self.check_root(m, &*mmu, root, touched, &w)?;
         }
-        if !roots.is_empty() {
-            for k in 0..8.min(roots.len()) {
-                let root = roots[(self.rotate + k) % roots.len()];
-                self.check_root(m, root, touched)?;
+        let n = self.spaces.list.len();
+        if n > 0 {
+            for k in 0..8.min(n) {
+                let root = self.spaces.list[(self.rotate + k) % n].0;
+                self.check_root(m, &*mmu, root, touched, &w)?;
             }
-            self.rotate = (self.rotate + 8) % roots.len();
+            self.rotate = (self.rotate + 8) % n;
         }
-        self.check_tlbs(m, touched)
+        self.check_tlbs(m, touched, &w)?;
+        self.check_cached(m, &*mmu)
     }
 }
 
@@ -292,397 +603,57 @@ fn show(r: &Result<Xlat, Fault>) -> String {
     }
 }
 
-/// What one [`Audit::check`] found when clean.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AuditReport {
-    /// Table frames reached from the roots (each counted once).
-    pub frames: usize,
-    /// Tables read afresh (the others had not been written since).
-    pub rescanned: usize,
-    /// Virtual ranges whose leaves the MMU enumerated for the rights checks.
-    pub ranges: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios::{machine, Config};
+    use crate::{Context, SimArch};
+    use pgtable::arch::x86_32::X86_32;
 
-/// A table's entries as last read, and the tables they point at.
-struct Scan {
-    level: Level,
-    raw: Vec<u64>,
-    /// (entry index, child table).
-    children: Vec<(usize, u64)>,
-}
-
-/// The table audit: the checker's own walk of every root's tables, read
-/// from raw memory (never through the library's walk or its
-/// `reachable_tables()`), after every step:
-///
-/// - every table frame reached is allocated, and their number equals the
-///   memory's [`tables_in_use`](TableMemory::tables_in_use): no frame leaked,
-///   none freed while still linked;
-/// - through the independent MMU, no leaf of the kernel half is
-///   user-accessible or both writable and executable (unless allowed), from
-///   the kernel root, from each process root (the kernel entries it holds
-///   itself) and from each PTI user-mode root.
-///
-/// It turns on the memory's write log and rereads only the table frames
-/// written since the last check; the rights are checked over the virtual
-/// ranges whose entries changed (an entry's whole span, so a changed upper
-/// entry covers everything below it). [`Audit::check`] with `full` rereads
-/// every table and checks every leaf.
-#[derive(Default)]
-pub struct Audit {
-    cache: HashMap<u64, Scan>,
-    /// Kernel virtual ranges `[start, end)` allowed to be writable and
-    /// executable at once.
-    pub allow_wx: Vec<(u64, u64)>,
-    /// Pages written that someone else took from the write log.
-    taken: Vec<u64>,
-}
-
-struct Walk<'a> {
-    m: &'a Machine,
-    dirty: HashSet<u64>,
-    full: bool,
-    /// Table → whether a written frame lies in its subtree.
-    visited: HashMap<u64, bool>,
-    frames: HashSet<u64>,
-    /// (roots, start, end) whose kernel leaves to check.
-    ranges: Vec<(Roots, u64, u64)>,
-    rescanned: usize,
-    buf: Vec<u64>,
-}
-
-/// Where a visited table sits.
-#[derive(Clone, Copy)]
-struct At {
-    /// Virtual address its first entry maps (unused for a root).
-    va: u64,
-    /// It serves the kernel half (unused for a root).
-    kernel: bool,
-    /// The roots a CPU uses to reach it, for the MMU's checks.
-    roots: Roots,
-    /// An enclosing range is checked already.
-    covered: bool,
-    /// It is a root: its entries' addresses come from the slot layout.
-    root: bool,
-}
-
-impl Audit {
-    /// An audit of `m`: turns on the write log of its memory.
-    pub fn new(m: &Machine) -> Self {
-        m.pt.mem().log_writes(true);
-        let _ = m.pt.mem().take_written();
-        Self::default()
-    }
-
-    /// Pages written that the caller took from the memory's write log
-    /// ([`take_written`](pgtable::SparseMemory::take_written)), to watch a
-    /// call write nothing: the next check rereads them as if still logged.
-    pub fn mark_written(&mut self, pages: impl IntoIterator<Item = PhysAddr>) {
-        self.taken.extend(pages.into_iter().map(|p| p.0));
-    }
-
-    /// Read the `count` entries of the table at `table` into `out`.
-    fn read_entries(m: &Machine, table: u64, count: usize, out: &mut Vec<u64>) {
-        let (mem, esize) = (m.pt.mem(), m.arch.entry_size());
-        out.clear();
-        let end = table + count as u64 * esize;
-        let mut pa = table;
-        while pa < end {
-            let page = pa & !0xfff;
-            let stop = (page + 0x1000).min(end);
-            match mem.peek_words(PhysAddr(page)) {
-                Some(words) => {
-                    let first = ((pa - page) / 8) as usize;
-                    let last = (stop - page).div_ceil(8) as usize;
-                    for w in &words[first..last] {
-                        let v = w.load(std::sync::atomic::Ordering::Acquire);
-                        if esize == 8 {
-                            out.push(v);
-                        } else if pa & 4 != 0 && out.is_empty() {
-                            out.push(v >> 32);
-                        } else {
-                            out.extend([v & 0xffff_ffff, v >> 32]);
-                        }
-                    }
-                }
-                None => {
-                    // Not a table frame at all: read it word by word (the
-                    // allocation check reports it).
-                    let mut p = pa;
-                    while p < stop {
-                        out.push(if esize == 8 {
-                            mem.read_u64(PhysAddr(p))
-                        } else {
-                            u64::from(mem.read_u32(PhysAddr(p)))
-                        });
-                        p += esize;
-                    }
-                }
-            }
-            pa = stop;
-        }
-        out.truncate(count);
-    }
-
-    /// The level whose decoding applies to the entries of a table indexed
-    /// by `level`'s bits (folded levels below pass through).
-    fn resolve(m: &Machine, mut level: Level) -> Level {
-        while m.arch.is_passthrough(level) {
-            match level.next() {
-                Some(l) => level = l,
-                None => break,
-            }
-        }
-        level
-    }
-
-    /// The address entry `i` of a table at `at` maps, and whether it serves
-    /// the kernel half.
-    fn entry_va(m: &Machine, at: At, i: usize, shift: u32) -> (u64, bool) {
-        if !at.root {
-            return (at.va.wrapping_add((i as u64) << shift), at.kernel);
-        }
-        if m.arch.split_roots() {
-            // The kernel's root (TTBR1) maps the upper half alone, a
-            // process's root the lower half alone. The kernel's root is
-            // walked with the empty `reserved_pg_dir` below it.
-            let kernel = m.pt.kernel_root().0;
-            if at.roots.user != kernel && at.roots.user != m.reserved_pg_dir {
-                return ((i as u64) << shift, false);
-            }
-            let base = 0u64.wrapping_sub(1u64 << m.arch.va_bits());
-            return (base.wrapping_add((i as u64) << shift), true);
-        }
-        let slots = m.arch.kernel_top_slots();
-        if slots.contains(&i) {
-            let off = ((i - slots.start) as u64) << shift;
-            (m.arch.kernel_start().wrapping_add(off), true)
-        } else {
-            ((i as u64) << shift, false)
-        }
-    }
-
-    /// Visit the table at `table`, indexed by `level`'s bits, at `at`; of a
-    /// root, only the slots `only` marks (all when `None`). Returns whether a
-    /// written frame lies in its subtree.
-    fn visit(
-        &mut self,
-        w: &mut Walk<'_>,
-        level: Level,
-        table: u64,
-        at: At,
-        only: Option<&[bool]>,
-    ) -> bool {
-        let m = w.m;
-        let shift = m.arch.level_shift(level);
-        let count = 1usize << m.arch.level_bits(level);
-        if let Some(&sub) = w.visited.get(&table) {
-            if sub && at.kernel && !at.covered && !at.root {
-                let span = (count as u64) << shift;
-                w.ranges.push((at.roots, at.va, at.va.wrapping_add(span)));
-            }
-            return sub;
-        }
-        w.visited.insert(table, false);
-        let bytes = m.arch.table_bytes(level).max(1);
-        let first_page = table & !0xfff;
-        let written = w.full
-            || (first_page..table + bytes)
-                .step_by(0x1000)
-                .any(|p| w.dirty.contains(&p));
-        w.frames.extend((first_page..table + bytes).step_by(0x1000));
-        let fresh = !matches!(self.cache.get(&table), Some(s) if s.level == level);
-        let decode_level = Self::resolve(m, level);
-        let child_level = decode_level.next();
-        let mut changed: Vec<usize> = Vec::new();
-        if written || fresh {
-            w.rescanned += 1;
-            Self::read_entries(m, table, count, &mut w.buf);
-            let children: Vec<(usize, u64)> = match child_level {
-                Some(_) => w
-                    .buf
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &raw)| raw != 0)
-                    .filter_map(|(i, &raw)| match m.arch.decode(decode_level, raw) {
-                        Decoded::Table(t) => Some((i, t.0)),
-                        _ => None,
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            let old = match self.cache.get(&table) {
-                Some(s) if !fresh && !w.full => Some(&s.raw),
-                _ => None,
-            };
-            changed = (0..w.buf.len())
-                .filter(|&i| old.map_or(w.buf[i] != 0, |o| o[i] != w.buf[i]))
-                .collect();
-            self.cache.insert(
-                table,
-                Scan {
-                    level,
-                    raw: w.buf.clone(),
-                    children,
-                },
-            );
-        }
-        if !at.covered {
-            for &i in changed.iter().filter(|&&i| only.is_none_or(|o| o[i])) {
-                let (va, kernel) = Self::entry_va(m, at, i, shift);
-                if kernel {
-                    w.ranges.push((at.roots, va, va.wrapping_add(1 << shift)));
-                }
-            }
-        }
-        let children = self.cache[&table].children.clone();
-        let mut sub = written;
-        if let Some(cl) = child_level {
-            for (i, child) in children {
-                if only.is_some_and(|o| !o[i]) {
-                    continue;
-                }
-                let (va, kernel) = Self::entry_va(m, at, i, shift);
-                let covered = at.covered || changed.binary_search(&i).is_ok();
-                let child_at = At {
-                    va,
-                    kernel,
-                    roots: at.roots,
-                    covered,
-                    root: false,
-                };
-                sub |= self.visit(w, cl, child, child_at, None);
-            }
-        }
-        w.visited.insert(table, sub);
-        sub
-    }
-
-    /// Walk every root; check the frames and, through the MMU, the rights
-    /// of the kernel leaves in the ranges that changed (all of them when
-    /// `full`, which also forgets every table read before).
-    pub fn check(&mut self, m: &Machine, full: bool) -> Result<AuditReport, CheckFailure> {
-        let mem = m.pt.mem();
-        if full {
-            self.cache.clear();
-        }
-        let mut dirty: HashSet<u64> = mem.take_written().into_iter().map(|p| p.0).collect();
-        dirty.extend(self.taken.drain(..));
-        let mut w = Walk {
-            m,
-            dirty,
-            full,
-            visited: HashMap::new(),
-            frames: HashSet::new(),
-            ranges: Vec::new(),
-            rescanned: 0,
-            buf: Vec::with_capacity(4096),
-        };
-        let kroot = m.pt.kernel_root();
-        let slots = m.arch.kernel_top_slots();
-        let root_at = |roots| At {
-            va: 0,
-            kernel: false,
-            roots,
-            covered: false,
-            root: true,
-        };
-        let kroots = Checker::roots(m, kroot.0);
-        self.visit(&mut w, Level::Pgd, kroot.0, root_at(kroots), None);
-        // Other roots: their user half, and the kernel slots they hold
-        // themselves (an entry equal to the kernel's leads to the tables
-        // just walked, with the same rights).
-        let user_slots = |root: PhysAddr| -> Vec<bool> {
-            let n = 1usize << m.arch.level_bits(Level::Pgd);
-            (0..n)
-                .map(|i| {
-                    !slots.contains(&i)
-                        || Checker::slot_entry(m, root, i) != Checker::slot_entry(m, kroot, i)
-                })
-                .collect()
-        };
-        for (root, user) in m.pt.roots_with_user() {
-            if root != kroot {
-                let own = user_slots(root);
-                let roots = Checker::roots(m, root.0);
-                self.visit(&mut w, Level::Pgd, root.0, root_at(roots), Some(&own));
-            }
-            if let Some(u) = user {
-                let own = user_slots(u);
-                let roots = Roots::single(u.0);
-                self.visit(&mut w, Level::Pgd, u.0, root_at(roots), Some(&own));
-            }
-        }
-        // Frames: each allocated, and all of the allocated ones reached.
-        let fail = |addr: Option<u64>, detail: String| CheckFailure {
-            root: kroot.0,
-            slot: None,
-            addr,
-            detail,
-        };
-        let mut frames: Vec<u64> = w.frames.iter().copied().collect();
-        frames.sort_unstable();
-        if let Some(&f) = frames
-            .iter()
-            .find(|&&f| !mem.is_table_allocated(PhysAddr(f)))
-        {
-            return Err(fail(
-                None,
-                format!("table frame {f:#x} is linked but not allocated (freed while in use)"),
-            ));
-        }
-        if frames.len() != mem.tables_in_use() {
-            return Err(fail(
-                None,
-                format!(
-                    "{} table frames allocated, {} reachable from the roots: frames leaked",
-                    mem.tables_in_use(),
-                    frames.len()
-                ),
-            ));
-        }
-        // Rights of the kernel leaves where entries changed.
-        let has_nx = !matches!(m.arch, crate::SimArch::X86_32(a) if !a.pae);
-        let mmu = m.arch.mmu();
-        let bus = Bus(mem);
-        w.ranges
-            .sort_unstable_by_key(|r| (r.0.user, r.0.kernel, r.1));
-        w.ranges.dedup();
-        let mut bad = None;
-        for &(roots, start, end) in &w.ranges {
-            // The ranges lie in the kernel half (an end of 0 is the top of
-            // the address space).
-            let _ = mmu.for_each_leaf(&bus, &roots, start, end, &mut |l: &pgtable_mmu::Leaf| {
-                let x = l.xlat;
-                let allowed = self.allow_wx.iter().any(|&(a, b)| a <= l.va && l.va < b);
-                if x.user || (has_nx && x.writable && x.executable && !allowed) {
-                    bad.get_or_insert((
-                        roots.user,
-                        l.va,
-                        format!(
-                            "kernel leaf user={} writable={} executable={}",
-                            x.user, x.writable, x.executable
-                        ),
-                    ));
-                }
-            });
-            if let Some((root, va, detail)) = bad.take() {
-                return Err(CheckFailure {
-                    root,
-                    slot: None,
-                    addr: Some(va),
-                    detail,
-                });
-            }
-        }
-        // Forget tables no longer reached.
-        if self.cache.len() > 2 * w.visited.len() + 64 {
-            self.cache.retain(|t, _| w.visited.contains_key(t));
-        }
-        Ok(AuditReport {
-            frames: frames.len(),
-            rescanned: w.rescanned,
-            ranges: w.ranges.len(),
+    /// Where each process copies the kernel's PMD, the translation check
+    /// walks one address of a group and takes the others' walks as the
+    /// kernel's only where the copy holds what the kernel's walk read: a
+    /// copy entry changed under another address of the group is found.
+    #[test]
+    fn copied_tables_are_compared_where_the_kernel_walk_read() {
+        let m = machine(&Config {
+            arch: SimArch::X86_32(X86_32::PAE_UNSHARED_PMD),
+            spaces: 2,
+            ..Config::default()
         })
+        .unwrap();
+        let mut k = m.kernel();
+        for _ in 0..40 {
+            k.vmalloc(crate::Era::V617, 1).unwrap();
+        }
+        let mmu = m.arch.mmu();
+        let probes = Checker::probes(&m);
+        let w = Checker::wanted(&m, &*mmu, &probes);
+        let root = m.root_of(Context::Process(0)).unwrap();
+        let mut checker = Checker::new();
+        checker.check_root(&m, &*mmu, root, &probes, &w).unwrap();
+        // An address of a group whose kernel PMD entry is not the first
+        // one's: only the copy's entry tells its walk from the kernel's.
+        let (_, group) = w.groups.iter().find(|g| g.1.len() > 1).unwrap();
+        let first = w.next[group[0]].unwrap().0;
+        let &i = group
+            .iter()
+            .find(|&&i| w.next[i].is_some_and(|(a, _)| a & !7 != first & !7))
+            .expect("two PMD entries in one group");
+        let (kernel_entry, _) = w.next[i].unwrap();
+        let slot = m.arch.kernel_top_slots().start;
+        let copy = Checker::child(&m, root, slot).unwrap().0 + (kernel_entry & 0xfff);
+        m.pt.mem().write_u64(PhysAddr(copy), 0);
+        let f = checker
+            .check_root(&m, &*mmu, root, &probes, &w)
+            .expect_err("a zeroed entry of the copy passed");
+        assert_eq!(f.root, root.0);
+        let va = f.addr.unwrap();
+        assert_eq!(
+            w.next[probes.iter().position(|&p| p == va).unwrap()]
+                .unwrap()
+                .0,
+            kernel_entry
+        );
     }
 }

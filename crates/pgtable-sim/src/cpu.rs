@@ -86,6 +86,15 @@ impl CpuMmu {
         }
     }
 
+    /// Every cached translation: (page-aligned address, its translation,
+    /// whose `pa` is the page's).
+    pub fn tlb_entries(&self) -> Vec<(u64, Xlat)> {
+        match &self.model {
+            Model::X86(c) => c.tlb.iter().map(|(va, t)| (va, Xlat::from(t))).collect(),
+            Model::Generic { tlb, .. } => tlb.iter().map(|(va, t)| (va, *t)).collect(),
+        }
+    }
+
     /// One access, through the TLB as the hardware does it.
     pub fn access(
         &mut self,

@@ -23,7 +23,7 @@ pub mod report;
 pub mod scenarios;
 
 pub use arch::SimArch;
-pub use bus::Bus;
+pub use bus::{Bus, PageBus};
 pub use era::Era;
 pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
 pub use report::{EraOutcome, FaultRecord, Outcome, Run, Variant, Verdict};

@@ -5,10 +5,12 @@
 //! Checked after every operation: translations equal the model's in every
 //! root (kernel ranges) or in their own root only (user pages); the
 //! checker's sync invariants (every space agrees with the kernel on the
-//! kernel half); the table audit (`Audit`: its own walk of every root, no
-//! table frame leaked or freed while linked, and through the MMU no kernel
-//! leaf user-accessible or writable+executable from any root, PTI user-mode
-//! roots included); no user leaf writable+executable; no root maps a frame
+//! kernel half; `Checker::step`, which looks where the operation wrote,
+//! and `Checker::full` when the audit is full); the table audit (`Audit`:
+//! its own walk of every root, no table frame leaked or freed while
+//! linked, and through the MMU no kernel leaf user-accessible or
+//! writable+executable from any root, PTI user-mode roots included); no
+//! user leaf writable+executable; no root maps a frame
 //! of a destroyed process's user pages; with page-table isolation (half the
 //! x86-64 sequences), every user-mode root maps its process's user pages
 //! and the CPU entry area, and no other kernel address.
@@ -51,7 +53,7 @@ use pgtable_mmu::{Access, Leaf, Mode, Roots};
 use pgtable_sim::checker::{Audit, Checker};
 use pgtable_sim::layout::SECTION_SIZE;
 use pgtable_sim::scenarios::{machine, Config};
-use pgtable_sim::{Bus, Context, Machine, SimArch, SimError, Variant};
+use pgtable_sim::{Bus, Context, Machine, PageBus, SimArch, SimError, Variant};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use std::cell::{Cell, RefCell};
@@ -1599,11 +1601,17 @@ fn verify(
     audit: &mut Audit,
     full: bool,
 ) -> Result<(), TestCaseError> {
-    checker
-        .full(m)
-        .map_err(|f| TestCaseError::fail(f.to_string()))?;
+    // The checker, like the audit, looks where the operation wrote, in
+    // full every FULL_EVERY operations and at the end.
+    let written = audit.pending(m);
+    if full {
+        checker.full(m)
+    } else {
+        checker.step(m, &[], &written)
+    }
+    .map_err(|f| TestCaseError::fail(f.to_string()))?;
     let mmu = m.arch.mmu();
-    let bus = Bus(m.pt.mem());
+    let bus = PageBus::new(m.pt.mem());
     // Without PAE, x86-32 has no execute-disable bit: every page executes.
     let has_nx = !matches!(m.arch, SimArch::X86_32(a) if !a.pae);
     let mut roots = vec![(Context::Kernel, m.roots_of(Context::Kernel).unwrap())];

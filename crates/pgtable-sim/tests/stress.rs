@@ -81,3 +81,42 @@ fn stress_is_clean_under_every_strategy() {
         }
     }
 }
+
+/// With the kernel users of Linux before 9b861528a801 (nothing syncs the
+/// direct map, the vmemmap or vmalloc), every mode whose sync copies
+/// entries fails the checker, and a step check finds it within the run:
+/// periodic full checks are off and the run stops before its last step.
+#[test]
+fn stress_without_the_sync_fails_at_a_step_check() {
+    let mut caught = 0;
+    for arch in SimArch::all() {
+        if arch.sync_method() == SyncMethod::None {
+            continue;
+        }
+        let cfg = Config {
+            arch,
+            steps: 3_000,
+            spaces: 8,
+            seed: 7,
+            ..Config::default()
+        };
+        let opts = stress::Options {
+            era: pgtable_sim::Era::Pre9b86,
+            full_check_every: u64::MAX,
+        };
+        let r = stress::run_with(&cfg, &opts, &mut |_| {}).unwrap();
+        eprintln!("{}: step {}: {:?}", r.mode, r.steps, r.checker);
+        let failure = r
+            .checker
+            .unwrap_or_else(|| panic!("{}: sync disabled, yet clean", r.mode));
+        assert!(
+            r.steps < cfg.steps,
+            "{}: found only by the last full check: {failure}",
+            r.mode
+        );
+        assert!(failure.contains("kernel has"), "{}: {failure}", r.mode);
+        caught += 1;
+    }
+    // x86-64 (two), x86-32 2-level and PAE-unshared-PMD, arm32.
+    assert_eq!(caught, 5);
+}

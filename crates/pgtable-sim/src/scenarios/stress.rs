@@ -19,6 +19,27 @@ const HOTPLUG_SLOTS: u64 = 256;
 /// A full check every this many steps (and at the end).
 const FULL_CHECK_EVERY: u64 = 5_000;
 
+/// How a stress run drives the kernel and checks it, besides its
+/// [`Config`].
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The era the kernel users behave as: the library's edit
+    /// ([`Era::V617`]), or an older one to show the checker failing.
+    pub era: Era,
+    /// A full check every this many steps (and at the end); the steps in
+    /// between are checked where they wrote ([`Checker::step`]).
+    pub full_check_every: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            era: Era::V617,
+            full_check_every: FULL_CHECK_EVERY,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Access,
@@ -96,6 +117,16 @@ struct State {
 
 /// Run the stress scenario; `progress` gets the steps done now and then.
 pub fn run(cfg: &Config, progress: &mut dyn FnMut(u64)) -> Result<StressReport, SimError> {
+    run_with(cfg, &Options::default(), progress)
+}
+
+/// [`run`] with `opts`. The run stops at the first check that fails, so
+/// `steps` in the report says after which step it was found.
+pub fn run_with(
+    cfg: &Config,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StressReport, SimError> {
     let started = Instant::now();
     let m = machine(cfg)?;
     let mut st = State {
@@ -106,8 +137,11 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(u64)) -> Result<StressReport, 
         counts: vec![0; OPS.len()],
         refused: 0,
     };
+    // The checker after each step looks where the step wrote.
+    m.pt.mem().log_writes(true);
     let mut checker = Checker::new();
     let mut failure = checker.full(&m).err();
+    let _ = m.pt.mem().take_written();
     let total: u32 = OPS.iter().map(|o| o.2).sum();
     let mut steps = 0;
     while steps < cfg.steps && failure.is_none() {
@@ -122,13 +156,14 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(u64)) -> Result<StressReport, 
                 })
             })
             .unwrap_or((0, Op::Access));
-        let touched = step(&m, &mut st, op, cfg)?;
+        let touched = step(&m, &mut st, op, cfg, opts.era)?;
+        let written = m.pt.mem().take_written();
         st.counts[i] += 1;
         steps += 1;
-        failure = if steps % FULL_CHECK_EVERY == 0 {
+        failure = if steps % opts.full_check_every.max(1) == 0 {
             checker.full(&m)
         } else {
-            checker.step(&m, &touched)
+            checker.step(&m, &touched, &written)
         }
         .err();
         if steps % 256 == 0 {
@@ -171,7 +206,7 @@ fn take<T>(rng: &mut ChaCha8Rng, v: &mut Vec<T>) -> Option<T> {
     (!v.is_empty()).then(|| v.swap_remove(rng.random_range(0..v.len())))
 }
 
-fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, SimError> {
+fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config, era: Era) -> Result<Vec<u64>, SimError> {
     let cpus = m.cpu_count();
     let mut k = m.kernel();
     Ok(match op {
@@ -194,7 +229,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
         }
         Op::Vmalloc => {
             let pages = st.rng.random_range(1..=8u64);
-            let va = k.vmalloc(Era::V617, pages as usize)?;
+            let va = k.vmalloc(era, pages as usize)?;
             st.vmallocs.push(va);
             probes(va, pages).to_vec()
         }
@@ -210,7 +245,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
                 + st.rng.random_range(0..4096u64) * 4096
                 + st.rng.random_range(0..4096u64);
             let size = st.rng.random_range(1..=3 * 4096u64);
-            let va = k.ioremap(Era::V617, pa, size)?;
+            let va = k.ioremap(era, pa, size)?;
             st.ioremaps.push(va);
             vec![va & !0xfff]
         }
@@ -232,7 +267,7 @@ fn step(m: &Machine, st: &mut State, op: Op, cfg: &Config) -> Result<Vec<u64>, S
                 st.refused += 1;
                 return Ok(vec![]);
             }
-            k.hotplug_add(Era::V617, pa, SECTION_SIZE, st.rng.random_range(0..cpus))?;
+            k.hotplug_add(era, pa, SECTION_SIZE, st.rng.random_range(0..cpus))?;
             st.sections.push(pa);
             let mut t = probes(m.layout.va(pa), SECTION_SIZE / 4096).to_vec();
             t.push(m.layout.page(pa));
