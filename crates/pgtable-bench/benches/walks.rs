@@ -3,6 +3,7 @@
 //! top-level slot into many roots.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use pgtable::PageSize;
 use pgtable::{OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 use std::hint::black_box;
 
@@ -15,7 +16,7 @@ fn tables(len: u64) -> PageTables<X86_64, OffsetMemory> {
     PageTables::new(X86_64::FOUR_LEVEL, mem).unwrap()
 }
 
-fn map(pt: &PageTables<X86_64, OffsetMemory>, shift: u32) {
+fn map(pt: &PageTables<X86_64, OffsetMemory>, shift: PageSize) {
     let mut k = pt.kernel();
     let _ = k.edit(|e| {
         e.vmap_range(VirtAddr(VA), PhysAddr(PA), SIZE, Prot::KERNEL, shift)
@@ -36,23 +37,27 @@ fn walks(c: &mut Criterion) {
     g.throughput(Throughput::Elements(SIZE / 4096));
     g.bench_function("vmap_range 64 MiB 4K (+ vunmap)", |b| {
         b.iter(|| {
-            map(&pt, 12);
+            map(&pt, PageSize::Base);
             unmap(&pt);
         })
     });
     g.bench_function("vunmap_range 64 MiB 4K", |b| {
-        b.iter_batched(|| map(&pt, 12), |()| unmap(&pt), BatchSize::PerIteration)
+        b.iter_batched(
+            || map(&pt, PageSize::Base),
+            |()| unmap(&pt),
+            BatchSize::PerIteration,
+        )
     });
     g.throughput(Throughput::Elements(SIZE >> 21));
     g.bench_function("vmap_range 64 MiB 2M (+ vunmap)", |b| {
         b.iter(|| {
-            map(&pt, 21);
+            map(&pt, PageSize::Pmd);
             unmap(&pt);
         })
     });
     g.finish();
 
-    map(&pt, 12);
+    map(&pt, PageSize::Base);
     let root = pt.kernel_root();
     let mut i = 0u64;
     c.bench_function("translate 4K", |b| {

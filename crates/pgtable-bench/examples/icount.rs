@@ -18,6 +18,7 @@
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 use pgtable_bench::peers::{
     Arm64Peer, Arm64Shape, HostRegion, MultiPeer, Peer, PeerTables, Shape, Sv39Shape,
@@ -41,8 +42,14 @@ type Tables<A> = PageTables<A, OffsetMemory>;
 fn map_4k<A: Arch>(pt: &Tables<A>, va: u64) {
     let mut k = pt.kernel();
     let _ = k.edit(|e| {
-        e.vmap_range(VirtAddr(va), PhysAddr(PA), PAGES * 4096, Prot::KERNEL, 12)
-            .unwrap()
+        e.vmap_range(
+            VirtAddr(va),
+            PhysAddr(PA),
+            PAGES * 4096,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+        .unwrap()
     });
 }
 
@@ -61,7 +68,7 @@ fn map_2m<A: Arch>(pt: &Tables<A>, va: u64) {
             PhysAddr(PA_2M),
             LEAVES << 21,
             Prot::KERNEL,
-            21,
+            PageSize::Pmd,
         )
         .unwrap()
     });
@@ -79,8 +86,14 @@ fn unmap_2m<A: Arch>(pt: &Tables<A>, va: u64) {
 fn populate_eager<A: Arch>(pt: &Tables<A>, va: u64) {
     let mut k = pt.kernel();
     let _ = k.edit(|e| {
-        e.vmap_range(VirtAddr(va), PhysAddr(PA), 4096, Prot::KERNEL, 12)
-            .unwrap()
+        e.vmap_range(
+            VirtAddr(va),
+            PhysAddr(PA),
+            4096,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+        .unwrap()
     });
 }
 
@@ -90,8 +103,14 @@ fn populate_eager<A: Arch>(pt: &Tables<A>, va: u64) {
 fn populate_preallocated<A: Arch>(pt: &Tables<A>, va: u64) {
     let mut k = pt.kernel();
     let _ = k.edit(|e| {
-        e.vmap_range(VirtAddr(va), PhysAddr(PA), 4096, Prot::KERNEL, 12)
-            .unwrap()
+        e.vmap_range(
+            VirtAddr(va),
+            PhysAddr(PA),
+            4096,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+        .unwrap()
     });
 }
 

@@ -1,4 +1,5 @@
 //! A loop to profile: `perf record target/release/examples/prof [map|pages|huge]`.
+use pgtable::PageSize;
 use pgtable::{OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 
 fn main() {
@@ -17,7 +18,11 @@ fn main() {
             if what == "pages" {
                 e.vmap_pages(va, &frames, Prot::KERNEL).unwrap();
             } else {
-                let shift = if what == "huge" { 21 } else { 12 };
+                let shift = if what == "huge" {
+                    PageSize::Pmd
+                } else {
+                    PageSize::Base
+                };
                 e.vmap_range(va, PhysAddr(1 << 38), bytes, Prot::KERNEL, shift)
                     .unwrap();
             }

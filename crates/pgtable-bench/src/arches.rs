@@ -18,6 +18,7 @@ use page_table_multiarch::x86_64::X64PagingMetaData;
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Arch, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 use std::time::{Duration, Instant};
 
@@ -87,7 +88,7 @@ impl<A: Arch> PeerTables for Ours<A> {
     fn reset(&mut self) {}
 
     fn map(&mut self, _va: u64, pa: u64, bytes: u64, huge: bool) {
-        let (va, shift) = (self.va, if huge { 21 } else { 12 });
+        let (va, shift) = (self.va, if huge { PageSize::Pmd } else { PageSize::Base });
         self.edit(|e| {
             e.vmap_range(VirtAddr(va), PhysAddr(pa), bytes, Prot::KERNEL, shift)
                 .unwrap()
@@ -222,7 +223,7 @@ fn compare<A: Arch, P: PeerTables>(
 }
 
 fn ours_map<A: Arch>(ours: &Ours<A>, pa: u64, bytes: u64, huge: bool) {
-    let (va, shift) = (ours.va, if huge { 21 } else { 12 });
+    let (va, shift) = (ours.va, if huge { PageSize::Pmd } else { PageSize::Base });
     ours.edit(|e| {
         e.vmap_range(VirtAddr(va), PhysAddr(pa), bytes, Prot::KERNEL, shift)
             .unwrap()

@@ -2,6 +2,7 @@
 
 use crate::peer::{HostRegion, Peer, FLAGS};
 use crate::{median, Figure, Sizes, Stat};
+use pgtable::PageSize;
 use pgtable::{
     Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr,
     X86_64,
@@ -101,8 +102,14 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         let mut t = [Duration::ZERO; 11];
         t[0] = time(|| {
             edit(&pt, |e| {
-                e.vmap_range(VirtAddr(VA), PhysAddr(DATA_PA), bytes, Prot::KERNEL, 12)
-                    .unwrap()
+                e.vmap_range(
+                    VirtAddr(VA),
+                    PhysAddr(DATA_PA),
+                    bytes,
+                    Prot::KERNEL,
+                    PageSize::Base,
+                )
+                .unwrap()
             })
         });
         t[1] = time(|| {
@@ -126,8 +133,14 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         for _ in 0..HUGE_REPS {
             t[5] += time(|| {
                 edit(&pt, |e| {
-                    e.vmap_range(VirtAddr(VA), PhysAddr(DATA_PA), bytes, Prot::KERNEL, 21)
-                        .unwrap()
+                    e.vmap_range(
+                        VirtAddr(VA),
+                        PhysAddr(DATA_PA),
+                        bytes,
+                        Prot::KERNEL,
+                        PageSize::Pmd,
+                    )
+                    .unwrap()
                 })
             });
             t[6] += time(|| {
@@ -317,8 +330,14 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             cold.sweep();
             let te = time(|| {
                 edit(&pt, |e| {
-                    e.vmap_range(VirtAddr(va), PhysAddr(DATA_PA), 4096, Prot::KERNEL, 12)
-                        .unwrap();
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(DATA_PA),
+                        4096,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
+                    .unwrap();
                 });
             });
             // The words the reference stored into are the ones the sync
@@ -333,8 +352,14 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             cold.sweep();
             let tp = time(|| {
                 edit(&pt, |e| {
-                    e.vmap_range(VirtAddr(va), PhysAddr(DATA_PA), 4096, Prot::KERNEL, 12)
-                        .unwrap();
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(DATA_PA),
+                        4096,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
+                    .unwrap();
                 });
             });
             if run > 0 {
@@ -516,7 +541,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                 PhysAddr(0),
                 BOOT_RAM,
                 Prot::KERNEL,
-                30,
+                PageSize::Pud,
             )
             .unwrap();
             let n = BOOT_RAM / 4096 * STRUCT_PAGE_SIZE;
@@ -525,7 +550,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                 PhysAddr(BOOT_RAM - n),
                 n,
                 Prot::KERNEL,
-                21,
+                PageSize::Pmd,
             )
             .unwrap();
         });
@@ -538,7 +563,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                     PhysAddr(HOTPLUG_BASE),
                     size,
                     Prot::KERNEL,
-                    30,
+                    PageSize::Pud,
                 )
                 .unwrap();
             });
@@ -547,7 +572,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
                 // backed by the start of the added memory (an altmap).
                 for (i, block) in (vm_s..vm_e).step_by(PMD as usize).enumerate() {
                     let frame = PhysAddr(HOTPLUG_BASE + i as u64 * PMD);
-                    e.vmap_range(VirtAddr(block), frame, PMD, Prot::KERNEL, 21)
+                    e.vmap_range(VirtAddr(block), frame, PMD, Prot::KERNEL, PageSize::Pmd)
                         .unwrap();
                 }
             });
@@ -607,7 +632,7 @@ pub fn mmu(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             PhysAddr(DATA_PA),
             PAGES * 4096,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
         .unwrap();
     });

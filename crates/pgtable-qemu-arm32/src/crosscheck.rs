@@ -30,6 +30,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::arm32::Arm32;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Access, AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
 };
@@ -75,14 +76,14 @@ fn err<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> String {
 /// return page.
 fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4], ret: u64) -> pgtable::Result<()> {
     let (va, pa) = (VirtAddr, PhysAddr);
-    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, 12)?;
-    e.vmap_range(va(v + 2 * MIB), pa(d[1]), MIB, Prot::KERNEL, 20)?;
+    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, PageSize::Base)?;
+    e.vmap_range(va(v + 2 * MIB), pa(d[1]), MIB, Prot::KERNEL, PageSize::Pmd)?;
     e.vmap_range(
         va(v + 4 * MIB),
         pa(d[0] + 0x10000),
         4 * PAGE,
         Prot::KERNEL_RO,
-        12,
+        PageSize::Base,
     )?;
     let io = v + 6 * MIB;
     for (i, cache) in [
@@ -99,10 +100,16 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4], ret: u64) -> pgtable::
             pa(d[2] + off),
             4 * PAGE,
             Prot::KERNEL.with_cache(cache),
-            12,
+            PageSize::Base,
         )?;
     }
-    e.vmap_range(va(v + 8 * MIB), pa(ret), PAGE, Prot::KERNEL_ROX, 12)?;
+    e.vmap_range(
+        va(v + 8 * MIB),
+        pa(ret),
+        PAGE,
+        Prot::KERNEL_ROX,
+        PageSize::Base,
+    )?;
     // A Device section (domain 2, `mem_types[MT_DEVICE]`) and a read-only
     // section over RAM.
     e.vmap_range(
@@ -110,9 +117,15 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4], ret: u64) -> pgtable::
         pa(d[3]),
         MIB,
         Prot::KERNEL.with_cache(CacheMode::Uncached),
-        20,
+        PageSize::Pmd,
     )?;
-    e.vmap_range(va(v + 12 * MIB), pa(RAM_START), MIB, Prot::KERNEL_RO, 20)
+    e.vmap_range(
+        va(v + 12 * MIB),
+        pa(RAM_START),
+        MIB,
+        Prot::KERNEL_RO,
+        PageSize::Pmd,
+    )
 }
 
 /// The user mappings of process `i`, over its own tagged block `own`, the
@@ -140,7 +153,7 @@ fn user_maps(
         (top, own + 0x40000, PAGE, Prot::USER_RW, 12),
     ];
     for (v, p, size, prot, shift) in maps {
-        u.map_range(va(v), pa(p), size, prot, shift)
+        u.map_range(va(v), pa(p), size, prot, crate::machine::leaf(shift))
             .map_err(|e| format!("user map {v:#x}: {e:?}"))?;
     }
     Ok(())
@@ -359,14 +372,14 @@ fn setup(m: &Machine) -> Result<([AddressSpace; 3], String), String> {
                 PhysAddr(d[3] + 0x8000),
                 2 * PAGE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )?;
             e.vmap_range(
                 VirtAddr(modules + MIB),
                 PhysAddr(d[1] + MIB),
                 MIB,
                 Prot::KERNEL,
-                20,
+                PageSize::Pmd,
             )
         })
     }

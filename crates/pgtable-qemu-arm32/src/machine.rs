@@ -18,6 +18,7 @@ use alloc::string::String;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pgtable::arch::arm32::Arm32;
+use pgtable::PageSize;
 use pgtable::{AddressSpace, CacheMode, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::arm32::Arm32Mmu;
 use pgtable_mmu::PhysBus;
@@ -117,14 +118,14 @@ impl Machine {
                 PhysAddr(RAM_START),
                 RAM_SIZE,
                 Prot::KERNEL_EXEC,
-                20,
+                PageSize::Pmd,
             )?;
             e.vmap_range(
                 VirtAddr(u64::from(UART_VA)),
                 PhysAddr(u64::from(UART_PA)),
                 frame::PAGE_SIZE,
                 Prot::KERNEL.with_cache(CacheMode::Uncached),
-                12,
+                PageSize::Base,
             )
         });
         r.map_err(|e| format!("kernel map: {e:?}"))?;
@@ -175,5 +176,16 @@ impl Machine {
             }
             other => panic!("not an arm32 activation: {other:?}"),
         }
+    }
+}
+
+/// The library's largest-leaf size for a leaf shift of this kernel's
+/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
+/// huge leaf).
+pub fn leaf(shift: u32) -> pgtable::PageSize {
+    match shift {
+        0..=12 => pgtable::PageSize::Base,
+        30.. => pgtable::PageSize::Pud,
+        _ => pgtable::PageSize::Pmd,
     }
 }

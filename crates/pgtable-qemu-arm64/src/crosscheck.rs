@@ -30,6 +30,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Access, AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
 };
@@ -73,14 +74,20 @@ fn err<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> String {
 /// The kernel test mappings (new path).
 fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()> {
     let (va, pa) = (VirtAddr, PhysAddr);
-    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, 12)?;
-    e.vmap_range(va(v + BLOCK_2M), pa(d[1]), BLOCK_2M, Prot::KERNEL, 21)?;
+    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, PageSize::Base)?;
+    e.vmap_range(
+        va(v + BLOCK_2M),
+        pa(d[1]),
+        BLOCK_2M,
+        Prot::KERNEL,
+        PageSize::Pmd,
+    )?;
     e.vmap_range(
         va(v + 2 * BLOCK_2M),
         pa(d[0] + 0x10000),
         4 * PAGE,
         Prot::KERNEL_RO,
-        12,
+        PageSize::Base,
     )?;
     let io = v + 3 * BLOCK_2M;
     for (i, cache) in [
@@ -97,7 +104,7 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()>
             pa(d[2] + off),
             4 * PAGE,
             Prot::KERNEL.with_cache(cache),
-            12,
+            PageSize::Base,
         )?;
     }
     e.vmap_range(
@@ -105,11 +112,11 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()>
         pa(d[3]),
         2 * PAGE,
         Prot::KERNEL_ROX,
-        12,
+        PageSize::Base,
     )?;
     // A read-only 1 GiB block over RAM (and the hole above it).
     let g = (v + GIB) & !(GIB - 1);
-    e.vmap_range(va(g), pa(RAM_START), GIB, Prot::KERNEL_RO, 30)?;
+    e.vmap_range(va(g), pa(RAM_START), GIB, Prot::KERNEL_RO, PageSize::Pud)?;
     if crate::cpu::LPA2 {
         crate::high_pa::kernel_maps(e, v)?;
     }
@@ -134,7 +141,7 @@ fn user_maps(m: &Machine, s: &mut AddressSpace, own: u64, shared: u64) -> Result
         (top, own + 0x40000, PAGE, Prot::USER_RW, 12),
     ];
     for (v, p, size, prot, shift) in maps {
-        u.map_range(va(v), pa(p), size, prot, shift)
+        u.map_range(va(v), pa(p), size, prot, crate::machine::leaf(shift))
             .map_err(|e| format!("user map {v:#x}: {e:?}"))?;
     }
     if crate::cpu::LPA2 {
@@ -390,14 +397,14 @@ fn setup(m: &Machine) -> Result<([AddressSpace; 3], String), String> {
                 PhysAddr(d[3] + 0x8000),
                 2 * PAGE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )?;
             e.vmap_range(
                 VirtAddr(kasan + BLOCK_2M),
                 PhysAddr(d[1]),
                 BLOCK_2M,
                 Prot::KERNEL,
-                21,
+                PageSize::Pmd,
             )
         })
     }

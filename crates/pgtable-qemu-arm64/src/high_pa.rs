@@ -59,7 +59,13 @@ const USER: [Map; 4] = [
 /// `edit`.
 pub fn kernel_maps(e: &mut crate::crosscheck::Edit<'_, '_>, v: u64) -> pgtable::Result<()> {
     for (off, pa, size, prot, shift) in KERNEL {
-        e.vmap_range(VirtAddr(v + off), PhysAddr(pa), size, prot, shift)?;
+        e.vmap_range(
+            VirtAddr(v + off),
+            PhysAddr(pa),
+            size,
+            prot,
+            crate::machine::leaf(shift),
+        )?;
     }
     Ok(())
 }
@@ -69,7 +75,13 @@ pub fn user_maps(
     u: &mut pgtable::UserSpace<'_, pgtable::arch::arm64::Arm64, pgtable::OffsetMemory>,
 ) -> pgtable::Result<()> {
     for (va, pa, size, prot, shift) in USER {
-        u.map_range(VirtAddr(va), PhysAddr(pa), size, prot, shift)?;
+        u.map_range(
+            VirtAddr(va),
+            PhysAddr(pa),
+            size,
+            prot,
+            crate::machine::leaf(shift),
+        )?;
     }
     Ok(())
 }

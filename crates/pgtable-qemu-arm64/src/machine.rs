@@ -17,6 +17,7 @@ use alloc::string::String;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pgtable::arch::arm64::Arm64;
+use pgtable::PageSize;
 use pgtable::{AddressSpace, CacheMode, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::arm64::Arm64Mmu;
 use pgtable_mmu::{PhysBus, Roots};
@@ -140,14 +141,14 @@ impl Machine {
                 PhysAddr(RAM_START),
                 RAM_SIZE,
                 Prot::KERNEL_EXEC,
-                21,
+                PageSize::Pmd,
             )?;
             e.vmap_range(
                 VirtAddr(kva(UART_PA)),
                 PhysAddr(UART_PA),
                 frame::PAGE_SIZE,
                 Prot::KERNEL.with_cache(CacheMode::Uncached),
-                12,
+                PageSize::Base,
             )
         });
         r.map_err(|e| format!("kernel map: {e:?}"))?;
@@ -198,5 +199,16 @@ impl Machine {
             None => self.reserved,
         };
         switch_user(ttbr0);
+    }
+}
+
+/// The library's largest-leaf size for a leaf shift of this kernel's
+/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
+/// huge leaf).
+pub fn leaf(shift: u32) -> pgtable::PageSize {
+    match shift {
+        0..=12 => pgtable::PageSize::Base,
+        30.. => pgtable::PageSize::Pud,
+        _ => pgtable::PageSize::Pmd,
     }
 }

@@ -32,6 +32,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Arch, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::arm64::{desc, level_shift, Half};
 use pgtable_mmu::PhysBus;
@@ -138,7 +139,7 @@ fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Result<Vec<Range>, Strin
                     PhysAddr(block),
                     PAGE_SIZE,
                     Prot::USER_RW,
-                    12,
+                    PageSize::Base,
                 )
             })
             .map_err(|e| format!("user map: {e:?}"))?;
@@ -159,7 +160,7 @@ fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Result<Vec<Range>, Strin
             unsafe {
                 m.pt.kernel().legacy_edit(|e| {
                     map(&mut |va, pa, len| {
-                        e.vmap_range(VirtAddr(va), PhysAddr(pa), len, Prot::KERNEL, 21)
+                        e.vmap_range(VirtAddr(va), PhysAddr(pa), len, Prot::KERNEL, PageSize::Pmd)
                     })
                 })
             }
@@ -169,7 +170,7 @@ fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Result<Vec<Range>, Strin
         Code::New => {
             let (r, report) = m.pt.kernel().edit(|e| {
                 map(&mut |va, pa, len| {
-                    e.vmap_range(VirtAddr(va), PhysAddr(pa), len, Prot::KERNEL, 21)
+                    e.vmap_range(VirtAddr(va), PhysAddr(pa), len, Prot::KERNEL, PageSize::Pmd)
                 })
             });
             r.map_err(|e| format!("map: {e:?}"))?;

@@ -21,6 +21,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{AddressSpace, Arch, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::x86_32::X86_32Mmu;
 
@@ -161,7 +162,7 @@ impl Machine {
                 PhysAddr(0),
                 LOWMEM_END,
                 Prot::KERNEL_EXEC,
-                LEAF_SHIFT,
+                leaf(LEAF_SHIFT),
             )?;
             if cfg!(feature = "highpte") {
                 e.vmap_range(
@@ -169,7 +170,7 @@ impl Machine {
                     PhysAddr(LOWMEM_END),
                     HIGH_WINDOW,
                     Prot::KERNEL,
-                    12,
+                    PageSize::Base,
                 )?;
             }
             Ok::<(), pgtable::Error>(())
@@ -202,5 +203,16 @@ impl Machine {
         };
         load_cr3(cr3);
         Ok(())
+    }
+}
+
+/// The library's largest-leaf size for a leaf shift of this kernel's
+/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
+/// huge leaf).
+pub fn leaf(shift: u32) -> pgtable::PageSize {
+    match shift {
+        0..=12 => pgtable::PageSize::Base,
+        30.. => pgtable::PageSize::Pud,
+        _ => pgtable::PageSize::Pmd,
     }
 }

@@ -15,6 +15,7 @@ use alloc::string::String;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pgtable::arch::riscv64::Riscv64;
+use pgtable::PageSize;
 use pgtable::{AddressSpace, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::riscv64::{Riscv64Mmu, Scheme};
 use pgtable_mmu::PhysBus;
@@ -164,7 +165,7 @@ impl Machine {
                 PhysAddr(RAM_START),
                 RAM_SIZE,
                 Prot::KERNEL_EXEC,
-                21,
+                PageSize::Pmd,
             )
         });
         r.map_err(|e| format!("kernel map: {e:?}"))?;
@@ -186,5 +187,16 @@ impl Machine {
     /// Run on `space`.
     pub fn enter(&self, space: Option<&AddressSpace>) {
         switch(self.root(space));
+    }
+}
+
+/// The library's largest-leaf size for a leaf shift of this kernel's
+/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
+/// huge leaf).
+pub fn leaf(shift: u32) -> pgtable::PageSize {
+    match shift {
+        0..=12 => pgtable::PageSize::Base,
+        30.. => pgtable::PageSize::Pud,
+        _ => pgtable::PageSize::Pmd,
     }
 }

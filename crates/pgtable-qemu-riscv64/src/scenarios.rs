@@ -25,6 +25,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Arch, Level, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::{Access, PhysBus};
 
@@ -82,7 +83,7 @@ fn scenario(code: Code, kind: RegionKind) -> CheckResult {
                     PhysAddr(block),
                     PAGE_SIZE,
                     Prot::USER_RW,
-                    12,
+                    PageSize::Base,
                 )
             })
             .map_err(|e| format!("user map: {e:?}"))?;
@@ -94,13 +95,19 @@ fn scenario(code: Code, kind: RegionKind) -> CheckResult {
             // the code runs from the kernel root, which has the mapping.
             unsafe {
                 m.pt.kernel().legacy_edit(|e| {
-                    e.vmap_range(VirtAddr(va), PhysAddr(block), BLOCK_2M, Prot::KERNEL, 21)?;
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(block),
+                        BLOCK_2M,
+                        Prot::KERNEL,
+                        PageSize::Pmd,
+                    )?;
                     e.vmap_range(
                         VirtAddr(va + BLOCK_2M),
                         PhysAddr(block),
                         BLOCK_2M,
                         Prot::KERNEL,
-                        21,
+                        PageSize::Pmd,
                     )
                 })
             }
@@ -109,13 +116,19 @@ fn scenario(code: Code, kind: RegionKind) -> CheckResult {
         }
         Code::New => {
             let (r, report) = m.pt.kernel().edit(|e| {
-                e.vmap_range(VirtAddr(va), PhysAddr(block), BLOCK_2M, Prot::KERNEL, 21)?;
+                e.vmap_range(
+                    VirtAddr(va),
+                    PhysAddr(block),
+                    BLOCK_2M,
+                    Prot::KERNEL,
+                    PageSize::Pmd,
+                )?;
                 e.vmap_range(
                     VirtAddr(va + BLOCK_2M),
                     PhysAddr(block),
                     BLOCK_2M,
                     Prot::KERNEL,
-                    21,
+                    PageSize::Pmd,
                 )
             });
             r.map_err(|e| format!("map: {e:?}"))?;

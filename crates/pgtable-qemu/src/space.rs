@@ -193,6 +193,17 @@ fn identity(pt: &Pt, space: &mut AddressSpace, shift: u32) -> Result<(), String>
     );
     pt.user(space)
         .map_err(|e| format!("own space: {e:?}"))?
-        .map_range(VirtAddr(0), PhysAddr(0), IDENTITY_END, prot, shift)
+        .map_range(VirtAddr(0), PhysAddr(0), IDENTITY_END, prot, leaf(shift))
         .map_err(|e| format!("identity map: {e:?}"))
+}
+
+/// The library's largest-leaf size for a leaf shift of this kernel's
+/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
+/// huge leaf).
+pub fn leaf(shift: u32) -> pgtable::PageSize {
+    match shift {
+        0..=12 => pgtable::PageSize::Base,
+        30.. => pgtable::PageSize::Pud,
+        _ => pgtable::PageSize::Pmd,
+    }
 }

@@ -8,6 +8,7 @@
 
 use pgtable::arch::arm32::{Arm32, DOMAIN_IO, DOMAIN_KERNEL, DOMAIN_USER};
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Access as Rights, AddressSpace, Arch, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot,
     SparseMemory, VirtAddr, PAGE_SIZE,
@@ -147,7 +148,7 @@ fn map_kernel(pt: &PageTables<Arm32, SparseMemory>) -> Vec<Expect> {
             PhysAddr(0x6000_0000),
             4 << 20,
             Prot::KERNEL,
-            20,
+            PageSize::Pmd,
         )
         .unwrap();
         ex.push(Expect {
@@ -163,7 +164,7 @@ fn map_kernel(pt: &PageTables<Arm32, SparseMemory>) -> Vec<Expect> {
             PhysAddr(0x6040_0000),
             1 << 20,
             Prot::KERNEL_ROX,
-            20,
+            PageSize::Pmd,
         )
         .unwrap();
         ex.push(Expect {
@@ -179,7 +180,7 @@ fn map_kernel(pt: &PageTables<Arm32, SparseMemory>) -> Vec<Expect> {
             PhysAddr(0x6050_3000),
             5 * PAGE_SIZE,
             Prot::KERNEL,
-            20,
+            PageSize::Pmd,
         )
         .unwrap();
         ex.push(Expect {
@@ -311,7 +312,7 @@ fn run(arch: Arm32) {
             PhysAddr(0x5000_0000),
             1 << 20,
             Prot::USER_RW,
-            20,
+            PageSize::Pmd,
         )
         .unwrap();
         let last = arch.user_end() - PAGE_SIZE;

@@ -6,6 +6,7 @@
 
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Access as Rights, AddressSpace, Arch, CacheMode, PageTables, PhysAddr, Prot, SparseMemory,
     VirtAddr, PAGE_SIZE,
@@ -111,7 +112,7 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
                     PhysAddr(8 * GIB),
                     GIB + 4 * MIB,
                     Prot::KERNEL,
-                    30,
+                    PageSize::Pud,
                 )
                 .unwrap();
                 kernel.push(Expect {
@@ -126,7 +127,7 @@ fn kernel_mappings_are_seen_from_every_space_without_a_sync() {
                     PhysAddr(high | (16 * GIB)),
                     2 * MIB,
                     Prot::KERNEL_ROX,
-                    21,
+                    PageSize::Pmd,
                 )
                 .unwrap();
                 kernel.push(Expect {

@@ -9,6 +9,7 @@
 
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Access as Rights, Arch, CacheMode, Level, PageTables, PhysAddr, Prot, SparseMemory,
     SyncOutcome, VirtAddr, PAGE_SIZE,
@@ -124,7 +125,7 @@ fn preallocated_areas_and_new_top_level_entries_reach_old_spaces() {
                     PhysAddr(8 * GIB),
                     GIB + 4 * MIB,
                     Prot::KERNEL,
-                    30,
+                    PageSize::Pud,
                 )
                 .unwrap();
                 kernel.push(Expect {
@@ -138,7 +139,7 @@ fn preallocated_areas_and_new_top_level_entries_reach_old_spaces() {
                     PhysAddr(16 * GIB),
                     2 * MIB,
                     Prot::KERNEL_ROX,
-                    21,
+                    PageSize::Pmd,
                 )
                 .unwrap();
                 kernel.push(Expect {
@@ -174,7 +175,7 @@ fn preallocated_areas_and_new_top_level_entries_reach_old_spaces() {
                     PhysAddr(0x3000_0000),
                     PAGE_SIZE,
                     Prot::KERNEL,
-                    12,
+                    PageSize::Base,
                 )
                 .unwrap();
             });

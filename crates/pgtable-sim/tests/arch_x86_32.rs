@@ -7,6 +7,7 @@
 
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot, SparseMemory,
     SyncMask, VirtAddr, PAGE_SIZE,
@@ -182,7 +183,7 @@ fn map_kernel(pt: &Pt) -> Vec<Page> {
             PhysAddr(0),
             32 << 20,
             Prot::KERNEL,
-            30,
+            PageSize::Pud,
         )
         .unwrap();
         for off in [0, 0x0123_4000, (32 << 20) - PAGE_SIZE] {
@@ -226,7 +227,7 @@ fn map_kernel(pt: &Pt) -> Vec<Page> {
             PhysAddr(data + 4 * pmd),
             pmd,
             Prot::KERNEL,
-            30,
+            PageSize::Pud,
         )
         .unwrap();
         pages.push(Page::kernel(

@@ -1,6 +1,7 @@
 //! The machine's MMU catches a kernel access through an out-of-sync root,
 //! and serves a stale TLB entry until it is flushed.
 
+use pgtable::PageSize;
 use pgtable::{PhysAddr, Prot, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::Access;
 use pgtable_sim::scenarios::{machine, Config};
@@ -29,7 +30,7 @@ fn kernel_access_through_an_out_of_sync_root_faults() {
                         PhysAddr(0x100_0000),
                         PAGE_SIZE,
                         Prot::KERNEL,
-                        12,
+                        PageSize::Base,
                     )
                 })
             }

@@ -45,6 +45,7 @@ use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::{Region, RegionKind};
+use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, Decoded, EntryPtr, Error, KernelEdit, KernelTable, Level, PageTables,
     PhysAddr, Prot, Refused, SparseMemory, SyncOutcome, UserSpace, UserTable, VirtAddr,
@@ -1178,7 +1179,7 @@ fn apply_hostile(
             ex,
             "vmap_range of user addresses",
             Error::NotKernelAddress(VirtAddr(uva)),
-            |e| e.vmap_range(VirtAddr(uva), pa, 4096, Prot::KERNEL, 12),
+            |e| e.vmap_range(VirtAddr(uva), pa, 4096, Prot::KERNEL, PageSize::Base),
         ),
         1 => {
             let bad: Vec<u64> = [1 << 32, 1 << 47, 1 << 56, 1 << 63, 0x00ff_8000_0000_0000]
@@ -1192,7 +1193,7 @@ fn apply_hostile(
             let want = Error::NonCanonical(VirtAddr(nc));
             match v % 3 {
                 0 => kernel_refuses(m, k, ex, "vmap_range non-canonical", want, |e| {
-                    e.vmap_range(VirtAddr(nc), pa, 4096, Prot::KERNEL, 12)
+                    e.vmap_range(VirtAddr(nc), pa, 4096, Prot::KERNEL, PageSize::Base)
                 }),
                 1 => kernel_refuses(m, k, ex, "vunmap_range non-canonical", want, |e| {
                     e.vunmap_range(VirtAddr(nc), 4096)
@@ -1215,7 +1216,7 @@ fn apply_hostile(
                 })
             } else {
                 kernel_refuses(m, k, ex, "vmap_range wrapping", Error::Wraps, |e| {
-                    e.vmap_range(VirtAddr(kva), pa, size, Prot::KERNEL, 12)
+                    e.vmap_range(VirtAddr(kva), pa, size, Prot::KERNEL, PageSize::Base)
                 })
             }
         }
@@ -1231,12 +1232,12 @@ fn apply_hostile(
                 ex,
                 "misaligned vmap_range",
                 Error::Misaligned(want),
-                |e| e.vmap_range(VirtAddr(va), p, size, Prot::KERNEL, 12),
+                |e| e.vmap_range(VirtAddr(va), p, size, Prot::KERNEL, PageSize::Base),
             )
         }
         4 => match v % 4 {
             0 => kernel_refuses(m, k, ex, "vmap_range of nothing", Error::EmptyRange, |e| {
-                e.vmap_range(VirtAddr(kva), pa, 0, Prot::KERNEL, 12)
+                e.vmap_range(VirtAddr(kva), pa, 0, Prot::KERNEL, PageSize::Base)
             }),
             1 => kernel_refuses(
                 m,

@@ -18,6 +18,7 @@ mod handle;
 mod mask;
 pub mod memory;
 pub mod mm;
+mod page_size;
 mod pgalloc;
 mod prot;
 pub mod ptdump;
@@ -39,6 +40,7 @@ pub use memory::{
     TableMemory,
 };
 pub use mm::{FrameSource, KernelEditor};
+pub use page_size::PageSize;
 pub use prot::{Access, CacheMode, Prot};
 #[cfg(loom)]
 #[doc(hidden)]

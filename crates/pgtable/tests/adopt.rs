@@ -3,6 +3,7 @@
 //! 0x3, PS = 0x80), independently of the library's encoder.
 
 use pgtable::arch::x86_32::X86_32;
+use pgtable::PageSize;
 use pgtable::{
     Error, OffsetMemory, PageTables, PhysAddr, Prot, SyncOutcome, VirtAddr, PAGE_SIZE, X86_64,
 };
@@ -62,9 +63,15 @@ fn adopted_tables_are_the_kernel_half_of_every_space() {
     assert_eq!(pt.translate(s.root(), va).unwrap().pa, PhysAddr(0x20_0000));
     // Edits sync as usual, and frames never collide with the adopted ones.
     let vm = VirtAddr(0xffff_c900_0000_0000);
-    let (r, report) = pt
-        .kernel()
-        .edit(|e| e.vmap_range(vm, PhysAddr(0x40_0000), PAGE_SIZE, Prot::KERNEL, 12));
+    let (r, report) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            vm,
+            PhysAddr(0x40_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
     r.unwrap();
     assert_eq!(report.outcome, SyncOutcome::Synced);
     assert!(pt.translate(s.root(), vm).is_some());

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use pgtable::PageSize;
 use pgtable::{Error, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
 
 #[test]
@@ -14,7 +15,15 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
         let base = vmalloc_start(arch);
         // An earlier mapping that must survive every failure.
         pt.kernel()
-            .edit(|e| e.vmap_range(base, PhysAddr(0x1000), PAGE_SIZE, Prot::KERNEL, 12))
+            .edit(|e| {
+                e.vmap_range(
+                    base,
+                    PhysAddr(0x1000),
+                    PAGE_SIZE,
+                    Prot::KERNEL,
+                    PageSize::Base,
+                )
+            })
             .0
             .unwrap();
         // Crosses a 1 GiB boundary far away in a new top-level slot, so the
@@ -27,7 +36,7 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
             pt.mem().fail_once_at(k);
             let r = pt
                 .kernel()
-                .edit(|e| e.vmap_range(va, PhysAddr(0x10_0000), size, Prot::KERNEL, 12))
+                .edit(|e| e.vmap_range(va, PhysAddr(0x10_0000), size, Prot::KERNEL, PageSize::Base))
                 .0;
             pt.mem().heal();
             assert_consistent(&pt);

@@ -23,6 +23,7 @@
 mod common;
 
 use common::{vmalloc_start, MODES};
+use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
@@ -81,7 +82,7 @@ fn kernel_thread(pt: &Pt, live: &Live, stop: &AtomicBool, checks: &AtomicUsize) 
                     PhysAddr(0x100_0000 + i * 0x10_0000),
                     size,
                     Prot::KERNEL,
-                    12,
+                    PageSize::Base,
                 )
                 .unwrap();
             })
@@ -134,7 +135,7 @@ fn worker(
         let upa = PhysAddr(0x8000_0000 + id * 0x100_0000);
         pt.user(&mut s)
             .unwrap()
-            .map_range(uva, upa, 2 * PAGE_SIZE, Prot::USER_RW, 12)
+            .map_range(uva, upa, 2 * PAGE_SIZE, Prot::USER_RW, PageSize::Base)
             .unwrap();
         assert_eq!(
             pt.translate(s.root(), VirtAddr(uva.0 + PAGE_SIZE))

@@ -3,6 +3,7 @@
 //! standing in for a lock that turns interrupts off while held.
 
 use lock_api::{GuardSend, RawMutex};
+use pgtable::PageSize;
 use pgtable::{PageTables, PhysAddr, Prot, SparseMemory, SyncPolicy, VirtAddr, PAGE_SIZE, X86_64};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -51,9 +52,15 @@ fn the_machines_locks_are_the_kernels() {
     let before = TAKEN.load(Ordering::SeqCst);
     let s = pt.create_space().unwrap();
     let va = VirtAddr(0xffff_c900_0000_0000);
-    let (r, report) = pt
-        .kernel()
-        .edit(|e| e.vmap_range(va, PhysAddr(0x20_0000), PAGE_SIZE, Prot::KERNEL, 12));
+    let (r, report) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            va,
+            PhysAddr(0x20_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
     r.unwrap();
     assert!(report.synced());
     assert!(pt.translate(s.root(), va).is_some());

@@ -2,6 +2,7 @@
 
 mod common;
 use common::*;
+use pgtable::PageSize;
 use pgtable::{CacheMode, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
 
 #[test]
@@ -16,7 +17,13 @@ fn frames_balance_over_many_cycles() {
             let uva = VirtAddr(0x40_0000 + (i % 7) * (1 << 30));
             pt.user(&mut s)
                 .unwrap()
-                .map_range(uva, PhysAddr(0x100_0000), 3 * PAGE_SIZE, Prot::USER_RW, 12)
+                .map_range(
+                    uva,
+                    PhysAddr(0x100_0000),
+                    3 * PAGE_SIZE,
+                    Prot::USER_RW,
+                    PageSize::Base,
+                )
                 .unwrap();
             spaces.push(s);
             let frames: Vec<_> = (0..(i % 5 + 1))
@@ -76,7 +83,7 @@ fn unmap_frees_emptied_tables_below_the_top() {
         let pt = machine(arch);
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
-        k.edit(|e| e.vmap_range(va, PhysAddr(0), 4 * PAGE_SIZE, Prot::KERNEL, 12))
+        k.edit(|e| e.vmap_range(va, PhysAddr(0), 4 * PAGE_SIZE, Prot::KERNEL, PageSize::Base))
             .0
             .unwrap();
         let with = pt.mem().tables_in_use();
@@ -100,7 +107,7 @@ fn huge_leaves_are_used_where_alignment_allows() {
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
         let size = (1 << 30) + (2 << 20) + 4 * PAGE_SIZE;
-        k.edit(|e| e.vmap_range(va, PhysAddr(1 << 30), size, Prot::KERNEL, 30))
+        k.edit(|e| e.vmap_range(va, PhysAddr(1 << 30), size, Prot::KERNEL, PageSize::Pud))
             .0
             .unwrap();
         let sizes: Vec<_> = [0, 1 << 30, (1 << 30) + (2 << 20)]

@@ -1,6 +1,7 @@
 //! `DirectMap`: a kernel's frame allocator and direct map as table memory.
 //! The frames it holds are the only memory the library touches through it.
 
+use pgtable::PageSize;
 use pgtable::{
     DirectMap, FrameAllocator, MemoryError, PageTables, PhysAddr, Prot, TableMemory, VirtAddr,
     PAGE_SIZE, X86_64,
@@ -76,9 +77,15 @@ fn maps_unmaps_and_gives_emptied_tables_back() {
     let pt = PageTables::new(X86_64::FOUR_LEVEL, host.memory(all_frames())).unwrap();
     let base = pt.mem().tables_in_use();
     let va = VirtAddr(0xffff_c900_0000_0000);
-    let (r, _) = pt
-        .kernel()
-        .edit(|e| e.vmap_range(va, PhysAddr(0x20_0000), 8 * PAGE_SIZE, Prot::KERNEL, 12));
+    let (r, _) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            va,
+            PhysAddr(0x20_0000),
+            8 * PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
     r.unwrap();
     assert_eq!(pt.kernel().translate(va).unwrap().pa, PhysAddr(0x20_0000));
     let (f, _) = pt.kernel().edit(|e| e.vunmap_range(va, 8 * PAGE_SIZE));

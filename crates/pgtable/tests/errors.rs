@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use pgtable::PageSize;
 use pgtable::{Arch, CacheMode, Error, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE};
 
 #[test]
@@ -13,7 +14,7 @@ fn every_error_for_its_input() {
         let k_va = vmalloc_start(arch);
         let hole = VirtAddr(arch.user_end()); // first non-canonical address
         let mut k = pt.kernel();
-        k.edit(|e| e.vmap_range(k_va, PhysAddr(0), 2 << 20, Prot::KERNEL, 21))
+        k.edit(|e| e.vmap_range(k_va, PhysAddr(0), 2 << 20, Prot::KERNEL, PageSize::Pmd))
             .0
             .unwrap();
         let tables = pt.mem().tables_in_use();
@@ -23,22 +24,34 @@ fn every_error_for_its_input() {
             let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
                 (
                     "misaligned va",
-                    e.vmap_range(VirtAddr(k_va.0 + 8), pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    e.vmap_range(
+                        VirtAddr(k_va.0 + 8),
+                        pa,
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    ),
                     Error::Misaligned(k_va.0 + 8),
                 ),
                 (
                     "misaligned size",
-                    e.vmap_range(k_va, pa, 100, Prot::KERNEL, 12),
+                    e.vmap_range(k_va, pa, 100, Prot::KERNEL, PageSize::Base),
                     Error::Misaligned(100),
                 ),
                 (
                     "misaligned pa",
-                    e.vmap_range(k_va, PhysAddr(0x1001), PAGE_SIZE, Prot::KERNEL, 12),
+                    e.vmap_range(
+                        k_va,
+                        PhysAddr(0x1001),
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    ),
                     Error::Misaligned(0x1001),
                 ),
                 (
                     "zero size",
-                    e.vmap_range(k_va, pa, 0, Prot::KERNEL, 12),
+                    e.vmap_range(k_va, pa, 0, Prot::KERNEL, PageSize::Base),
                     Error::EmptyRange,
                 ),
                 (
@@ -48,18 +61,24 @@ fn every_error_for_its_input() {
                         pa,
                         2 * PAGE_SIZE,
                         Prot::KERNEL,
-                        12,
+                        PageSize::Base,
                     ),
                     Error::Wraps,
                 ),
                 (
                     "non-canonical",
-                    e.vmap_range(hole, pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    e.vmap_range(hole, pa, PAGE_SIZE, Prot::KERNEL, PageSize::Base),
                     Error::NonCanonical(hole),
                 ),
                 (
                     "user va for kernel",
-                    e.vmap_range(VirtAddr(0x1000), pa, PAGE_SIZE, Prot::KERNEL, 12),
+                    e.vmap_range(
+                        VirtAddr(0x1000),
+                        pa,
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    ),
                     Error::NotKernelAddress(VirtAddr(0x1000)),
                 ),
                 (
@@ -69,7 +88,7 @@ fn every_error_for_its_input() {
                         pa,
                         PAGE_SIZE,
                         Prot::USER_RW,
-                        12,
+                        PageSize::Base,
                     ),
                     Error::BadProtection,
                 ),
@@ -80,7 +99,7 @@ fn every_error_for_its_input() {
                         PhysAddr(1 << 52),
                         PAGE_SIZE,
                         Prot::KERNEL,
-                        12,
+                        PageSize::Base,
                     ),
                     Error::PhysTooLarge(PhysAddr(1 << 52)),
                 ),
@@ -91,7 +110,7 @@ fn every_error_for_its_input() {
                         pa,
                         PAGE_SIZE,
                         Prot::KERNEL,
-                        12,
+                        PageSize::Base,
                     ),
                     Error::AlreadyMapped(VirtAddr(k_va.0 + PAGE_SIZE)),
                 ),
@@ -135,7 +154,7 @@ fn every_error_for_its_input() {
         let more: Vec<(&str, Result<(), Error>, Error)> = vec![
             (
                 "kernel va for user",
-                user.map_range(k_va, pa, PAGE_SIZE, Prot::USER_RW, 12),
+                user.map_range(k_va, pa, PAGE_SIZE, Prot::USER_RW, PageSize::Base),
                 Error::NotUserAddress(k_va),
             ),
             (
@@ -145,13 +164,19 @@ fn every_error_for_its_input() {
                     pa,
                     2 * PAGE_SIZE,
                     Prot::USER_RW,
-                    12,
+                    PageSize::Base,
                 ),
                 Error::NonCanonical(VirtAddr(hole.0 + PAGE_SIZE - 1)),
             ),
             (
                 "global user page",
-                user.map_range(VirtAddr(0x1000), pa, PAGE_SIZE, Prot::KERNEL, 12),
+                user.map_range(
+                    VirtAddr(0x1000),
+                    pa,
+                    PAGE_SIZE,
+                    Prot::KERNEL,
+                    PageSize::Base,
+                ),
                 Error::BadProtection,
             ),
             (
@@ -180,7 +205,7 @@ fn every_error_for_its_input() {
                 pa,
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12
+                PageSize::Base
             ))
             .0,
             Err(Error::OutOfMemory)
@@ -199,11 +224,17 @@ fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
         let tables = pt.mem().tables_in_use();
         let _ = k.edit(|e| {
             assert_eq!(
-                e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_EXEC, 12),
+                e.vmap_range(
+                    va,
+                    PhysAddr(0),
+                    PAGE_SIZE,
+                    Prot::KERNEL_EXEC,
+                    PageSize::Base
+                ),
                 Err(Error::WriteAndExecute)
             );
             assert_eq!(pt.mem().tables_in_use(), tables, "refused before any table");
-            e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_ROX, 12)
+            e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL_ROX, PageSize::Base)
                 .unwrap();
             e.allow_write_exec()
                 .vmap_range(
@@ -211,7 +242,7 @@ fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
                     PhysAddr(0),
                     PAGE_SIZE,
                     Prot::KERNEL_EXEC,
-                    12,
+                    PageSize::Base,
                 )
                 .unwrap();
         });
@@ -227,7 +258,7 @@ fn write_and_execute_kernel_mappings_need_an_explicit_exception() {
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL_EXEC,
-                12
+                PageSize::Base
             ))
             .0,
             Err(Error::WriteAndExecute)

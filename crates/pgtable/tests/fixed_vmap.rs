@@ -3,6 +3,7 @@
 //! `ioremap` never picks its range (Linux callers reserve it with
 //! `get_vm_area()` first).
 
+use pgtable::PageSize;
 use pgtable::{PageTables, PhysAddr, Prot, SparseMemory, PAGE_SIZE, X86_64};
 
 fn machine() -> PageTables<X86_64, SparseMemory> {
@@ -20,8 +21,15 @@ fn fixed_mappings_in_the_vmalloc_area_are_reserved_until_unmapped() {
     let (first, _) = k.edit(|e| e.vmap(&[PhysAddr(0x1000)], Prot::KERNEL));
     let first = first.unwrap();
     k.edit(|e| e.vunmap(first)).0.unwrap().ignore();
-    let (r, _) =
-        k.edit(|e| e.vmap_range(first, PhysAddr(0x20_0000), 4 * PAGE_SIZE, Prot::KERNEL, 12));
+    let (r, _) = k.edit(|e| {
+        e.vmap_range(
+            first,
+            PhysAddr(0x20_0000),
+            4 * PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
     r.unwrap();
     let (other, _) = k.edit(|e| e.vmap(&[PhysAddr(0x1000)], Prot::KERNEL));
     let other = other.unwrap();

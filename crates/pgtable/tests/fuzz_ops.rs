@@ -18,6 +18,7 @@
 
 mod common;
 use common::harness;
+use pgtable::PageSize;
 
 use common::*;
 use pgtable::{
@@ -65,7 +66,7 @@ enum Op {
         va: Va,
         size: u64,
         pa: u64,
-        shift: u32,
+        shift: PageSize,
     },
     VmapPages {
         va: Va,
@@ -93,7 +94,7 @@ enum Op {
         va: Va,
         size: u64,
         pa: u64,
-        shift: u32,
+        shift: PageSize,
     },
     UMapPages {
         space: usize,
@@ -158,10 +159,13 @@ fn pa() -> impl Strategy<Value = u64> {
     ]
 }
 
-fn shift() -> impl Strategy<Value = u32> {
+/// The largest leaf a map may use; absurd shifts are no longer expressible
+/// (`PageSize`).
+fn shift() -> impl Strategy<Value = PageSize> {
     prop_oneof![
-        4 => prop_oneof![Just(12u32), Just(21), Just(30)],
-        1 => prop_oneof![Just(0u32), Just(63), Just(64), Just(200), any::<u32>()],
+        Just(PageSize::Base),
+        Just(PageSize::Pmd),
+        Just(PageSize::Pud)
     ]
 }
 

@@ -18,6 +18,9 @@
 //! after what should happen.
 
 mod common;
+use pgtable::PageSize;
+
+const PAGE_SIZES: [PageSize; 3] = [PageSize::Base, PageSize::Pmd, PageSize::Pud];
 use common::harness;
 
 use common::*;
@@ -170,31 +173,43 @@ fn fixture(arch: X86_64) -> (Sim, Fixture) {
     {
         let mut k = pt.kernel();
         let _ = k.edit(|e| {
-            e.vmap_range(VirtAddr(kb), PhysAddr(M2), M2, Prot::KERNEL, 21)
+            e.vmap_range(VirtAddr(kb), PhysAddr(M2), M2, Prot::KERNEL, PageSize::Pmd)
                 .unwrap();
             e.vmap_range(
                 VirtAddr(kb + 2 * M2),
                 PhysAddr(0x10_0000),
                 4 * PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
             .unwrap();
-            e.vmap_range(VirtAddr(kb + G1), PhysAddr(G1), G1, Prot::KERNEL, 30)
-                .unwrap();
+            e.vmap_range(
+                VirtAddr(kb + G1),
+                PhysAddr(G1),
+                G1,
+                Prot::KERNEL,
+                PageSize::Pud,
+            )
+            .unwrap();
         });
     }
     let ub = 0x4000_0000;
     {
         let mut u = pt.user(&mut a).unwrap();
-        u.map_range(VirtAddr(ub), PhysAddr(4 * M2), M2, Prot::USER_RW, 21)
-            .unwrap();
+        u.map_range(
+            VirtAddr(ub),
+            PhysAddr(4 * M2),
+            M2,
+            Prot::USER_RW,
+            PageSize::Pmd,
+        )
+        .unwrap();
         u.map_range(
             VirtAddr(ub + 2 * M2),
             PhysAddr(0x20_0000),
             4 * PAGE_SIZE,
             Prot::USER_RW,
-            12,
+            PageSize::Base,
         )
         .unwrap();
     }
@@ -364,9 +379,9 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
 
     // --- vmap_range / vmap_pages / vunmap_range over bad ranges.
     for (va, size, e) in bad_kernel_ranges(arch, kb) {
-        for shift in [12, 21, 30] {
+        for shift in PAGE_SIZES {
             t.case(
-                &format!("vmap_range({va:#x}, size {size:#x}, shift {shift})"),
+                &format!("vmap_range({va:#x}, size {size:#x}, shift {shift:?})"),
                 Want::Exact(e),
                 Change::Nothing,
                 || {
@@ -416,7 +431,15 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.kernel()
-                    .edit(|e| e.vmap_range(VirtAddr(free), PhysAddr(pa), size, Prot::KERNEL, 30))
+                    .edit(|e| {
+                        e.vmap_range(
+                            VirtAddr(free),
+                            PhysAddr(pa),
+                            size,
+                            Prot::KERNEL,
+                            PageSize::Pud,
+                        )
+                    })
                     .0
             },
         );
@@ -466,7 +489,9 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             Change::Nothing,
             || {
                 pt.kernel()
-                    .edit(|e| e.vmap_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, 12))
+                    .edit(|e| {
+                        e.vmap_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, PageSize::Base)
+                    })
                     .0
             },
         );
@@ -488,13 +513,13 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
         );
     }
     // --- double maps and huge/base overlaps.
-    let overlaps: Vec<(&str, u64, u64, u64, u32, Error, Change)> = vec![
+    let overlaps: Vec<(&str, u64, u64, u64, PageSize, Error, Change)> = vec![
         (
             "the 2M leaf again",
             kb,
             M2,
             M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(kb)),
             Change::Nothing,
         ),
@@ -503,7 +528,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb,
             M2,
             M2,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb)),
             Change::Nothing,
         ),
@@ -512,7 +537,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + PAGE_SIZE,
             0x5000,
             PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb + PAGE_SIZE)),
             Change::Nothing,
         ),
@@ -521,7 +546,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + M2 - PAGE_SIZE,
             0x5000,
             PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb + M2 - PAGE_SIZE)),
             Change::Nothing,
         ),
@@ -530,7 +555,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + 2 * M2,
             0x10_0000,
             4 * PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb + 2 * M2)),
             Change::Nothing,
         ),
@@ -539,7 +564,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + 2 * M2,
             4 * M2,
             M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(kb + 2 * M2)),
             Change::Nothing,
         ),
@@ -548,7 +573,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb,
             0,
             G1,
-            30,
+            PageSize::Pud,
             Error::AlreadyMapped(VirtAddr(kb)),
             Change::Nothing,
         ),
@@ -557,7 +582,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + G1,
             G1,
             G1,
-            30,
+            PageSize::Pud,
             Error::AlreadyMapped(VirtAddr(kb + G1)),
             Change::Nothing,
         ),
@@ -566,7 +591,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + G1 + 4 * M2,
             4 * M2,
             M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(kb + G1 + 4 * M2)),
             Change::Nothing,
         ),
@@ -575,7 +600,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + G1 + 8 * PAGE_SIZE,
             0x5000,
             PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb + G1 + 8 * PAGE_SIZE)),
             Change::Nothing,
         ),
@@ -585,7 +610,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + 2 * M2 - 2 * PAGE_SIZE,
             0x5000,
             4 * PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb + 2 * M2)),
             Change::KeepsTables,
         ),
@@ -594,7 +619,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb - 2 * PAGE_SIZE,
             0x5000,
             4 * PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(kb)),
             Change::KeepsTables,
         ),
@@ -603,7 +628,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             kb + G1 - M2,
             0,
             2 * M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(kb + G1)),
             Change::KeepsTables,
         ),
@@ -619,7 +644,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
                     .0
             },
         );
-        if shift == 12 && size <= 16 * PAGE_SIZE {
+        if shift == PageSize::Base && size <= 16 * PAGE_SIZE {
             let frames = fr(size / PAGE_SIZE);
             t.case(
                 &format!("vmap_pages: {what}"),
@@ -633,11 +658,12 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             );
         }
     }
-    // --- absurd max_page_shift: must not shift out of range. On a mapped
-    // range they must still refuse with AlreadyMapped; 0 means base pages.
-    for shift in [0, 1, 11, 13, 22, 31, 39, 48, 63, 64, 65, 127, 200, u32::MAX] {
+    // --- every largest-leaf size over a mapped range still refuses with
+    // AlreadyMapped. (Absurd `max_page_shift` values, which this loop once
+    // fed in, cannot be written any more: the size is a `PageSize`.)
+    for shift in PAGE_SIZES {
         t.case(
-            &format!("vmap_range(shift {shift}) over the 1G leaf"),
+            &format!("vmap_range(shift {shift:?}) over the 1G leaf"),
             Want::Exact(Error::AlreadyMapped(VirtAddr(kb + G1))),
             Change::Nothing,
             || {
@@ -649,7 +675,7 @@ fn kernel_table(pt: &Sim, f: &Fixture, t: &mut Table<'_>) {
             },
         );
         t.case(
-            &format!("vmap_range(shift {shift}, misaligned pa)"),
+            &format!("vmap_range(shift {shift:?}, misaligned pa)"),
             Want::Exact(Error::Misaligned(0x123)),
             Change::Nothing,
             || {
@@ -1059,9 +1085,9 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             .collect()
     };
     for (va, size, e) in bad_user_ranges(arch, ub) {
-        for shift in [12, 21, 30] {
+        for shift in PAGE_SIZES {
             t.case(
-                &format!("user map_range({va:#x}, {size:#x}, shift {shift})"),
+                &format!("user map_range({va:#x}, {size:#x}, shift {shift:?})"),
                 Want::Exact(e),
                 Change::Nothing,
                 || {
@@ -1119,9 +1145,13 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Want::Exact(e),
             Change::Nothing,
             || {
-                pt.user(a)
-                    .unwrap()
-                    .map_range(VirtAddr(free), PhysAddr(pa), size, Prot::USER_RW, 30)
+                pt.user(a).unwrap().map_range(
+                    VirtAddr(free),
+                    PhysAddr(pa),
+                    size,
+                    Prot::USER_RW,
+                    PageSize::Pud,
+                )
             },
         );
         if size == PAGE_SIZE {
@@ -1145,9 +1175,13 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             Want::Exact(Error::BadProtection),
             Change::Nothing,
             || {
-                pt.user(a)
-                    .unwrap()
-                    .map_range(VirtAddr(free), PhysAddr(0), PAGE_SIZE, prot, 12)
+                pt.user(a).unwrap().map_range(
+                    VirtAddr(free),
+                    PhysAddr(0),
+                    PAGE_SIZE,
+                    prot,
+                    PageSize::Base,
+                )
             },
         );
         t.case(
@@ -1157,13 +1191,13 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             || pt.user(a).unwrap().map_pages(VirtAddr(free), &fr(1), prot),
         );
     }
-    let overlaps: Vec<(&str, u64, u64, u64, u32, Error, Change)> = vec![
+    let overlaps: Vec<(&str, u64, u64, u64, PageSize, Error, Change)> = vec![
         (
             "the 2M leaf again",
             ub,
             M2,
             M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(ub)),
             Change::Nothing,
         ),
@@ -1172,7 +1206,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             ub + 3 * PAGE_SIZE,
             0x5000,
             PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(ub + 3 * PAGE_SIZE)),
             Change::Nothing,
         ),
@@ -1181,7 +1215,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             ub + 2 * M2,
             4 * M2,
             M2,
-            21,
+            PageSize::Pmd,
             Error::AlreadyMapped(VirtAddr(ub + 2 * M2)),
             Change::Nothing,
         ),
@@ -1190,7 +1224,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             ub + 2 * M2,
             0x5000,
             4 * PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(ub + 2 * M2)),
             Change::Nothing,
         ),
@@ -1199,7 +1233,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             ub,
             0,
             G1,
-            30,
+            PageSize::Pud,
             Error::AlreadyMapped(VirtAddr(ub)),
             Change::Nothing,
         ),
@@ -1208,7 +1242,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             ub + 2 * M2 - PAGE_SIZE,
             0x5000,
             2 * PAGE_SIZE,
-            12,
+            PageSize::Base,
             Error::AlreadyMapped(VirtAddr(ub + 2 * M2)),
             Change::KeepsTables,
         ),
@@ -1228,7 +1262,7 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
                 )
             },
         );
-        if shift == 12 {
+        if shift == PageSize::Base {
             let frames = fr(size / PAGE_SIZE);
             t.case(
                 &format!("user map_pages: {what}"),
@@ -1242,9 +1276,9 @@ fn user_table(pt: &Sim, f: &mut Fixture, t: &mut Table<'_>) {
             );
         }
     }
-    for shift in [0, 1, 63, 64, 200, u32::MAX] {
+    for shift in PAGE_SIZES {
         t.case(
-            &format!("user map_range(shift {shift}) over the 2M leaf"),
+            &format!("user map_range(shift {shift:?}) over the 2M leaf"),
             Want::Exact(Error::AlreadyMapped(VirtAddr(ub))),
             Change::Nothing,
             || {
@@ -1429,14 +1463,14 @@ fn vmap_of_the_last_page_of_the_address_space() {
     for arch in MODES {
         let (pt, f) = fixture(arch);
         for (size, shift, pa) in [
-            (PAGE_SIZE, 12, 0x7000),
-            (2 * PAGE_SIZE, 12, 0x7000),
-            (M2, 21, 4 * M2),
-            (G1, 30, 4 * G1),
+            (PAGE_SIZE, PageSize::Base, 0x7000),
+            (2 * PAGE_SIZE, PageSize::Base, 0x7000),
+            (M2, PageSize::Pmd, 4 * M2),
+            (G1, PageSize::Pud, 4 * G1),
         ] {
             let va = VirtAddr(0u64.wrapping_sub(size));
             let what = format!(
-                "{}: vmap_range({va:?}, {size:#x}, shift {shift})",
+                "{}: vmap_range({va:?}, {size:#x}, shift {shift:?})",
                 arch.name()
             );
             let r = catch_unwind(AssertUnwindSafe(|| {

@@ -1,6 +1,7 @@
 //! The public read-only views: `walk_range` and `top_level_entry`.
 
 use pgtable::arch::arm64::Arm64;
+use pgtable::PageSize;
 use pgtable::{
     Error, Level, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, Walked, PAGE_SIZE, X86_64,
 };
@@ -23,9 +24,15 @@ fn walk_range_reports_tables_then_leaves_in_order() {
             PhysAddr(0x20_0000),
             2 * PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
-        e.vmap_range(VirtAddr(VA + M2), PhysAddr(0x40_0000), M2, Prot::KERNEL, 21)
+        e.vmap_range(
+            VirtAddr(VA + M2),
+            PhysAddr(0x40_0000),
+            M2,
+            Prot::KERNEL,
+            PageSize::Pmd,
+        )
     });
     r.unwrap();
     let mut seen = Vec::new();
@@ -109,7 +116,7 @@ fn top_level_entry_is_what_the_sync_wrote() {
             PhysAddr(0x20_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
     });
     r.unwrap();
@@ -133,9 +140,15 @@ fn split_roots_walk_kernel_addresses_from_the_kernel_root() {
     let pt = PageTables::new(arch, mem()).unwrap();
     let s = pt.create_space().unwrap();
     let va = VirtAddr(0xffff_8000_1000_0000);
-    let (r, _) = pt
-        .kernel()
-        .edit(|e| e.vmap_range(va, PhysAddr(0x20_0000), PAGE_SIZE, Prot::KERNEL, 12));
+    let (r, _) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            va,
+            PhysAddr(0x20_0000),
+            PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
     r.unwrap();
     let mut leaves = 0;
     pt.walk_range(s.root(), va, PAGE_SIZE, |w| {

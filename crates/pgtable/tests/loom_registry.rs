@@ -77,6 +77,7 @@ use loom::sync::atomic::AtomicU64;
 use loom::thread;
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, Error, LoomBug, PageTables, PhysAddr, Prot, RawAccess, Result, TableMemory,
     VirtAddr, PAGE_SIZE, X86_64,
@@ -272,7 +273,7 @@ fn map_pages<A: Arch>(pt: &Machine<A>, vas: &[VirtAddr]) {
     let (r, report) = pt.kernel().edit(|e| {
         vas.iter().enumerate().try_for_each(|(i, va)| {
             let pa = PhysAddr(0x4000_0000 + i as u64 * PAGE_SIZE);
-            e.vmap_range(*va, pa, PAGE_SIZE, Prot::KERNEL, 12)
+            e.vmap_range(*va, pa, PAGE_SIZE, Prot::KERNEL, PageSize::Base)
         })
     });
     r.expect("the model's memory does not run out");

@@ -11,6 +11,7 @@
 //! 4-byte accesses were 4-byte atomics, both data races under the Rust
 //! memory model with a concurrent reader.
 
+use pgtable::PageSize;
 use pgtable::{MemoryError, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, PAGE_SIZE, X86_64};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -224,7 +225,15 @@ fn page_tables_over_offset_memory_with_concurrent_walks() {
         });
         for _ in 0..if cfg!(miri) { 2 } else { 50 } {
             pt.kernel()
-                .edit(|e| e.vmap_range(va, PhysAddr(0x20_0000), 2 * PAGE_SIZE, Prot::KERNEL, 12))
+                .edit(|e| {
+                    e.vmap_range(
+                        va,
+                        PhysAddr(0x20_0000),
+                        2 * PAGE_SIZE,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
+                })
                 .0
                 .unwrap();
             assert_eq!(

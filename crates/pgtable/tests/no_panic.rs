@@ -8,6 +8,7 @@ use pgtable::arch::arm32::Arm32;
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::x86_32::X86_32;
+use pgtable::PageSize;
 use pgtable::{
     Arch, CacheMode, EntryPtr, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncPolicy,
     VirtAddr, VmapAreas, X86_64,
@@ -21,7 +22,6 @@ const PROTS: [Prot; 4] = [
     Prot::KERNEL_EXEC,
 ];
 const LEVELS: [Level; 5] = Level::ALL;
-const SHIFTS: [u32; 6] = [0, 12, 21, 30, 64, u32::MAX];
 
 fn addrs<A: Arch>(arch: &A) -> Vec<u64> {
     let ks = arch.kernel_start();
@@ -96,10 +96,10 @@ fn surface<A: Arch>(arch: A, failures: &mut Vec<String>) {
     for &va in &addrs {
         for &size in &SIZES {
             for &pa in &phys {
-                for &shift in &SHIFTS[..4] {
+                for shift in [PageSize::Base, PageSize::Pmd, PageSize::Pud] {
                     call(
                         failures,
-                        || format!("{name}: vmap_range({va:#x}, {pa:#x}, {size:#x}, {shift})"),
+                        || format!("{name}: vmap_range({va:#x}, {pa:#x}, {size:#x}, {shift:?})"),
                         || {
                             let _ = pt.kernel().edit(|e| {
                                 e.vmap_range(VirtAddr(va), PhysAddr(pa), size, Prot::KERNEL, shift)
@@ -108,7 +108,11 @@ fn surface<A: Arch>(arch: A, failures: &mut Vec<String>) {
                     );
                     call(
                         failures,
-                        || format!("{name}: user map_range({va:#x}, {pa:#x}, {size:#x}, {shift})"),
+                        || {
+                            format!(
+                                "{name}: user map_range({va:#x}, {pa:#x}, {size:#x}, {shift:?})"
+                            )
+                        },
                         || {
                             if let Ok(mut u) = pt.user(&mut space) {
                                 let _ = u.map_range(

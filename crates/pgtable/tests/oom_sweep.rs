@@ -23,6 +23,7 @@
 
 mod common;
 use common::harness;
+use pgtable::PageSize;
 
 use common::*;
 use harness::snapshot;
@@ -75,7 +76,15 @@ fn ops() -> Vec<(&'static str, Op)> {
             let va = fresh(pt, 0) + G1 - 8 * PAGE_SIZE;
             let size = 16 * PAGE_SIZE;
             pt.kernel()
-                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(0x10_0000), size, Prot::KERNEL, 12))
+                .edit(|e| {
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(0x10_0000),
+                        size,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
+                })
                 .0?;
             Ok(Made::Kernel {
                 va,
@@ -88,7 +97,15 @@ fn ops() -> Vec<(&'static str, Op)> {
             let va = vmalloc_start(*pt.arch()).0 + 8 * M2;
             let size = 3 * M2;
             pt.kernel()
-                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(0x40_0000), size, Prot::KERNEL, 12))
+                .edit(|e| {
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(0x40_0000),
+                        size,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
+                })
                 .0?;
             Ok(Made::Kernel {
                 va,
@@ -101,7 +118,15 @@ fn ops() -> Vec<(&'static str, Op)> {
             let va = fresh(pt, 1) + G1 - 4 * M2;
             let size = 8 * M2;
             pt.kernel()
-                .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(16 * M2), size, Prot::KERNEL, 21))
+                .edit(|e| {
+                    e.vmap_range(
+                        VirtAddr(va),
+                        PhysAddr(16 * M2),
+                        size,
+                        Prot::KERNEL,
+                        PageSize::Pmd,
+                    )
+                })
                 .0?;
             Ok(Made::Kernel {
                 va,
@@ -116,7 +141,15 @@ fn ops() -> Vec<(&'static str, Op)> {
                 let va = fresh(pt, 3) - G1;
                 let size = 2 * G1;
                 pt.kernel()
-                    .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(4 * G1), size, Prot::KERNEL, 30))
+                    .edit(|e| {
+                        e.vmap_range(
+                            VirtAddr(va),
+                            PhysAddr(4 * G1),
+                            size,
+                            Prot::KERNEL,
+                            PageSize::Pud,
+                        )
+                    })
                     .0?;
                 Ok(Made::Kernel {
                     va,
@@ -136,7 +169,7 @@ fn ops() -> Vec<(&'static str, Op)> {
                         PhysAddr(8 * G1 - M2 - PAGE_SIZE),
                         size,
                         Prot::KERNEL,
-                        30,
+                        PageSize::Pud,
                     )
                 })
                 .0?;
@@ -230,7 +263,7 @@ fn ops() -> Vec<(&'static str, Op)> {
                 PhysAddr(0x20_0000),
                 8 * PAGE_SIZE,
                 Prot::USER_RW,
-                12,
+                PageSize::Base,
             )?;
             Ok(Made::User {
                 va,
@@ -246,7 +279,7 @@ fn ops() -> Vec<(&'static str, Op)> {
                 PhysAddr(4 * G1 - M2),
                 size,
                 Prot::USER_RW,
-                30,
+                PageSize::Pud,
             )?;
             Ok(Made::User {
                 va,
@@ -295,7 +328,7 @@ fn setup(arch: X86_64) -> (Sim, Vec<AddressSpace>) {
                 PhysAddr(M2),
                 M2,
                 Prot::KERNEL,
-                21,
+                PageSize::Pmd,
             )
             .unwrap();
             e.vmap_range(
@@ -303,7 +336,7 @@ fn setup(arch: X86_64) -> (Sim, Vec<AddressSpace>) {
                 PhysAddr(G1),
                 G1,
                 Prot::KERNEL,
-                30,
+                PageSize::Pud,
             )
             .unwrap();
         });
@@ -316,7 +349,7 @@ fn setup(arch: X86_64) -> (Sim, Vec<AddressSpace>) {
                 PhysAddr(0x30_0000),
                 3 * PAGE_SIZE,
                 Prot::USER_RW,
-                12,
+                PageSize::Base,
             )
             .unwrap();
     }

@@ -17,6 +17,7 @@
 
 use pgtable::arch::{arm32::Arm32, arm64::Arm64, riscv64::Riscv64, x86_32::X86_32, RegionKind};
 use pgtable::ptdump::{self, Item, Options};
+use pgtable::PageSize;
 use pgtable::{
     Access, AddressSpace, Arch, CacheMode, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr,
     X86_64,
@@ -47,7 +48,7 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
                 PhysAddr(0),
                 (1 << 30) + (4 << 20) + 16 * 1024,
                 Prot::KERNEL,
-                30,
+                PageSize::Pud,
             )?;
         } else {
             // Two sections and four pages.
@@ -56,7 +57,7 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
                 PhysAddr(0),
                 2 * pmd + 4 * page,
                 Prot::KERNEL,
-                30,
+                PageSize::Pud,
             )?;
         }
         let (tva, tpa) = match text {
@@ -68,21 +69,21 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
             PhysAddr(tpa),
             pmd + 2 * page,
             Prot::KERNEL_ROX,
-            30,
+            PageSize::Pud,
         )?;
         e.vmap_range(
             VirtAddr(tva + 2 * pmd),
             PhysAddr(tpa + 2 * pmd),
             3 * page,
             Prot::KERNEL_RO,
-            12,
+            PageSize::Base,
         )?;
         e.vmap_range(
             VirtAddr(vmalloc + 16 * pmd),
             PhysAddr(0x70_0000),
             2 * page,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
         e.ioremap(PhysAddr(0xfe00_0000), 16 * page, CacheMode::Uncached)?;
         e.ioremap(PhysAddr(0xfd00_0000), 2 * page, CacheMode::WriteCombining)?;
@@ -91,7 +92,7 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
             PhysAddr(0x80_0000),
             page,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
         Ok(())
     });
@@ -104,7 +105,7 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
             PhysAddr(0x90_0000),
             3 * 4096,
             Prot::USER_RW,
-            12,
+            PageSize::Base,
         )
         .unwrap();
         u.map_range(
@@ -112,12 +113,18 @@ fn machine<A: Arch>(arch: A) -> (Pt<A>, AddressSpace) {
             PhysAddr(0x90_3000),
             4096,
             Prot::USER_RO,
-            12,
+            PageSize::Base,
         )
         .unwrap();
         let rx = Prot::new(Access::USER | Access::EXEC, CacheMode::WriteBack);
-        u.map_range(VirtAddr(0x60_0000), PhysAddr(0xa0_0000), 4096, rx, 12)
-            .unwrap();
+        u.map_range(
+            VirtAddr(0x60_0000),
+            PhysAddr(0xa0_0000),
+            4096,
+            rx,
+            PageSize::Base,
+        )
+        .unwrap();
     }
     (pt, space)
 }

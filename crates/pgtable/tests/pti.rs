@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Arch, Error, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
 
 #[test]
@@ -19,10 +20,22 @@ fn user_mode_roots_see_only_the_entry_area() {
         {
             let mut k = pt.kernel();
             let (_, report) = k.edit(|e| {
-                e.vmap_range(vm, PhysAddr(0x10_0000), PAGE_SIZE, Prot::KERNEL, 12)
-                    .unwrap();
-                e.vmap_range(entry, PhysAddr(0x20_0000), PAGE_SIZE, Prot::KERNEL_RO, 12)
-                    .unwrap();
+                e.vmap_range(
+                    vm,
+                    PhysAddr(0x10_0000),
+                    PAGE_SIZE,
+                    Prot::KERNEL,
+                    PageSize::Base,
+                )
+                .unwrap();
+                e.vmap_range(
+                    entry,
+                    PhysAddr(0x20_0000),
+                    PAGE_SIZE,
+                    Prot::KERNEL_RO,
+                    PageSize::Base,
+                )
+                .unwrap();
             });
             assert!(report.synced());
         }
@@ -52,7 +65,13 @@ fn user_mode_roots_see_only_the_entry_area() {
         let uva = VirtAddr(0x7000_0000);
         pt.user(&mut early)
             .unwrap()
-            .map_range(uva, PhysAddr(0x30_0000), PAGE_SIZE, Prot::USER_RW, 12)
+            .map_range(
+                uva,
+                PhysAddr(0x30_0000),
+                PAGE_SIZE,
+                Prot::USER_RW,
+                PageSize::Base,
+            )
             .unwrap();
         assert_eq!(
             pt.translate(user_root, uva).unwrap().pa,
@@ -109,7 +128,7 @@ fn a_user_root_out_of_sync_is_reported() {
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         })
         .0

@@ -9,6 +9,7 @@
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome, TlbFlush, VirtAddr,
     PAGE_SIZE, X86_64,
@@ -76,7 +77,7 @@ fn the_sync_cannot_be_skipped() {
             PhysAddr(0x20_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
         .unwrap();
         // All safe code can forget here is a reference.
@@ -95,7 +96,7 @@ fn the_sync_cannot_be_skipped() {
                 PhysAddr(0x20_0000),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
             .unwrap();
             panic!("the caller's code fails half-way");
@@ -123,7 +124,7 @@ fn another_machines_space_is_refused() {
             PhysAddr(0x100_0000),
             PAGE_SIZE,
             Prot::USER_RW,
-            12,
+            PageSize::Base,
         )
         .unwrap();
     let tables = pt1.mem().tables_in_use();
@@ -182,7 +183,7 @@ fn raw_populate_takes_only_owned_unlinked_tables() {
             PhysAddr(0x30_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
         Ok(())
     });
@@ -249,7 +250,7 @@ fn raw_populate_takes_only_owned_unlinked_tables() {
                     PhysAddr(0x50_0000),
                     PAGE_SIZE,
                     Prot::KERNEL,
-                    12
+                    PageSize::Base
                 ),
                 Err(Error::SharedTable(VirtAddr(va + PAGE_SIZE)))
             );
@@ -293,7 +294,7 @@ fn no_kernel_page_becomes_user_accessible_through_a_reused_table() {
                 PhysAddr(0x30_0000),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )?;
         }
         e.vunmap_range(VirtAddr(base), PAGE_SIZE)
@@ -308,7 +309,7 @@ fn no_kernel_page_becomes_user_accessible_through_a_reused_table() {
             PhysAddr(0x60_0000),
             PAGE_SIZE,
             Prot::USER_RW,
-            12,
+            PageSize::Base,
         )
         .unwrap();
     let m = pt.translate(s.root(), VirtAddr(base + (2 << 20))).unwrap();
@@ -333,7 +334,7 @@ fn sync_global_pgds_stays_in_the_kernel_half() {
             PhysAddr(0x100_0000),
             PAGE_SIZE,
             Prot::USER_RW,
-            12,
+            PageSize::Base,
         )
         .unwrap();
     let before = slot(&pt, s.root(), 0x40_0000);
@@ -400,7 +401,7 @@ fn preallocate_counts_its_own_tables_under_concurrency() {
                             PhysAddr(0x100_0000),
                             PAGE_SIZE,
                             Prot::USER_RW,
-                            12,
+                            PageSize::Base,
                         )
                         .unwrap();
                     pt.destroy_space(s).unwrap();
@@ -441,7 +442,7 @@ fn preallocating_architectures_do_not_leave_spaces_behind() {
                 PhysAddr(0x8800_0000),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         });
         r.unwrap();
@@ -460,7 +461,7 @@ fn preallocating_architectures_do_not_leave_spaces_behind() {
                 PhysAddr(0x8800_0000),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         });
         r.unwrap();
@@ -532,7 +533,7 @@ fn split_roots_give_the_kernel_context_no_user_half() {
                     PhysAddr(0x4800_0000),
                     PAGE_SIZE,
                     Prot::KERNEL,
-                    12,
+                    PageSize::Base,
                 )
             })
             .0

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use pgtable::PageSize;
 use pgtable::{Arch, PhysAddr, Prot, SyncMask, VirtAddr, PAGE_SIZE};
 
 #[test]
@@ -14,8 +15,14 @@ fn kernel_variant_reaches_spaces_created_before_and_after() {
         let report = {
             let mut k = pt.kernel();
             k.edit(|edit| {
-                edit.vmap_range(va, PhysAddr(0x20_0000), 16 * PAGE_SIZE, Prot::KERNEL, 12)
-                    .unwrap();
+                edit.vmap_range(
+                    va,
+                    PhysAddr(0x20_0000),
+                    16 * PAGE_SIZE,
+                    Prot::KERNEL,
+                    PageSize::Base,
+                )
+                .unwrap();
             })
             .1
         };
@@ -45,7 +52,7 @@ fn dropping_the_edit_syncs_too() {
         {
             let mut k = pt.kernel();
             let _ = k.edit(|edit| {
-                edit.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12)
+                edit.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, PageSize::Base)
                     .unwrap();
             });
         }
@@ -65,7 +72,13 @@ fn legacy_path_leaves_old_spaces_behind_until_synced() {
             // SAFETY (of the contract): synced below before any access.
             unsafe {
                 k.legacy_edit(|legacy| {
-                    legacy.vmap_range(va, PhysAddr(0x40_0000), PAGE_SIZE, Prot::KERNEL, 12)
+                    legacy.vmap_range(
+                        va,
+                        PhysAddr(0x40_0000),
+                        PAGE_SIZE,
+                        Prot::KERNEL,
+                        PageSize::Base,
+                    )
                 })
             }
             .unwrap();
@@ -94,7 +107,7 @@ fn edit_below_an_existing_slot_needs_no_sync() {
         let pt = machine(arch);
         let va = vmalloc_start(arch);
         let mut k = pt.kernel();
-        k.edit(|e| e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, 12))
+        k.edit(|e| e.vmap_range(va, PhysAddr(0), PAGE_SIZE, Prot::KERNEL, PageSize::Base))
             .0
             .unwrap();
         let (mapped, r) = k.edit(|e| {
@@ -103,7 +116,7 @@ fn edit_below_an_existing_slot_needs_no_sync() {
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         });
         mapped.unwrap();
@@ -135,7 +148,7 @@ fn preallocation_fills_every_kernel_slot_once() {
                 PhysAddr(0),
                 PAGE_SIZE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         });
         mapped.unwrap();

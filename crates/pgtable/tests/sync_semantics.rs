@@ -10,6 +10,7 @@
 //! `KernelSpace::edit`).
 
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
@@ -40,7 +41,7 @@ fn a_present_entry_that_differs_is_left_alone_and_reported() {
             PhysAddr(0x20_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
     });
     r.unwrap();
@@ -74,14 +75,14 @@ fn an_empty_kernel_entry_never_clears_a_spaces_own_slot() {
             PhysAddr(0x20_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
         e.vmap_range(
             VirtAddr(third),
             PhysAddr(0x20_0000),
             PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
     });
     r.unwrap();
@@ -157,13 +158,19 @@ fn writes_into_an_unlinked_table_are_recorded_when_it_is_linked() {
 fn an_unmapped_top_level_leaf_leaves_no_root() {
     use pgtable::arch::arm32::Arm32;
     use pgtable::arch::x86_32::X86_32;
-    fn check<A: Arch>(arch: A, va: u64, size: u64, shift: u32) {
+    fn check<A: Arch>(arch: A, va: u64, size: u64) {
         let mem = SparseMemory::new(PhysAddr(0x1000_0000)..PhysAddr(0x2000_0000));
         let pt = PageTables::new(arch, mem).unwrap();
         let s = pt.create_space().unwrap();
-        let (r, _) = pt
-            .kernel()
-            .edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(size), size, Prot::KERNEL, shift));
+        let (r, _) = pt.kernel().edit(|e| {
+            e.vmap_range(
+                VirtAddr(va),
+                PhysAddr(size),
+                size,
+                Prot::KERNEL,
+                PageSize::Pmd,
+            )
+        });
         r.unwrap();
         assert!(pt.translate(s.root(), VirtAddr(va)).is_some());
         let (r, report) = pt.kernel().edit(|e| e.vunmap_range(VirtAddr(va), size));
@@ -181,6 +188,6 @@ fn an_unmapped_top_level_leaf_leaves_no_root() {
         pt.destroy_space(s).unwrap();
         pt.destroy_space(s2).unwrap();
     }
-    check(X86_32::TWO_LEVEL, 0xc040_0000, 4 << 20, 22);
-    check(Arm32::SHORT, 0xc010_0000, 1 << 20, 20);
+    check(X86_32::TWO_LEVEL, 0xc040_0000, 4 << 20);
+    check(Arm32::SHORT, 0xc010_0000, 1 << 20);
 }

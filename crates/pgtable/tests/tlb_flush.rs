@@ -2,6 +2,7 @@
 //! owe none (`TlbFlush`, the shape of `flush_tlb_kernel_range()` /
 //! `flush_tlb_mm_range()`).
 
+use pgtable::PageSize;
 use pgtable::{
     Error, FlushRange, FlushScope, Level, PageTables, PhysAddr, Prot, SparseMemory, TlbFlush,
     VirtAddr, PAGE_SIZE, X86_64,
@@ -32,9 +33,15 @@ fn a_kernel_unmap_names_its_range_stride_and_freed_tables() {
             PhysAddr(0x20_0000),
             4 * PAGE_SIZE,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
-        e.vmap_range(VirtAddr(VA + M2), PhysAddr(0x40_0000), M2, Prot::KERNEL, 21)
+        e.vmap_range(
+            VirtAddr(VA + M2),
+            PhysAddr(0x40_0000),
+            M2,
+            Prot::KERNEL,
+            PageSize::Pmd,
+        )
     });
     r.unwrap();
     // Part of a PTE table: base-page stride, the table stays.
@@ -59,7 +66,15 @@ fn a_kernel_unmap_names_its_range_stride_and_freed_tables() {
 fn a_refused_unmap_owes_nothing_and_changes_nothing() {
     let pt = machine();
     let mut k = pt.kernel();
-    let (r, _) = k.edit(|e| e.vmap_range(VirtAddr(VA), PhysAddr(0x20_0000), M2, Prot::KERNEL, 21));
+    let (r, _) = k.edit(|e| {
+        e.vmap_range(
+            VirtAddr(VA),
+            PhysAddr(0x20_0000),
+            M2,
+            Prot::KERNEL,
+            PageSize::Pmd,
+        )
+    });
     r.unwrap();
     let (r, _) = k.edit(|e| e.vunmap_range(VirtAddr(VA), PAGE_SIZE));
     assert_eq!(r, Err(Error::SplitsLeaf(VirtAddr(VA))));
@@ -90,7 +105,7 @@ fn a_user_unmap_names_the_space_and_its_asid() {
         PhysAddr(0x20_0000),
         2 * PAGE_SIZE,
         Prot::USER_RW,
-        12,
+        PageSize::Base,
     )
     .unwrap();
     let f = taken(u.unmap(VirtAddr(0x40_0000), 2 * PAGE_SIZE).unwrap());

@@ -12,6 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{Access, AddressSpace, CacheMode, KernelEdit, PhysAddr, Prot, VirtAddr};
 
 type Edit<'a, 'b> = KernelEdit<'a, 'b, X86_32, crate::memory::KernelMemory>;
@@ -19,20 +20,20 @@ type Edit<'a, 'b> = KernelEdit<'a, 'b, X86_32, crate::memory::KernelMemory>;
 /// The kernel test mappings (new path), from `v` (PMD-leaf aligned).
 fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()> {
     let (va, pa) = (VirtAddr, PhysAddr);
-    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, 12)?;
+    e.vmap_range(va(v), pa(d[0]), 16 * PAGE, Prot::KERNEL, PageSize::Base)?;
     e.vmap_range(
         va(v + LEAF_SIZE),
         pa(d[1]),
         LEAF_SIZE,
         Prot::KERNEL,
-        LEAF_SHIFT,
+        machine::leaf(LEAF_SHIFT),
     )?;
     e.vmap_range(
         va(v + 2 * LEAF_SIZE),
         pa(d[0] + 0x10000),
         4 * PAGE,
         Prot::KERNEL_RO,
-        12,
+        PageSize::Base,
     )?;
     let io = v + 3 * LEAF_SIZE;
     for (i, cache) in [
@@ -49,7 +50,7 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()>
             pa(d[2] + off),
             4 * PAGE,
             Prot::KERNEL.with_cache(cache),
-            12,
+            PageSize::Base,
         )?;
     }
     e.vmap_range(
@@ -57,7 +58,7 @@ fn kernel_maps(e: &mut Edit<'_, '_>, v: u64, d: [u64; 4]) -> pgtable::Result<()>
         pa(d[3]),
         2 * PAGE,
         Prot::KERNEL_ROX,
-        12,
+        PageSize::Base,
     )
 }
 
@@ -78,7 +79,7 @@ fn user_maps(m: &Machine, s: &mut AddressSpace, own: u64, shared: u64) -> Result
         (USER_END - PAGE, own + 0x40000, PAGE, user_rw, 12),
     ];
     for (v, p, size, prot, shift) in maps {
-        u.map_range(va(v), pa(p), size, prot, shift)
+        u.map_range(va(v), pa(p), size, prot, machine::leaf(shift))
             .map_err(|e| format!("user map {v:#x}: {e:?}"))?;
     }
     Ok(())
@@ -128,7 +129,7 @@ pub(super) fn setup(m: &Machine) -> Result<Setup, String> {
                 PhysAddr(d[3] + 0x8000),
                 2 * PAGE,
                 Prot::KERNEL,
-                12,
+                PageSize::Base,
             )
         })
     }

@@ -42,6 +42,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{PhysAddr, Prot, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::{Access, Mode};
 
@@ -157,7 +158,7 @@ fn scenario(s: Scenario, era: Era) -> CheckResult {
                     PhysAddr(block),
                     PAGE_SIZE,
                     Prot::USER_RW,
-                    12,
+                    PageSize::Base,
                 )
             })
             .map_err(|e| format!("user map: {e:?}"))?;

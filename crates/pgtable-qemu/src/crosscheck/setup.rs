@@ -8,6 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
+use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, X86_64,
 };
@@ -81,7 +82,7 @@ pub fn setup() -> Result<Main, String> {
             PhysAddr(block),
             BLOCK_2M,
             Prot::USER_RO,
-            max.min(21),
+            crate::space::leaf(max.min(21)),
         )
         .map_err(err("user 2M"))?;
     }
@@ -125,7 +126,7 @@ fn kernel_maps(
         PhysAddr(0),
         1 << 30,
         k,
-        m.max_shift,
+        crate::space::leaf(m.max_shift),
     )
     .map_err(err("direct map"))?;
     e.vmap(&f[0..8], k).map_err(err("vmap rw"))?;
@@ -133,12 +134,24 @@ fn kernel_maps(
     e.ioremap(f[16], 4096, CacheMode::Uncached)
         .map_err(err("ioremap"))?;
     let big = vmalloc + (1 << 40);
-    e.vmap_range(VirtAddr(big), PhysAddr(block), BLOCK_2M, k, 21)
+    e.vmap_range(VirtAddr(big), PhysAddr(block), BLOCK_2M, k, PageSize::Pmd)
         .map_err(err("vmalloc 2M"))?;
-    e.vmap_range(VirtAddr(big + (4 << 20)), PhysAddr(block), BLOCK_2M, ro, 21)
-        .map_err(err("vmalloc 2M ro"))?;
-    e.vmap_range(VirtAddr(vmemmap), PhysAddr(block), BLOCK_2M, k, 21)
-        .map_err(err("vmemmap 2M"))?;
+    e.vmap_range(
+        VirtAddr(big + (4 << 20)),
+        PhysAddr(block),
+        BLOCK_2M,
+        ro,
+        PageSize::Pmd,
+    )
+    .map_err(err("vmalloc 2M ro"))?;
+    e.vmap_range(
+        VirtAddr(vmemmap),
+        PhysAddr(block),
+        BLOCK_2M,
+        k,
+        PageSize::Pmd,
+    )
+    .map_err(err("vmemmap 2M"))?;
     e.vmap_pages(VirtAddr(vmemmap + BLOCK_2M), &f[17..25], k)
         .map_err(err("vmemmap 4K"))?;
     e.vmap_pages(

@@ -71,7 +71,14 @@ pub trait KernelMap {
 
 impl KernelMap for KernelEdit<'_, '_, X86_64, OffsetMemory> {
     fn vmap_range(&mut self, va: u64, pa: u64, size: u64, shift: u32) -> pgtable::Result<()> {
-        KernelEdit::vmap_range(self, VirtAddr(va), PhysAddr(pa), size, Prot::KERNEL, shift)
+        KernelEdit::vmap_range(
+            self,
+            VirtAddr(va),
+            PhysAddr(pa),
+            size,
+            Prot::KERNEL,
+            crate::space::leaf(shift),
+        )
     }
     fn vmap_pages(&mut self, va: u64, frames: &[PhysAddr]) -> pgtable::Result<()> {
         KernelEdit::vmap_pages(self, VirtAddr(va), frames, Prot::KERNEL)
@@ -80,7 +87,14 @@ impl KernelMap for KernelEdit<'_, '_, X86_64, OffsetMemory> {
 
 impl KernelMap for LegacyEdit<'_, '_, X86_64, OffsetMemory> {
     fn vmap_range(&mut self, va: u64, pa: u64, size: u64, shift: u32) -> pgtable::Result<()> {
-        LegacyEdit::vmap_range(self, VirtAddr(va), PhysAddr(pa), size, Prot::KERNEL, shift)
+        LegacyEdit::vmap_range(
+            self,
+            VirtAddr(va),
+            PhysAddr(pa),
+            size,
+            Prot::KERNEL,
+            crate::space::leaf(shift),
+        )
     }
     fn vmap_pages(&mut self, va: u64, frames: &[PhysAddr]) -> pgtable::Result<()> {
         LegacyEdit::vmap_pages(self, VirtAddr(va), frames, Prot::KERNEL)

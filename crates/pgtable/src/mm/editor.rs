@@ -34,7 +34,7 @@ pub trait KernelEditor<'a, A: Arch, M: TableMemory> {
         pa: PhysAddr,
         size: u64,
         prot: Prot,
-        max_page_shift: u32,
+        max_page: crate::PageSize,
     ) -> Result<()>;
     /// `vmap_pages_range()`: see [`KernelEdit::vmap_pages`](crate::KernelEdit::vmap_pages).
     fn vmap_pages(&mut self, va: VirtAddr, frames: &[PhysAddr], prot: Prot) -> Result<()>;

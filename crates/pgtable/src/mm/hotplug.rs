@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::memory::TableMemory;
 use crate::prot::Prot;
 use crate::tlb::{FlushRange, FlushTlb};
+use crate::PageSize;
 
 /// The largest leaf the direct map uses: 1 GiB (`PUD_SIZE`), where the
 /// paging mode allows a leaf at that level (x86's `direct_gbpages`).
@@ -66,7 +67,7 @@ where
     E: KernelEditor<'a, A, M> + ?Sized,
 {
     let va = direct_va(e.arch(), page_offset, pa)?;
-    e.vmap_range(va, pa, size, Prot::KERNEL, DIRECT_MAP_MAX_SHIFT)?;
+    e.vmap_range(va, pa, size, Prot::KERNEL, PageSize::Pud)?;
     Ok(va)
 }
 

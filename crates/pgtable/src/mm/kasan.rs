@@ -234,7 +234,8 @@ mod tests {
         let _ = ks.edit(|e| kasan_populate_early_shadow(e, &z, KASAN, VirtAddr(KASAN.0 + G)));
         let (r, _) = ks.edit(|e| e.vunmap_range(KASAN, 4096));
         assert_eq!(r, Err(Error::SharedTable(KASAN)));
-        let (r, _) = ks.edit(|e| e.vmap_range(KASAN, ZERO, 4096, Prot::KERNEL, 12));
+        let (r, _) =
+            ks.edit(|e| e.vmap_range(KASAN, ZERO, 4096, Prot::KERNEL, crate::PageSize::Base));
         assert!(r.is_err());
         // Nor do the removal and the vmemmap walks enter them.
         let mut frames = crate::mm::testing::Frames::new(1 << 20);

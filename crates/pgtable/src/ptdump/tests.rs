@@ -1,6 +1,7 @@
 use super::*;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{arm32::Arm32, arm64::Arm64, riscv64::Riscv64, x86_32::X86_32};
+use crate::PageSize;
 use crate::{Prot, SparseMemory, TableMemory, X86_64};
 use alloc::string::{String, ToString};
 
@@ -32,14 +33,14 @@ fn equal_neighbours_make_one_line_and_a_change_splits_it() {
             PhysAddr(0x10_0000),
             4 * 4096,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )?;
         e.vmap_range(
             VirtAddr(va + 0x4000),
             PhysAddr(0x20_0000),
             4096,
             Prot::KERNEL_RO,
-            12,
+            PageSize::Base,
         )?;
         // The first attributes again, after the read-only page: a new
         // line (x86 never looks at the frame).
@@ -48,7 +49,7 @@ fn equal_neighbours_make_one_line_and_a_change_splits_it() {
             PhysAddr(0x30_0000),
             2 * 4096,
             Prot::KERNEL,
-            12,
+            PageSize::Base,
         )
     });
     r.unwrap();

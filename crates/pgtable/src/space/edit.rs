@@ -8,6 +8,7 @@ use crate::arch::{Arch, Level, SyncMethod};
 use crate::error::{Error, Result};
 use crate::mask::SyncMask;
 use crate::memory::TableMemory;
+use crate::page_size::PageSize;
 use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::{CacheMode, Prot};
 use crate::sync::DefaultLock;
@@ -180,9 +181,24 @@ impl<'k, 'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'k, 'a, A, M, L> {
     }
 
     /// `vmap_range()`: map `va..va+size` to the contiguous physical range at
-    /// `pa`, with leaves up to `1 << max_page_shift` bytes where alignment
-    /// allows (12: base pages only; 21: also 2 MiB; 30: also 1 GiB).
+    /// `pa`, with leaves up to `max_page` where alignment allows
+    /// ([`PageSize::Base`]: base pages only; [`PageSize::Pmd`]: also 2 MiB,
+    /// or the mode's first huge leaf; [`PageSize::Pud`]: also 1 GiB).
     pub fn vmap_range(
+        &mut self,
+        va: VirtAddr,
+        pa: PhysAddr,
+        size: u64,
+        prot: Prot,
+        max_page: PageSize,
+    ) -> Result<()> {
+        let shift = max_page.shift(self.ks.pt.arch());
+        self.vmap_range_shift(va, pa, size, prot, shift)
+    }
+
+    /// [`vmap_range`](Self::vmap_range) with the largest leaf as a shift
+    /// (`ioremap()` picks the leaf that fits).
+    fn vmap_range_shift(
         &mut self,
         va: VirtAddr,
         pa: PhysAddr,
@@ -309,7 +325,7 @@ impl<'k, 'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'k, 'a, A, M, L> {
             .alloc(len, 1 << shift)
             .ok_or(Error::NoVirtualSpace)?;
         let prot = Prot::KERNEL.with_cache(cache);
-        let r = self.vmap_range(VirtAddr(va), base, len, prot, shift);
+        let r = self.vmap_range_shift(VirtAddr(va), base, len, prot, shift);
         if r.is_err() {
             self.ks.state.vmalloc.free(va);
         }

@@ -29,9 +29,9 @@ macro_rules! forward {
                 pa: PhysAddr,
                 size: u64,
                 prot: Prot,
-                max_page_shift: u32,
+                max_page: crate::PageSize,
             ) -> Result<()> {
-                $ty::vmap_range(self, va, pa, size, prot, max_page_shift)
+                $ty::vmap_range(self, va, pa, size, prot, max_page)
             }
             fn vmap_pages(&mut self, va: VirtAddr, frames: &[PhysAddr], prot: Prot) -> Result<()> {
                 $ty::vmap_pages(self, va, frames, prot)

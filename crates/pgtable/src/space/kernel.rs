@@ -59,13 +59,13 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
     /// lends its scope: no value exists whose leak would skip the sync.
     ///
     /// ```
-    /// # use pgtable::{PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
+    /// # use pgtable::{PageSize, PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
     /// let mem = SparseMemory::new(PhysAddr(0x10_0000)..PhysAddr(0x100_0000));
     /// let pt = PageTables::new(X86_64::FOUR_LEVEL, mem)?;
     /// let other = pt.create_space()?;
     /// let va = VirtAddr(0xffff_c900_0000_0000);
     /// let (r, report) = pt.kernel().edit(|e| {
-    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, 12)
+    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, PageSize::Base)
     /// });
     /// r?;
     /// assert!(report.synced());
@@ -91,12 +91,12 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
     /// closure returns, which is the same for every reader:
     ///
     /// ```compile_fail
-    /// # use pgtable::{PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
+    /// # use pgtable::{PageSize, PageTables, SparseMemory, PhysAddr, VirtAddr, Prot, X86_64};
     /// let pt = PageTables::new(X86_64::FOUR_LEVEL, SparseMemory::new(PhysAddr(0)..PhysAddr(1 << 24))).unwrap();
     /// let va = VirtAddr(0xffff_c900_0000_0000);
     /// let mut ks = pt.kernel();
     /// let _ = ks.edit(|e| {
-    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, 12).unwrap();
+    ///     e.vmap_range(va, PhysAddr(0x20_0000), 0x1000, Prot::KERNEL, PageSize::Base).unwrap();
     ///     ks.translate(va) // `ks` is borrowed by the edit
     /// });
     /// ```

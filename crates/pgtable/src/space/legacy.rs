@@ -27,9 +27,9 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> LegacyEdit<'_, 'a, A, M, L> {
         pa: PhysAddr,
         size: u64,
         prot: Prot,
-        max_page_shift: u32,
+        max_page: crate::PageSize,
     ) -> Result<()> {
-        self.0.vmap_range(va, pa, size, prot, max_page_shift)
+        self.0.vmap_range(va, pa, size, prot, max_page)
     }
 
     /// As [`KernelEdit::vmap_pages`], without recording or syncing.

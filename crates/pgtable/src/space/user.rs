@@ -138,18 +138,19 @@ impl<'s, A: Arch, M: TableMemory, L: RawMutex> UserSpace<'s, A, M, L> {
     }
 
     /// Map `va..va+size` to the contiguous physical range at `pa`, with
-    /// leaves up to `1 << max_page_shift` bytes.
+    /// leaves up to `max_page` where alignment allows.
     pub fn map_range(
         &mut self,
         va: VirtAddr,
         pa: PhysAddr,
         size: u64,
         prot: Prot,
-        max_page_shift: u32,
+        max_page: crate::PageSize,
     ) -> Result<()> {
         let end = check_range(self.pt.arch(), Half::User, va, size)?;
         check_phys(self.pt.arch(), pa, size)?;
-        self.map(va, end, Source::Contiguous(pa), prot, max_page_shift)
+        let shift = max_page.shift(self.pt.arch());
+        self.map(va, end, Source::Contiguous(pa), prot, shift)
     }
 
     /// Map one frame per base page from `va`.
