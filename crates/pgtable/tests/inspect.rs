@@ -161,3 +161,30 @@ fn split_roots_walk_kernel_addresses_from_the_kernel_root() {
     assert_ne!(pt.top_level_entry(&s, va).unwrap(), 0);
     pt.destroy_space(s).unwrap();
 }
+
+/// Addresses print in hex in `Debug` output (a kernel's logs are read
+/// against hex addresses).
+#[test]
+fn debug_output_prints_addresses_in_hex() {
+    let region = *pgtable::Arch::layout(&X86_64::FOUR_LEVEL)
+        .regions
+        .first()
+        .unwrap();
+    let s = format!("{region:?}");
+    assert!(s.contains("start: 0x") && s.contains("last: 0x"), "{s}");
+    let mem = pgtable::OffsetMemory::new_host(PhysAddr(0x10_0000), 4 * PAGE_SIZE).unwrap();
+    let s = format!("{mem:?}");
+    assert!(s.contains("phys_start: 0x100000"), "{s}");
+    let m = pgtable::Mapping {
+        va: VirtAddr(0xffff_c900_0000_0000),
+        pa: PhysAddr(0x20_0000),
+        level: Level::Pte,
+        size: PAGE_SIZE,
+        prot: Prot::KERNEL,
+    };
+    let s = format!("{m:?}");
+    assert!(
+        s.contains("0xffffc90000000000") && s.contains("0x200000"),
+        "{s}"
+    );
+}

@@ -35,7 +35,7 @@ pub enum RegionKind {
 }
 
 /// One region of the kernel memory map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Region {
     /// What the region holds.
     pub kind: RegionKind,
@@ -46,6 +46,17 @@ pub struct Region {
     pub start: u64,
     /// Last address (inclusive, so a region can end at the top of memory).
     pub last: u64,
+}
+
+impl core::fmt::Debug for Region {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Region")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("last", &format_args!("{:#x}", self.last))
+            .finish()
+    }
 }
 
 impl Region {

@@ -44,8 +44,8 @@ unsafe impl Sync for OffsetMemory {}
 impl core::fmt::Debug for OffsetMemory {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("OffsetMemory")
-            .field("phys_start", &self.phys_start)
-            .field("len", &self.len)
+            .field("phys_start", &format_args!("{:#x}", self.phys_start))
+            .field("len", &format_args!("{:#x}", self.len))
             .field("tables_in_use", &self.tables_in_use())
             .finish()
     }

@@ -112,7 +112,7 @@ pub struct Options<'a> {
 }
 
 /// One entry of the dumped root that differs from the kernel's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SlotDiff {
     /// The level of the entry (the one the kernel copies into every space).
     pub level: Level,
@@ -129,8 +129,21 @@ pub struct SlotDiff {
     pub this: u64,
 }
 
+impl fmt::Debug for SlotDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotDiff")
+            .field("level", &self.level)
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("size", &format_args!("{:#x}", self.size))
+            .field("index", &self.index)
+            .field("kernel", &format_args!("{:#x}", self.kernel))
+            .field("this", &format_args!("{:#x}", self.this))
+            .finish()
+    }
+}
+
 /// One printed run of entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RangeLine {
     /// The format it is printed in.
     pub format: Format,
@@ -153,6 +166,21 @@ pub struct RangeLine {
     pub domain: Option<&'static str>,
     /// Whether the PAE/64-bit NX bit exists (x86: 2-level paging has none).
     pub(crate) nx: bool,
+}
+
+impl fmt::Debug for RangeLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RangeLine")
+            .field("format", &self.format)
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("end", &format_args!("{:#x}", self.end))
+            .field("level", &self.level)
+            .field("level_name", &self.level_name)
+            .field("prot", &format_args!("{:#x}", self.prot))
+            .field("pa", &format_args!("{:#x}", self.pa))
+            .field("domain", &self.domain)
+            .finish()
+    }
 }
 
 impl RangeLine {
