@@ -190,13 +190,5 @@ impl Machine {
     }
 }
 
-/// The library's largest-leaf size for a leaf shift of this kernel's
-/// tables (12: base pages, 30: 1 GiB, anything between: the mode's first
-/// huge leaf).
-pub fn leaf(shift: u32) -> pgtable::PageSize {
-    match shift {
-        0..=12 => pgtable::PageSize::Base,
-        30.. => pgtable::PageSize::Pud,
-        _ => pgtable::PageSize::Pmd,
-    }
-}
+/// The library's largest-leaf size for a leaf shift (shared by the kernels).
+pub use pgtable_qemu_common::leaf;
