@@ -51,9 +51,10 @@ pub enum Cmd {
     /// Dump the page tables of a process (or of init_mm) after a scenario,
     /// as Linux's /sys/kernel/debug/page_tables does.
     Ptdump(PtdumpArgs),
-    /// Measure the walks against the x86_64 crate, the sync at scale, the
-    /// hotplug of a tebibyte and the software MMU (build with --profile
-    /// bench-fair). Exit status 1 when a target is missed.
+    /// Measure the walks against the x86_64, aarch64-paging and
+    /// page_table_multiarch crates, the sync at scale, the hotplug of a
+    /// tebibyte and the software MMU (build with --profile bench-fair).
+    /// Exit status 1 when a target is missed.
     Bench(BenchArgs),
 }
 
