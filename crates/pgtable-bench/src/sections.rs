@@ -470,7 +470,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     for _ in 0..s.runs {
         destroys.push(time(|| {
             for sp in spaces.drain(..) {
-                pt.destroy_space(sp).expect("own space");
+                pt.destroy_space(sp).expect("own space").ignore();
             }
         }));
         creates.push(time(|| {
@@ -481,7 +481,7 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     }
     assert!(pt.first_out_of_sync().is_none());
     for sp in spaces.drain(..) {
-        pt.destroy_space(sp).expect("own space");
+        pt.destroy_space(sp).expect("own space").ignore();
     }
     let rate = |v: &[Duration]| -> Vec<f64> {
         v.iter()
@@ -594,7 +594,7 @@ pub fn hotplug(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         assert!(pt.first_out_of_sync().is_none());
         assert!(pt.translate(spaces[0].root(), VirtAddr(dm_e - 1)).is_some());
         for sp in spaces {
-            pt.destroy_space(sp).expect("own space");
+            pt.destroy_space(sp).expect("own space").ignore();
         }
         if run > 0 {
             times.push(t.as_secs_f64() * 1e3);

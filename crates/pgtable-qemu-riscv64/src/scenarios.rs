@@ -201,7 +201,10 @@ fn scenario(code: Code, kind: RegionKind) -> CheckResult {
         }
     }
     for s in [a, b, cs] {
-        m.pt.destroy_space(s).map_err(|_| "destroy_space refused")?;
+        // This kernel flushes the whole TLB on every switch of roots.
+        m.pt.destroy_space(s)
+            .map_err(|_| "destroy_space refused")?
+            .ignore();
     }
     let seen = if faulted.is_empty() {
         format!("no fault in {clean:?}")

@@ -178,10 +178,15 @@ impl Machine {
     /// Go home and free `spaces` and this machine's home (a scenario's end).
     pub fn retire(self, spaces: impl IntoIterator<Item = AddressSpace>) {
         go_home();
+        // go_home() reloaded CR3: the spaces' non-global translations are
+        // gone from this CPU's TLB.
         for s in spaces {
-            self.pt.destroy_space(s).expect("own space");
+            self.pt.destroy_space(s).expect("own space").ignore();
         }
-        self.pt.destroy_space(self.home).expect("own space");
+        self.pt
+            .destroy_space(self.home)
+            .expect("own space")
+            .ignore();
     }
 }
 

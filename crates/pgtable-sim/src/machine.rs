@@ -350,7 +350,10 @@ impl Machine {
             .for_each_leaf(&Bus(self.pt.mem()), &roots, 0, user_end, &mut |l| {
                 frames.push(l.xlat.pa)
             });
-        self.pt.destroy_space(space).map_err(pgtable::Error::from)?;
+        let flush = self.pt.destroy_space(space).map_err(pgtable::Error::from)?;
+        // No CPU runs the process (checked above); its frames go back only
+        // after every CPU has dropped what it may still cache.
+        self.flush_tlb(flush);
         for f in frames {
             self.frames.borrow_mut().free(PhysAddr(f));
         }

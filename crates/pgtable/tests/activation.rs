@@ -25,8 +25,8 @@ fn check<A: Arch>(arch: A, asid: u16, want: impl Fn(u64, u64) -> Activation) {
     let other = PageTables::new(arch, mem()).unwrap();
     let t = other.create_space().unwrap();
     assert_eq!(pt.activation(&t, asid), Err(Error::Foreign));
-    other.destroy_space(t).unwrap();
-    pt.destroy_space(s).unwrap();
+    other.destroy_space(t).unwrap().ignore();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 #[test]
@@ -54,14 +54,14 @@ fn asids_a_mode_cannot_hold_are_refused() {
         let pt = PageTables::new(X86_64::FOUR_LEVEL, mem()).unwrap();
         let s = pt.create_space().unwrap();
         assert_eq!(pt.activation(&s, asid).is_ok(), ok, "PCID {asid:#x}");
-        pt.destroy_space(s).unwrap();
+        pt.destroy_space(s).unwrap().ignore();
     }
     let pt = PageTables::new(X86_32::PAE, mem()).unwrap();
     let s = pt.create_space().unwrap();
     assert!(pt.activation(&s, 1).is_err(), "no PCID in 32-bit paging");
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
     let pt = PageTables::new(Arm32::SHORT, mem()).unwrap();
     let s = pt.create_space().unwrap();
     assert!(pt.activation(&s, 256).is_err(), "8-bit arm ASIDs");
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }

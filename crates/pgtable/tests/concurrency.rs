@@ -163,7 +163,7 @@ fn worker(
             .unmap(uva, 2 * PAGE_SIZE)
             .unwrap()
             .ignore();
-        pt.destroy_space(s).expect("own space");
+        pt.destroy_space(s).expect("own space").ignore();
     }
     kept
 }
@@ -203,9 +203,9 @@ fn round(arch: X86_64, checks: &AtomicUsize) -> usize {
     // Spaces created now see the same.
     let late = pt.create_space().unwrap();
     check_kernel_half(&pt, late.root(), &live).unwrap();
-    pt.destroy_space(late).expect("own space");
+    pt.destroy_space(late).expect("own space").ignore();
     for s in kept {
-        pt.destroy_space(s).expect("own space");
+        pt.destroy_space(s).expect("own space").ignore();
     }
     {
         let mut k = pt.kernel();

@@ -47,7 +47,9 @@ fn frames_balance_over_many_cycles() {
                     edit.vunmap(areas.remove(0)).unwrap().ignore();
                 });
                 drop(k);
-                pt.destroy_space(spaces.remove(0)).expect("own space");
+                pt.destroy_space(spaces.remove(0))
+                    .expect("own space")
+                    .ignore();
             }
             if i % 50 == 0 {
                 assert_consistent(&pt);
@@ -55,7 +57,7 @@ fn frames_balance_over_many_cycles() {
         }
         assert_consistent(&pt);
         for s in spaces.drain(..) {
-            pt.destroy_space(s).expect("own space");
+            pt.destroy_space(s).expect("own space").ignore();
         }
         let mut k = pt.kernel();
         let _ = k.edit(|edit| {

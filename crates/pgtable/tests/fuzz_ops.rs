@@ -314,7 +314,7 @@ impl World {
                 if !self.spaces.is_empty() {
                     self.last_ok = true;
                     let (s, _) = self.spaces.remove(i % self.spaces.len());
-                    pt.destroy_space(s).expect("own space");
+                    pt.destroy_space(s).expect("own space").ignore();
                 }
             }
             Op::VmapRange {
@@ -491,7 +491,7 @@ impl World {
     fn teardown(self) -> Result<(), TestCaseError> {
         let pt = self.pt;
         for (s, _) in self.spaces {
-            pt.destroy_space(s).expect("own space");
+            pt.destroy_space(s).expect("own space").ignore();
         }
         let snap = harness::snapshot(&pt);
         {

@@ -1409,8 +1409,8 @@ fn hostile_inputs_are_refused_and_change_nothing() {
         println!("{}: {n} hostile inputs refused", arch.name());
         total += n;
         assert_consistent(&pt);
-        pt.destroy_space(f.a).expect("own space");
-        pt.destroy_space(f.b).expect("own space");
+        pt.destroy_space(f.a).expect("own space").ignore();
+        pt.destroy_space(f.b).expect("own space").ignore();
     }
     println!("hostile inputs tried: {total}");
 }
@@ -1445,8 +1445,8 @@ fn ioremap_ending_in_the_last_physical_page_is_refused() {
             );
         }
         t.finish();
-        pt.destroy_space(f.a).expect("own space");
-        pt.destroy_space(f.b).expect("own space");
+        pt.destroy_space(f.a).expect("own space").ignore();
+        pt.destroy_space(f.b).expect("own space").ignore();
     }
 }
 
@@ -1563,8 +1563,8 @@ fn translate_and_sync_on_fault_of_a_bogus_root_do_not_panic() {
             }
         }
         t.finish();
-        pt.destroy_space(f.a).expect("own space");
-        pt.destroy_space(f.b).expect("own space");
+        pt.destroy_space(f.a).expect("own space").ignore();
+        pt.destroy_space(f.b).expect("own space").ignore();
     }
 }
 
@@ -1588,7 +1588,7 @@ fn sync_on_fault_writes_only_registered_roots() {
         assert_eq!(pt.mem().read_u64(PhysAddr(data.0 + slot_off)), 0);
         let dead = pt.create_space().unwrap();
         let dead_root = dead.root();
-        pt.destroy_space(dead).expect("own space");
+        pt.destroy_space(dead).expect("own space").ignore();
         let wrote = pt.sync_on_fault(dead_root, va);
         let table = pt.kernel().edit(|e| e.alloc_table(Level::Pte)).0.unwrap();
         let dirty = (0..512).any(|i| pt.mem().read_u64(PhysAddr(table.frame().0 + i * 8)) != 0);
@@ -1598,8 +1598,8 @@ fn sync_on_fault_writes_only_registered_roots() {
             "{}: sync_on_fault on a destroyed root wrote {wrote}; a frame handed out later is dirty: {dirty}",
             arch.name()
         );
-        pt.destroy_space(f.a).expect("own space");
-        pt.destroy_space(f.b).expect("own space");
+        pt.destroy_space(f.a).expect("own space").ignore();
+        pt.destroy_space(f.b).expect("own space").ignore();
     }
 }
 
@@ -1798,8 +1798,8 @@ fn user_populate_helpers_cannot_write_the_kernel_half() {
             "{}: a user populate wrote the kernel half: {changes:?}",
             arch.name()
         );
-        pt.destroy_space(f.a).expect("own space");
-        pt.destroy_space(f.b).expect("own space");
+        pt.destroy_space(f.a).expect("own space").ignore();
+        pt.destroy_space(f.b).expect("own space").ignore();
     }
 }
 

@@ -75,7 +75,7 @@ fn walk_range_reports_tables_then_leaves_in_order() {
     })
     .unwrap();
     assert_eq!(n, 1);
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn walk_range_refuses_foreign_roots_and_bad_ranges() {
     assert!(pt
         .walk_range(root, VirtAddr(0x7fff_ffff_f000), 2 * PAGE_SIZE, go)
         .is_err());
-    other.destroy_space(s).unwrap();
+    other.destroy_space(s).unwrap().ignore();
 }
 
 #[test]
@@ -130,8 +130,8 @@ fn top_level_entry_is_what_the_sync_wrote() {
     );
     let other = PageTables::new(X86_64::FOUR_LEVEL, mem()).unwrap();
     assert_eq!(other.top_level_entry(&s, VirtAddr(VA)), Err(Error::Foreign));
-    pt.destroy_space(s).unwrap();
-    pt.destroy_space(s2).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
+    pt.destroy_space(s2).unwrap().ignore();
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn split_roots_walk_kernel_addresses_from_the_kernel_root() {
     assert_eq!(leaves, 1, "TTBR1 holds the kernel half for every space");
     // The space's own root holds no kernel entry; the MMU reads TTBR1's.
     assert_ne!(pt.top_level_entry(&s, va).unwrap(), 0);
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// Addresses print in hex in `Debug` output (a kernel's logs are read

@@ -330,7 +330,7 @@ fn race<A: Arch>(
         .collect();
     let destroyer = gone.map(|gone| {
         let pt = pt.clone();
-        thread::spawn(move || pt.destroy_space(gone).expect("ours"))
+        thread::spawn(move || pt.destroy_space(gone).expect("ours").ignore())
     });
     let mut alive = vec![old];
     alive.extend(creators.into_iter().map(|c| c.join().expect("a creator")));
@@ -369,7 +369,7 @@ fn x86_64_model(r: Race, bug: Option<LoomBug>) {
         4 + alive.len(),
     );
     for s in alive {
-        pt.destroy_space(s).expect("ours");
+        pt.destroy_space(s).expect("ours").ignore();
     }
     assert_eq!(pt.mem().tables_in_use(), 4, "only the kernel's tables left");
 }

@@ -316,7 +316,7 @@ fn setup(arch: X86_64) -> (Sim, Vec<AddressSpace>) {
     let pt = machine(arch);
     let mut spaces: Vec<_> = (0..3).map(|_| pt.create_space().unwrap()).collect();
     let gone = pt.create_space().unwrap();
-    pt.destroy_space(gone).expect("own space");
+    pt.destroy_space(gone).expect("own space").ignore();
     let v = vmalloc_start(arch).0;
     {
         let mut k = pt.kernel();
@@ -405,14 +405,17 @@ fn undo(pt: &Sim, spaces: &mut Vec<AddressSpace>, made: &Made) {
             .unmap(VirtAddr(va), size)
             .unwrap()
             .ignore(),
-        Made::Space => pt.destroy_space(spaces.pop().unwrap()).expect("own space"),
+        Made::Space => pt
+            .destroy_space(spaces.pop().unwrap())
+            .expect("own space")
+            .ignore(),
         Made::Tables => {}
     }
 }
 
 fn teardown(pt: &Sim, spaces: Vec<AddressSpace>) -> Result<(), String> {
     for s in spaces {
-        pt.destroy_space(s).expect("own space");
+        pt.destroy_space(s).expect("own space").ignore();
     }
     let reachable = harness::reachable_frames(pt);
     if pt.first_out_of_sync().is_some() || reachable != pt.mem().tables_in_use() {

@@ -105,7 +105,7 @@ fn the_sync_cannot_be_skipped() {
     assert!(unwound.is_err());
     assert_ne!(slot(&pt, other.root(), va2), 0, "synced while unwinding");
     assert_eq!(pt.first_out_of_sync(), None);
-    pt.destroy_space(other).unwrap();
+    pt.destroy_space(other).unwrap().ignore();
 }
 
 /// Break 2: A space of another `PageTables` is refused, even when its root has
@@ -136,8 +136,8 @@ fn another_machines_space_is_refused() {
     // Ours still works and still has its mapping.
     assert!(pt1.translate(mine.root(), VirtAddr(0x40_0000)).is_some());
     assert_eq!(pt1.space_count(), 1);
-    pt2.destroy_space(refused.value).unwrap();
-    pt1.destroy_space(mine).unwrap();
+    pt2.destroy_space(refused.value).unwrap().ignore();
+    pt1.destroy_space(mine).unwrap().ignore();
 }
 
 /// Break 3: Raw populate takes only this machine's unlinked table handles, each
@@ -206,7 +206,7 @@ fn raw_populate_takes_only_owned_unlinked_tables() {
         pt.mem().tables_in_use(),
         frames_reachable(&pt, &all_roots(&pt))
     );
-    pt.destroy_space(space).unwrap();
+    pt.destroy_space(space).unwrap().ignore();
 
     // A shared table: linked under two entries, never written through,
     // never freed by an unmap.
@@ -318,7 +318,7 @@ fn no_kernel_page_becomes_user_accessible_through_a_reused_table() {
         pt.mem().tables_in_use(),
         frames_reachable(&pt, &all_roots(&pt))
     );
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// Break 4: `sync_global_pgds` over the user half is refused: it would copy the
@@ -353,7 +353,7 @@ fn sync_global_pgds_stays_in_the_kernel_half() {
     );
     assert_eq!(slot(&pt, s.root(), 0x40_0000), before, "user slot intact");
     assert!(pt.translate(s.root(), VirtAddr(0x40_0000)).is_some());
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// Break 6: Paging-mode constructors refuse what the library cannot build.
@@ -374,7 +374,7 @@ fn arm64_widths_outside_what_a_4k_granule_translates_are_refused() {
         )
         .unwrap();
         let s = pt.create_space().unwrap();
-        pt.destroy_space(s).unwrap();
+        pt.destroy_space(s).unwrap().ignore();
     }
     assert_eq!(Arm64::new(48).unwrap(), Arm64::VA_48);
 }
@@ -404,7 +404,7 @@ fn preallocate_counts_its_own_tables_under_concurrency() {
                             PageSize::Base,
                         )
                         .unwrap();
-                    pt.destroy_space(s).unwrap();
+                    pt.destroy_space(s).unwrap().ignore();
                 }
             });
             let n = pt
@@ -466,7 +466,7 @@ fn preallocating_architectures_do_not_leave_spaces_behind() {
         });
         r.unwrap();
         assert_eq!(report.outcome, SyncOutcome::NotNeeded, "{report:?}");
-        pt.destroy_space(early).unwrap();
+        pt.destroy_space(early).unwrap().ignore();
     }
 }
 
@@ -488,7 +488,7 @@ fn offset_of_the_top_level_is_none_not_a_panic() {
         let p = u.pgd_offset(VirtAddr(0x1000)).unwrap();
         assert_eq!(u.offset(Level::Pgd, p, VirtAddr(0x1000)), None);
     }
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// Page-table isolation shares only kernel slots with the user-mode roots:
@@ -554,7 +554,7 @@ fn split_roots_give_the_kernel_context_no_user_half() {
             pt.translate(s.root(), VirtAddr(vm)).is_some(),
             "TTBR1 from every space"
         );
-        pt.destroy_space(s).unwrap();
+        pt.destroy_space(s).unwrap().ignore();
     }
 }
 
@@ -653,7 +653,7 @@ fn unlinked_tables_take_entries_of_their_own_level_only() {
         pt.mem().tables_in_use(),
         frames_reachable(&pt, &all_roots(&pt))
     );
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// A 32-bit entry format cannot point above 4 GiB: table memory there is

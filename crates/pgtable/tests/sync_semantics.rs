@@ -55,7 +55,7 @@ fn a_present_entry_that_differs_is_left_alone_and_reported() {
     assert_eq!(pt.stats().mismatches, 1);
     // Undo, so the space can be torn down.
     pt.mem().write_u64(slot_pa(&pt, s.root(), va), 0);
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn an_empty_kernel_entry_never_clears_a_spaces_own_slot() {
         assert!(pt.translate(s.root(), VirtAddr(va)).is_some());
     }
     pt.mem().write_u64(slot_pa(&pt, s.root(), between), 0);
-    pt.destroy_space(s).unwrap();
+    pt.destroy_space(s).unwrap().ignore();
 }
 
 /// Writes into a table that is not linked yet touch no root, so they leave
@@ -185,8 +185,8 @@ fn an_unmapped_top_level_leaf_leaves_no_root() {
         // A space made afterwards never sees it either.
         let s2 = pt.create_space().unwrap();
         assert!(pt.translate(s2.root(), VirtAddr(va)).is_none());
-        pt.destroy_space(s).unwrap();
-        pt.destroy_space(s2).unwrap();
+        pt.destroy_space(s).unwrap().ignore();
+        pt.destroy_space(s2).unwrap().ignore();
     }
     check(X86_32::TWO_LEVEL, 0xc040_0000, 4 << 20);
     check(Arm32::SHORT, 0xc010_0000, 1 << 20);

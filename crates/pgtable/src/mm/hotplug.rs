@@ -241,7 +241,7 @@ mod tests {
             )
         });
         assert_eq!(pt.mem().tables_in_use(), again);
-        pt.destroy_space(other).unwrap();
+        pt.destroy_space(other).unwrap().ignore();
     }
 
     #[test]
@@ -353,7 +353,7 @@ mod tests {
         // Two top-level entries were filled (direct map and vmemmap), and
         // each keeps the table under it.
         assert_eq!(pt.mem().tables_in_use(), before + 2);
-        pt.destroy_space(other).unwrap();
+        pt.destroy_space(other).unwrap().ignore();
     }
 
     #[test]

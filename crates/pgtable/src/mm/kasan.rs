@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(n, Ok(0));
         assert_eq!(pt.mem().tables_in_use(), built + 3);
         drop(ks);
-        pt.destroy_space(other).unwrap();
+        pt.destroy_space(other).unwrap().ignore();
     }
 
     #[test]

@@ -80,7 +80,7 @@ mod tests {
             let m = pt.translate(other.root(), va).unwrap();
             assert_eq!((m.pa, m.size, m.prot), (*pa, PAGE_SIZE, Prot::KERNEL));
         }
-        pt.destroy_space(other).unwrap();
+        pt.destroy_space(other).unwrap().ignore();
     }
 
     #[test]

@@ -374,7 +374,7 @@ mod tests {
         // The last block reaches past the range: it stays.
         assert_eq!(r.map(|r| r.partial_leaves_kept), Ok(1));
         assert_eq!(frames.live.len(), 1);
-        pt.destroy_space(other).unwrap();
+        pt.destroy_space(other).unwrap().ignore();
     }
 
     #[test]

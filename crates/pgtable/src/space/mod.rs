@@ -388,19 +388,34 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
 
     /// `pgd_free()`: unregister `space`, free its user tables and its root.
     /// Kernel tables are shared and never freed here. The user frames it
-    /// mapped are the caller's. Another `PageTables`' space is refused with
+    /// mapped are the caller's, to reuse once the returned [`TlbFlush`](crate::TlbFlush)
+    /// (the whole user half under the space's ASID, tables freed: the
+    /// `fullmm` flush of `exit_mmap()`) is discharged. Another `PageTables`' space is refused with
     /// [`Error::Foreign`](crate::Error::Foreign) and handed back untouched,
     /// even when its root has the same address as one of ours.
     pub fn destroy_space(
         &self,
         space: AddressSpace,
-    ) -> core::result::Result<(), Refused<AddressSpace>> {
+    ) -> core::result::Result<crate::TlbFlush, Refused<AddressSpace>> {
         let root = space.root();
+        // `exit_mmap()` ends in a full flush of the mm (`tlb->fullmm`):
+        // its ASID/PCID must not be reused, nor its table pages, while a
+        // CPU may still cache its translations.
+        let flush = crate::TlbFlush::new(crate::FlushRange {
+            scope: crate::FlushScope::User {
+                root,
+                asid: space.asid(),
+            },
+            start: VirtAddr(0),
+            end: VirtAddr(self.arch.user_end()),
+            stride: Level::Pte,
+            freed_tables: true,
+        });
         #[cfg(loom)]
         if space.owner() == self.id && self.loom_bug == Some(LoomBug::FreeBeforeUnregister) {
             self.free_space_tables(&space);
             self.roots.lock().remove(root);
-            return Ok(());
+            return Ok(flush);
         }
         if space.owner() != self.id || !self.roots.lock().remove(root) {
             return Err(Refused {
@@ -410,7 +425,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         }
         // Unlisted, so no sync reaches these tables any more.
         self.free_space_tables(&space);
-        Ok(())
+        Ok(flush)
     }
 
     /// Free the user half, the kernel copies and the root(s) of `space`.
