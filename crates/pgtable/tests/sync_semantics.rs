@@ -152,8 +152,8 @@ fn writes_into_an_unlinked_table_are_recorded_when_it_is_linked() {
 /// A top-level kernel leaf (x86-32 2-level's 4 MiB page, arm32's 1 MiB
 /// section) that an edit unmaps is removed from every root, not only from
 /// the kernel's: otherwise older spaces keep translating memory that was
-/// given back. (Linux's x86-32 `vmalloc_sync_one()` returns early when the
-/// kernel's entry is none and leaves it; the library does not.)
+/// given back. (Linux's x86-32 `vmalloc_sync_one()` clears it likewise: it
+/// copies the kernel's PMD entry whenever the present bits differ.)
 #[test]
 fn an_unmapped_top_level_leaf_leaves_no_root() {
     use pgtable::arch::arm32::Arm32;

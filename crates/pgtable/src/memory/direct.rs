@@ -140,10 +140,13 @@ impl<F: FrameAllocator> DirectMap<F> {
     /// from now on: in particular the allocator must not hand it out while
     /// this value holds it.
     pub unsafe fn adopt_table(&self, table: PhysAddr) -> bool {
-        let Some((word, mask)) = self
-            .bit(table.0)
-            .filter(|_| table.0.is_multiple_of(PAGE_SIZE))
-        else {
+        self.hold(table.0)
+    }
+
+    /// Start holding the frame at `pa` (page-aligned, in `ram`, not held
+    /// yet); `false`, changing nothing, otherwise.
+    fn hold(&self, pa: u64) -> bool {
+        let Some((word, mask)) = self.bit(pa).filter(|_| pa.is_multiple_of(PAGE_SIZE)) else {
             return false;
         };
         if word.fetch_or(mask, Ordering::AcqRel) & mask != 0 {
@@ -206,16 +209,12 @@ impl<F: FrameAllocator> TableMemory for DirectMap<F> {
         let pa = self.frames.allocate_frame().ok_or(Error::OutOfMemory)?;
         // A frame outside `ram`, misaligned, or already held breaks the
         // allocator's contract; it is refused (and kept from the tables).
-        let Some((word, mask)) = self.bit(pa.0).filter(|_| pa.0.is_multiple_of(PAGE_SIZE)) else {
-            return Err(Error::OutOfMemory);
-        };
-        if word.fetch_or(mask, Ordering::AcqRel) & mask != 0 {
+        if !self.hold(pa.0) {
             return Err(Error::OutOfMemory);
         }
         if let Some(words) = self.held_frame(pa.0) {
             zero(words);
         }
-        self.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(pa)
     }
 

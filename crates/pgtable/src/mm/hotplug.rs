@@ -5,28 +5,20 @@
 use super::leaves::{remove_leaves, Removed};
 use super::vmemmap::{vmemmap_free, vmemmap_populate, SubPmdUse, Vmemmap};
 use super::{kernel_range, FrameSource, KernelEditor};
-use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::arch::{Arch, Level};
+use crate::addr::{PhysAddr, VirtAddr};
+use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::memory::TableMemory;
 use crate::prot::Prot;
 use crate::tlb::{FlushRange, FlushTlb};
 use crate::PageSize;
 
-/// The largest leaf the direct map uses: 1 GiB (`PUD_SIZE`), where the
-/// paging mode allows a leaf at that level (x86's `direct_gbpages`).
-const DIRECT_MAP_MAX_SHIFT: u32 = 30;
-
-/// The largest leaf the direct map may use in this paging mode: the
-/// largest leaf of at most 1 GiB it allows.
+/// The largest leaf the direct map may use in this paging mode: 1 GiB
+/// (`PUD_SIZE`, x86's `direct_gbpages`) where the mode has it, else its
+/// largest huge leaf; the same size `kernel_physical_mapping_init` asks
+/// `vmap_range` for.
 fn largest_leaf<A: Arch>(arch: &A) -> u64 {
-    Level::ALL
-        .into_iter()
-        .filter(|l| !arch.is_passthrough(*l) && arch.leaf_allowed(*l))
-        .map(|l| arch.level_shift(l))
-        .filter(|s| *s <= DIRECT_MAP_MAX_SHIFT)
-        .max()
-        .map_or(PAGE_SIZE, |s| 1 << s)
+    1 << PageSize::Pud.shift(arch)
 }
 
 /// `__va(pa)`: where the direct map starting at `page_offset`

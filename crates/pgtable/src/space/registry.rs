@@ -298,8 +298,9 @@ fn copy_entries<A: Arch, M: TableMemory + ?Sized>(
             // per-space slot, or one the sync must not race with). But a
             // top-level *leaf* (x86-32 2-level's 4 MiB page, arm32's 1 MiB
             // section) the edit unmapped goes from every root, or they keep
-            // translating it: Linux's vmalloc_sync_one() (x86-32) and
-            // arm32's fault fixup leave it there; the library does not.
+            // translating it. Linux's x86-32 vmalloc_sync_one()
+            // (arch/x86/mm/fault.c) does the same: it copies the kernel's
+            // PMD entry whenever its present bit differs, clearing too.
             if matches!(t.arch.decode(level, have), Decoded::Leaf(..)) {
                 t.write(e, 0);
                 n.copied += 1;
