@@ -1,5 +1,7 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
+//! - `cycles [--verbose]`: module import cycles in every crate (see
+//!   `cycles.rs` for what counts); exits non-zero if there is one.
 //! - `qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] [--mode 4|5|4-smp|
 //!   48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|pae-unshared|
 //!   2-level-highpte|pae-highpte|pae-unshared-highpte|all] [--verbose]
@@ -14,11 +16,12 @@
 //!   status, a scenario verdict other than the simulator's (arm32), or a
 //!   timeout (60 s).
 
+mod cycles;
 mod qemu;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] \
+const USAGE: &str = "usage: cargo xtask cycles [--verbose]\n       cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] \
                      [--mode 4|5|4-smp|48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|\
                      pae-unshared|2-level-highpte|pae-highpte|pae-unshared-highpte|all] \
                      [--verbose] [--append CMDLINE] [--timeout SECS]";
@@ -33,6 +36,11 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("cycles") => {
+            let verbose = args[1..].iter().any(|a| a == "--verbose" || a == "-v");
+            let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            cycles::run(&ws, verbose)
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
