@@ -7,13 +7,11 @@
 //! with its exit status 2, naming why the option does not apply.
 
 use crate::modes;
+use crate::text::{self, WIDTH};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use pgtable::Arch;
 use pgtable_sim::{SimArch, Strategy};
-
-/// Width of everything the command prints itself (help included).
-pub const WIDTH: usize = 80;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -210,7 +208,7 @@ fn parse_arch(s: &str) -> Result<SimArch, String> {
 /// `bench --arch`: only the mode bench measures.
 fn parse_bench_arch(s: &str) -> Result<SimArch, String> {
     bench_mode(parse_arch(s)?).map_err(|why| {
-        let why = crate::show::wrap(&why, 2, 2);
+        let why = text::wrap(&why, 2, 2);
         format!("not measured\n{}", why.trim_end())
     })
 }
@@ -228,7 +226,7 @@ fn bench_mode(a: SimArch) -> Result<SimArch, String> {
 
 /// `why` wrapped to [`WIDTH`] columns after clap's "error: ".
 fn wrap_error(why: &str) -> String {
-    let text = crate::show::wrap_prefixed(why, "error: ", "  ");
+    let text = text::wrap_prefixed(why, "error: ", "  ");
     text.strip_prefix("error: ")
         .unwrap_or(&text)
         .trim_end()

@@ -2,7 +2,7 @@
 //! runs.
 
 use crate::args::BenchArgs;
-use crate::{out, print_json, show, Failure};
+use crate::{out, print_json, text, Failure};
 use pgtable_bench::{BenchReport, Figure, Stat};
 
 /// `pgtable bench`.
@@ -22,7 +22,7 @@ pub fn bench(a: &BenchArgs, json: bool) -> Result<bool, Failure> {
                 "{msg}\n(--allow-unfair-build measures anyway)"
             )));
         }
-        eprint!("{}", show::wrap_lines(&format!("WARNING: {msg}"), 2));
+        eprint!("{}", text::wrap_lines(&format!("WARNING: {msg}"), 2));
     }
     let opts = pgtable_bench::BenchOptions {
         quick: a.quick,
@@ -92,8 +92,8 @@ fn figure(f: &Figure) -> String {
     // A name indented in the report is a line under the figure above it.
     let name = f.name.trim_start();
     let indent = &f.name[..f.name.len() - name.len()];
-    let mut s = show::wrap_prefixed(name, &format!("{} {indent}", f.section), "    ");
-    s.push_str(&show::wrap(&parts.join("; "), 4, 4));
+    let mut s = text::wrap_prefixed(name, &format!("{} {indent}", f.section), "    ");
+    s.push_str(&text::wrap(&parts.join("; "), 4, 4));
     s
 }
 
@@ -101,7 +101,7 @@ fn figure(f: &Figure) -> String {
 fn render(r: &BenchReport) -> String {
     let mut s: String = r.figures.iter().map(figure).collect();
     s.push('\n');
-    s.push_str(&show::wrap(
+    s.push_str(&text::wrap(
         &format!(
             "{} run(s) per figure, ours and the references interleaved in one process; \
              built with profile `{}`{}{}",

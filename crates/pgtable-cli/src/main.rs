@@ -13,6 +13,7 @@ mod progress;
 mod ptdump;
 mod scenario;
 mod show;
+mod text;
 mod verdicts;
 
 use args::{Cli, Cmd};
@@ -67,13 +68,13 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(Failure::Refused(e)) => e.exit(),
         Err(Failure::Usage(msg)) => {
-            eprint!("{}", show::wrap_lines(&format!("error: {msg}"), 2));
+            eprint!("{}", text::wrap_lines(&format!("error: {msg}"), 2));
             ExitCode::from(2)
         }
         Err(Failure::Sim(msg)) => {
             eprint!(
                 "{}",
-                show::wrap_lines(&format!("error: simulation failed: {msg}"), 2)
+                text::wrap_lines(&format!("error: simulation failed: {msg}"), 2)
             );
             ExitCode::from(1)
         }

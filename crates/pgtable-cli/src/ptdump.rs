@@ -3,7 +3,7 @@
 
 use crate::args::PtdumpArgs;
 use crate::scenario::{not_applicable, unknown_scenario, valid_scenarios};
-use crate::{out, print_json, show, Failure};
+use crate::{out, print_json, text, Failure};
 use pgtable_sim::scenarios::{self, Config, SCENARIOS};
 use pgtable_sim::{ptdump, Context, SimError, Variant};
 use serde::Serialize;
@@ -90,11 +90,11 @@ impl From<&pgtable::ptdump::Item> for PtdumpItem {
 fn render(items: &[pgtable::ptdump::Item]) -> String {
     let mut s = String::new();
     for i in items {
-        let text = i.to_string();
+        let line = i.to_string();
         match i {
-            pgtable::ptdump::Item::OutOfSync(_) => s.push_str(&show::comment(&text)),
+            pgtable::ptdump::Item::OutOfSync(_) => s.push_str(&text::comment(&line)),
             _ => {
-                s.push_str(&text);
+                s.push_str(&line);
                 s.push('\n');
             }
         }
@@ -162,10 +162,10 @@ pub fn ptdump(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
         return Ok(true);
     }
     let code = if a.old { "old" } else { "new" };
-    out(show::comment(&format!(
+    out(text::comment(&format!(
         "{mode} after {scenario} ({code} code)"
     )));
-    out(show::comment(&format!("{ctx} root at {:#x}", root.0)));
+    out(text::comment(&format!("{ctx} root at {:#x}", root.0)));
     out(render(&items));
     if a.space.is_some() {
         let last = if out_of_sync.is_empty() {
@@ -179,7 +179,7 @@ pub fn ptdump(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
                 out_of_sync
             )
         };
-        out(show::comment(&last));
+        out(text::comment(&last));
     }
     Ok(true)
 }

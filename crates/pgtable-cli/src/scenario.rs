@@ -3,7 +3,7 @@
 
 use crate::args::{self, ScenarioArgs};
 use crate::verdicts::{self, Skipped};
-use crate::{out, print_json, progress, show, Failure};
+use crate::{out, print_json, progress, show, text, Failure};
 use pgtable::Arch;
 use pgtable_sim::scenarios::{self, stress, Config, SCENARIOS};
 use pgtable_sim::{Outcome, SimArch, SimError, Strategy};
@@ -65,7 +65,7 @@ fn list(json: bool) -> Result<bool, Failure> {
                 Some(c) => out(format!("{} (Linux commit {c})\n", info.name)),
                 None => out(format!("{}\n", info.name)),
             }
-            out(show::wrap(info.summary, 4, 4));
+            out(text::wrap(info.summary, 4, 4));
         }
     }
     Ok(true)

@@ -1,7 +1,7 @@
 //! `pgtable` without a command: every scenario on every mode (or on the one
 //! `--arch` names), one verdict line per mode, scenario and era.
 
-use crate::{out, print_json, progress, show, Failure};
+use crate::{out, print_json, progress, show, text, Failure};
 use pgtable::Arch;
 use pgtable_sim::scenarios::{self, Config, SCENARIOS};
 use pgtable_sim::{Outcome, SimArch, SimError};
@@ -76,7 +76,7 @@ pub fn all(json: bool, arch: Option<SimArch>) -> Result<bool, Failure> {
     } else {
         format!("{bad} of {} verdicts FAILED.", eras.len())
     };
-    out(show::wrap(&line, 0, 0));
+    out(text::wrap(&line, 0, 0));
     Ok(ok)
 }
 
@@ -86,7 +86,7 @@ pub fn not_applicable(skipped: &[Skipped]) -> String {
     if !skipped.is_empty() {
         s.push_str("\nNot applicable:\n");
         for k in skipped {
-            s.push_str(&show::wrap(
+            s.push_str(&text::wrap(
                 &format!("{} on {}: {}", k.scenario, k.mode, k.why),
                 2,
                 4,

@@ -92,6 +92,26 @@ pub struct Fault {
     pub detail: &'static str,
 }
 
+impl Fault {
+    /// The faults of one access: `fault(kind, level, detail)` is the
+    /// [`Fault`] of the access `mode` made at `addr`. Every walker builds
+    /// its faults with it, so the access's own fields are set in one place.
+    pub(crate) fn of_access(
+        addr: u64,
+        access: Access,
+        mode: Mode,
+    ) -> impl Fn(FaultKind, i8, &'static str) -> Fault {
+        move |kind, level, detail| Fault {
+            addr,
+            access,
+            mode,
+            kind,
+            level,
+            detail,
+        }
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -252,6 +272,7 @@ mod tests {
     use super::*;
     use crate::test_util::MemBus;
     use crate::tlb::Tlb;
+    use crate::x86_64::build;
     use crate::x86_64::{entry, Level};
     use std::vec::Vec;
 
@@ -261,7 +282,7 @@ mod tests {
         let bus = MemBus::new();
         let cr3 = bus.alloc();
         let va = 0xffff_8880_0000_3000;
-        bus.map(&m, cr3, va, 0x7000, Level::Pt, entry::RW | entry::G);
+        build::map(&bus, &m, cr3, va, 0x7000, Level::Pt, entry::RW | entry::G);
         let mmu: &dyn Mmu = &m;
         let roots = Roots::single(cr3);
         let x = mmu

@@ -1,10 +1,9 @@
-//! Test-only sparse memory and a tiny table builder, written directly from
-//! the entry layout (no dependency on the walker under test).
+//! Test-only sparse memory for every architecture's tests (each
+//! architecture's table builder is its own `build` module).
 
 use core::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use crate::x86_64::{entry, Level, X86Mmu};
 use crate::PhysBus;
 
 /// Sparse physical memory; unwritten quadwords read as 0.
@@ -70,35 +69,6 @@ impl MemBus {
     pub fn set(&self, pa: u64, v: u64) {
         self.mem.borrow_mut().insert(pa, v);
     }
-
-    /// Physical address of the entry at `level` for `va`, allocating the
-    /// tables above it (linked with `table_flags | P`) as needed.
-    pub fn entry_pa(&self, mmu: &X86Mmu, cr3: u64, va: u64, level: Level, table_flags: u64) -> u64 {
-        let mut table = cr3 & entry::ADDR_MASK;
-        let mut l = mmu.root_level();
-        loop {
-            let epa = table + 8 * l.index(va) as u64;
-            if l == level {
-                return epa;
-            }
-            let e = self.get(epa);
-            table = if e & entry::P != 0 {
-                e & entry::ADDR_MASK
-            } else {
-                let t = self.alloc();
-                self.set(epa, t | table_flags | entry::P);
-                t
-            };
-            l = l.lower().expect("level below PT");
-        }
-    }
-
-    /// Maps `va` to `pa` with a leaf at `level` (PS added above PT, P always).
-    pub fn map(&self, mmu: &X86Mmu, cr3: u64, va: u64, pa: u64, level: Level, flags: u64) {
-        let epa = self.entry_pa(mmu, cr3, va, level, entry::RW | entry::US);
-        let ps = if level == Level::Pt { 0 } else { entry::PS };
-        self.set(epa, pa | flags | ps | entry::P);
-    }
 }
 
 impl PhysBus for MemBus {
@@ -115,10 +85,15 @@ impl PhysBus for MemBus {
     }
 }
 
-#[test]
-fn read_u32_picks_halves() {
-    let bus = MemBus::new();
-    bus.set(0x40, 0x1122_3344_5566_7788);
-    assert_eq!(bus.read_u32(0x40), 0x5566_7788);
-    assert_eq!(bus.read_u32(0x44), 0x1122_3344);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_u32_picks_halves() {
+        let bus = MemBus::new();
+        bus.set(0x40, 0x1122_3344_5566_7788);
+        assert_eq!(bus.read_u32(0x40), 0x5566_7788);
+        assert_eq!(bus.read_u32(0x44), 0x1122_3344);
+    }
 }

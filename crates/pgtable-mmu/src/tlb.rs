@@ -22,8 +22,6 @@
 
 use alloc::collections::{BTreeMap, BTreeSet};
 
-use crate::x86_64::Translation;
-
 /// What a [`Tlb`] needs from a cached translation.
 pub trait TlbEntry: Copy {
     /// Page size in bytes (a power of two).
@@ -37,28 +35,13 @@ pub trait TlbEntry: Copy {
     fn with_pa(self, pa: u64) -> Self;
 }
 
-impl TlbEntry for Translation {
-    fn page_size(&self) -> u64 {
-        self.page_size
-    }
-    fn is_global(&self) -> bool {
-        self.global
-    }
-    fn pa(&self) -> u64 {
-        self.pa
-    }
-    fn with_pa(self, pa: u64) -> Self {
-        Translation { pa, ..self }
-    }
-}
-
 /// A TLB: page-aligned linear address and page size → cached translation.
 ///
 /// Entries for different page sizes may cover the same address (after a
 /// page-size change without invalidation, SDM 4.10.2.3 lets the processor
 /// use any of them); [`Tlb::lookup`] deterministically prefers the smallest.
 #[derive(Clone, Debug)]
-pub struct Tlb<T: TlbEntry = Translation> {
+pub struct Tlb<T: TlbEntry> {
     /// (page va, page size) → translation whose `pa` is the page base.
     entries: BTreeMap<(u64, u64), T>,
     /// Page sizes ever filled, ascending: the keys a lookup must try.

@@ -606,7 +606,7 @@ fn show(r: &Result<Xlat, Fault>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenarios::{machine, Config};
+    use crate::setup::{machine, Config};
     use crate::{Context, SimArch};
     use pgtable::arch::x86_32::X86_32;
 

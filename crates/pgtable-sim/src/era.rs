@@ -9,7 +9,7 @@
 //! quick reference).
 
 use crate::arch::SimArch;
-use crate::report::Variant;
+use crate::vocab::Variant;
 use serde::Serialize;
 
 /// A range of Linux releases with one behaviour of the kernel users.

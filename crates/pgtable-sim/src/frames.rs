@@ -2,6 +2,7 @@
 //! kernel users). Frames hold no data unless written: only their addresses
 //! matter to the page tables.
 
+use crate::vocab::SimError;
 use pgtable::PhysAddr;
 
 /// A bump allocator with free lists for 4 KiB pages and 2 MiB blocks.
@@ -17,6 +18,12 @@ pub struct Frames {
 /// No data frame left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfFrames;
+
+impl From<OutOfFrames> for SimError {
+    fn from(_: OutOfFrames) -> Self {
+        SimError::OutOfFrames
+    }
+}
 
 impl Frames {
     /// Frames from `range` (start, end).
@@ -103,7 +110,7 @@ impl<'a> Lent<'a> {
 }
 
 impl pgtable::FrameSource for Lent<'_> {
-    type Error = crate::machine::SimError;
+    type Error = SimError;
 
     fn alloc(&mut self, size: u64) -> Result<PhysAddr, Self::Error> {
         let pa = match size {

@@ -19,14 +19,18 @@ pub mod kernel;
 pub mod layout;
 pub mod machine;
 pub mod ptdump;
+mod readout;
 pub mod report;
 pub mod scenarios;
+pub mod setup;
+pub mod vocab;
 
 pub use arch::SimArch;
 pub use bus::{Bus, PageBus};
 pub use era::Era;
-pub use machine::{Context, Machine, MachineConfig, SimError, Strategy};
-pub use report::{EraOutcome, FaultRecord, Outcome, Run, Variant, Verdict};
+pub use machine::{Machine, MachineConfig};
+pub use report::{EraOutcome, Outcome, Run, Verdict};
+pub use vocab::{Context, FaultRecord, SimError, Strategy, Variant};
 
 /// The example of the workspace README, compiled and run as a doctest
 /// here (the library's package holds only its own README).

@@ -1,12 +1,16 @@
 //! The simulated machine: sparse memory, CPUs with a software MMU and TLB,
-//! processes, and the kernel handle through which kernel code runs.
+//! and processes. The kernel that runs on it keeps its own state
+//! (`kernel::state::KernelState`, which the machine only carries); booting
+//! it and the handle through which kernel code runs are the kernel's
+//! ([`crate::kernel`]).
 
 use crate::arch::SimArch;
 use crate::bus::Bus;
 use crate::cpu::CpuMmu;
-use crate::frames::Frames;
+use crate::era::FaultHandler;
+use crate::kernel::state::KernelState;
 use crate::layout::SimLayout;
-use crate::report::FaultRecord;
+use crate::vocab::{Context, FaultRecord, SimError, Strategy};
 use pgtable::arch::RegionKind;
 use pgtable::{
     AddressSpace, Arch, FlushRange, PageTables, PhysAddr, SparseMemory, SyncPolicy, TlbFlush,
@@ -14,87 +18,10 @@ use pgtable::{
 };
 use pgtable_mmu::Roots;
 use pgtable_mmu::{Access, Mode};
-use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 /// The page tables of the simulated machine.
 pub type Tables = PageTables<SimArch, SparseMemory>;
-
-/// How kernel mappings reach the processes' roots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// Sync when an edit modifies the sync level (Linux 6.17).
-    Eager,
-    /// Every kernel top-level slot populated at boot; nothing to sync later.
-    Prealloc,
-    /// Copy a missing top-level entry when an access faults on it (x86
-    /// `vmalloc_fault()` before Linux 5.8).
-    Lazy,
-}
-
-/// What a CPU runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Context {
-    /// A kernel thread on init_mm's root.
-    Kernel,
-    /// A process (an index into the machine's processes).
-    Process(usize),
-}
-
-impl std::fmt::Display for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Context::Kernel => f.write_str("init_mm"),
-            Context::Process(p) => write!(f, "process {p}"),
-        }
-    }
-}
-
-/// Errors of the simulation itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SimError {
-    /// The library refused an operation.
-    Pgtable(pgtable::Error),
-    /// No data frame left.
-    OutOfFrames,
-    /// No such process.
-    NoProcess(usize),
-    /// The process is what some CPU runs on.
-    ProcessBusy(usize),
-    /// Unknown scenario name.
-    UnknownScenario(String),
-    /// The scenario means nothing on this paging mode, for this reason.
-    NotApplicable(&'static str),
-}
-
-impl From<pgtable::Error> for SimError {
-    fn from(e: pgtable::Error) -> Self {
-        SimError::Pgtable(e)
-    }
-}
-
-impl From<crate::frames::OutOfFrames> for SimError {
-    fn from(_: crate::frames::OutOfFrames) -> Self {
-        SimError::OutOfFrames
-    }
-}
-
-impl std::fmt::Display for SimError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SimError::Pgtable(e) => write!(f, "page tables: {e}"),
-            SimError::OutOfFrames => f.write_str("no data frame left"),
-            SimError::NoProcess(p) => write!(f, "no process {p}"),
-            SimError::ProcessBusy(p) => write!(f, "process {p} is running on a CPU"),
-            SimError::UnknownScenario(s) => write!(f, "unknown scenario {s:?}"),
-            SimError::NotApplicable(why) => write!(f, "not applicable: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for SimError {}
 
 /// One CPU.
 #[derive(Debug)]
@@ -139,28 +66,15 @@ pub struct Machine {
     pub strategy: Strategy,
     pub(crate) cpus: RefCell<Vec<SimCpu>>,
     pub(crate) processes: RefCell<Vec<Option<AddressSpace>>>,
-    pub(crate) frames: RefCell<Frames>,
     pub(crate) faults: RefCell<Vec<FaultRecord>>,
-    /// Kernel ranges mapped by the kernel users: start → (end, what).
-    pub(crate) mapped: RefCell<BTreeMap<u64, (u64, &'static str)>>,
-    /// Frames behind each vmalloc area.
-    pub(crate) vm_frames: RefCell<BTreeMap<u64, Vec<PhysAddr>>>,
-    /// Shared KASAN zero tables, once built.
-    pub(crate) kasan_zero: RefCell<Option<pgtable::mm::KasanEarlyShadow>>,
-    /// On split-root architectures, the empty table the kernel's own
-    /// context runs with in its user-half root (arm64's `reserved_pg_dir`
-    /// in TTBR0): a data frame never written.
-    pub(crate) reserved_pg_dir: u64,
-    /// The era's fault handler, if it fixes kernel faults lazily.
-    pub(crate) fault_handler: std::cell::Cell<Option<crate::era::FaultHandler>>,
-    /// Faults the fault handler fixed, in order.
-    pub(crate) fixed: RefCell<Vec<FaultRecord>>,
+    /// The state of the kernel running on the machine.
+    pub(crate) kstate: KernelState,
 }
 
 impl Machine {
-    /// A machine that has booted: direct map and vmemmap of boot memory,
-    /// every kernel top-level slot filled under [`Strategy::Prealloc`].
-    pub fn boot(cfg: MachineConfig) -> Result<Machine, SimError> {
+    /// A machine powered on, its kernel not booted yet (the kernel's
+    /// `Machine::boot` boots it).
+    pub(crate) fn new(cfg: MachineConfig) -> Result<Machine, SimError> {
         let arch = cfg.arch;
         let layout = cfg.layout.unwrap_or_else(|| SimLayout::new(arch));
         let (ts, te) = layout.table_frames;
@@ -186,14 +100,9 @@ impl Machine {
             pt = pt.with_pti(VirtAddr(cea.start)..VirtAddr(cea.end))?;
         }
         let root = pt.kernel_root().0;
-        let mut frames = Frames::new(layout.data_frames);
-        let reserved_pg_dir = if arch.split_roots() {
-            frames.alloc()?.0
-        } else {
-            0
-        };
+        let kstate = KernelState::new(layout.data_frames, arch.split_roots())?;
         let roots = if arch.split_roots() {
-            Roots::split(reserved_pg_dir, root)
+            Roots::split(kstate.reserved_pg_dir, root)
         } else {
             Roots::single(root)
         };
@@ -205,32 +114,16 @@ impl Machine {
                 faults: 0,
             })
             .collect();
-        let m = Machine {
+        Ok(Machine {
             layout,
             arch,
             pt,
             strategy: cfg.strategy,
             cpus: RefCell::new(cpus),
             processes: RefCell::new(Vec::new()),
-            frames: RefCell::new(frames),
             faults: RefCell::new(Vec::new()),
-            mapped: RefCell::new(BTreeMap::new()),
-            vm_frames: RefCell::new(BTreeMap::new()),
-            kasan_zero: RefCell::new(None),
-            reserved_pg_dir,
-            fault_handler: std::cell::Cell::new(None),
-            fixed: RefCell::new(Vec::new()),
-        };
-        m.kernel().boot()?;
-        Ok(m)
-    }
-
-    /// The running kernel: init_mm locked, kernel users callable.
-    pub fn kernel(&self) -> crate::kernel::Kernel<'_> {
-        crate::kernel::Kernel {
-            m: self,
-            ks: self.pt.kernel(),
-        }
+            kstate,
+        })
     }
 
     /// Number of CPUs.
@@ -241,7 +134,7 @@ impl Machine {
     /// `fork()`/`exec()`: a new process with one user page; returns its id.
     pub fn create_process(&self) -> Result<usize, SimError> {
         let mut space = self.pt.create_space()?;
-        let frame = self.frames.borrow_mut().alloc()?;
+        let frame = self.kstate.alloc_frame()?;
         let r = self
             .pt
             .user(&mut space)
@@ -249,7 +142,7 @@ impl Machine {
         if let Err(e) = r {
             // Our own space, just created: the refusal cannot happen.
             let _ = self.pt.destroy_space(space);
-            self.frames.borrow_mut().free(frame);
+            self.kstate.free_frame(frame);
             return Err(e.into());
         }
         let mut procs = self.processes.borrow_mut();
@@ -267,7 +160,7 @@ impl Machine {
         prot: pgtable::Prot,
     ) -> Result<Vec<PhysAddr>, SimError> {
         let frames = (0..pages)
-            .map(|_| self.frames.borrow_mut().alloc())
+            .map(|_| self.kstate.alloc_frame())
             .collect::<Result<Vec<_>, _>>()?;
         let mut procs = self.processes.borrow_mut();
         let space = procs
@@ -282,7 +175,7 @@ impl Machine {
         });
         if let Err(e) = r {
             for f in frames {
-                self.frames.borrow_mut().free(f);
+                self.kstate.free_frame(f);
             }
             return Err(e);
         }
@@ -320,7 +213,7 @@ impl Machine {
             c.cpu.load(c.cpu.roots());
         }
         for f in frames {
-            self.frames.borrow_mut().free(f);
+            self.kstate.free_frame(f);
         }
         Ok(())
     }
@@ -355,7 +248,7 @@ impl Machine {
         // after every CPU has dropped what it may still cache.
         self.flush_tlb(flush);
         for f in frames {
-            self.frames.borrow_mut().free(PhysAddr(f));
+            self.kstate.free_frame(PhysAddr(f));
         }
         Ok(())
     }
@@ -396,7 +289,7 @@ impl Machine {
     pub fn roots_for(&self, root: u64) -> Roots {
         let kernel = self.pt.kernel_root().0;
         match (self.arch.split_roots(), root == kernel) {
-            (true, true) => Roots::split(self.reserved_pg_dir, kernel),
+            (true, true) => Roots::split(self.kstate.reserved_pg_dir, kernel),
             (true, false) => Roots::split(root, kernel),
             (false, _) => Roots::single(root),
         }
@@ -433,7 +326,7 @@ impl Machine {
     /// The frames behind a vmalloc area, a base-page vmemmap range, a
     /// compound vmemmap or a percpu chunk starting at `va`.
     pub fn frames_of(&self, va: u64) -> Option<Vec<PhysAddr>> {
-        self.vm_frames.borrow().get(&va).cloned()
+        self.kstate.frames_of(va)
     }
 
     /// Faults recorded so far.
@@ -443,48 +336,36 @@ impl Machine {
 
     /// Data bytes handed out.
     pub fn data_in_use(&self) -> u64 {
-        self.frames.borrow().in_use()
+        self.kstate.data_in_use()
     }
 
     /// Kernel ranges the kernel users mapped: (start, end, what).
     pub fn mapped_ranges(&self) -> Vec<(u64, u64, &'static str)> {
-        self.mapped
-            .borrow()
-            .iter()
-            .map(|(&s, &(e, w))| (s, e, w))
-            .collect()
-    }
-
-    pub(crate) fn note_mapped(&self, start: u64, size: u64, what: &'static str) {
-        self.mapped.borrow_mut().insert(start, (start + size, what));
-    }
-
-    pub(crate) fn note_unmapped(&self, start: u64) {
-        self.mapped.borrow_mut().remove(&start);
+        self.kstate.mapped_ranges()
     }
 
     /// Install (or remove) the fault handler of a kernel era: a kernel
     /// fault in its range whose entry init_mm has is fixed by copying that
     /// entry and the access retried (`vmalloc_fault()`,
     /// `do_translation_fault()`).
-    pub fn set_fault_handler(&self, h: Option<crate::era::FaultHandler>) {
-        self.fault_handler.set(h);
+    pub fn set_fault_handler(&self, h: Option<FaultHandler>) {
+        self.kstate.set_fault_handler(h);
     }
 
     /// The fault handler installed, if any.
-    pub fn fault_handler(&self) -> Option<crate::era::FaultHandler> {
-        self.fault_handler.get()
+    pub fn fault_handler(&self) -> Option<FaultHandler> {
+        self.kstate.fault_handler()
     }
 
     /// Whether a root may lack a kernel entry until a fault copies it: the
     /// lazy strategy, or an era's fault handler.
     pub fn lazy_fixing(&self) -> bool {
-        self.strategy == Strategy::Lazy || self.fault_handler.get().is_some()
+        self.strategy == Strategy::Lazy || self.kstate.fault_handler().is_some()
     }
 
     /// Faults the era's fault handler fixed so far.
     pub fn fixed_faults(&self) -> Vec<FaultRecord> {
-        self.fixed.borrow().clone()
+        self.kstate.fixed_faults()
     }
 
     /// One kernel access by `cpu` on its current root, through its TLB.
@@ -504,7 +385,7 @@ impl Machine {
         let c = &mut cpus[cpu];
         c.accesses += 1;
         let mut r = c.cpu.access(&bus, va, access, Mode::Supervisor);
-        let handler = self.fault_handler.get().filter(|h| h.covers(va));
+        let handler = self.kstate.fault_handler().filter(|h| h.covers(va));
         let lazy = self.strategy == Strategy::Lazy || handler.is_some();
         if let (Err(f), true) = (&r, lazy) {
             c.faults += 1;
@@ -515,7 +396,7 @@ impl Machine {
             {
                 r = c.cpu.access(&bus, va, access, Mode::Supervisor);
                 if r.is_ok() && handler.is_some() {
-                    self.fixed.borrow_mut().push(first);
+                    self.kstate.note_fixed(first);
                 }
             }
         }

@@ -59,9 +59,8 @@ pub fn render(items: &[Item]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::Context;
-    use crate::report::Variant;
     use crate::scenarios::{run_machine, Config};
+    use crate::vocab::{Context, Variant};
     use pgtable::Arch;
 
     #[test]

@@ -2,80 +2,8 @@
 //! verdict and the sync machinery's figures.
 
 use crate::era::Era;
-use crate::machine::{Context, Machine, Strategy};
-use pgtable_mmu::Access;
-use pgtable_mmu::Fault;
+use crate::vocab::{Context, FaultRecord, Strategy};
 use serde::Serialize;
-
-/// A page fault the software MMU raised on a kernel access.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FaultRecord {
-    /// CPU that faulted.
-    pub cpu: usize,
-    /// What it ran on.
-    pub context: Context,
-    /// Faulting address (CR2).
-    #[serde(serialize_with = "crate::json::hex")]
-    pub addr: u64,
-    /// "read", "write" or "fetch".
-    pub access: &'static str,
-    /// Paging level where the walk stopped (PML5 … PT).
-    pub level: &'static str,
-    /// Not present, protection, reserved bit, non-canonical.
-    pub kind: &'static str,
-    /// The fault in x86 #PF error-code form (P, W/R, U/S, RSVD, I/D).
-    pub error_code: u32,
-    /// What the kernel was touching.
-    pub what: String,
-}
-
-impl FaultRecord {
-    pub(crate) fn new(
-        cpu: usize,
-        ctx: Context,
-        f: &Fault,
-        level: &'static str,
-        what: &str,
-    ) -> Self {
-        FaultRecord {
-            cpu,
-            context: ctx,
-            addr: f.addr,
-            access: match f.access {
-                Access::Read => "read",
-                Access::Write => "write",
-                Access::Execute => "fetch",
-            },
-            level,
-            kind: f.kind.name(),
-            error_code: error_code(f),
-            what: what.to_string(),
-        }
-    }
-}
-
-/// The fault as x86's #PF error code would say it (P, W/R, U/S, RSVD, I/D),
-/// whatever the architecture: one syndrome format for every report.
-fn error_code(f: &Fault) -> u32 {
-    use pgtable_mmu::{FaultKind, Mode};
-    u32::from(!matches!(
-        f.kind,
-        FaultKind::NotPresent | FaultKind::NonCanonical
-    )) | u32::from(f.access == Access::Write) << 1
-        | u32::from(f.mode == Mode::User) << 2
-        | u32::from(f.kind == FaultKind::ReservedBit) << 3
-        | u32::from(f.access == Access::Execute) << 4
-}
-
-impl std::fmt::Display for FaultRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "cpu{} ({}) {} {:#x}: {} at {} [{}]",
-            self.cpu, self.context, self.access, self.addr, self.kind, self.level, self.what
-        )
-    }
-}
 
 /// One CPU's share of a run.
 #[derive(Clone, Debug, Serialize)]
@@ -88,22 +16,6 @@ pub struct CpuSummary {
     pub accesses: u64,
     /// Faults (including those fixed lazily).
     pub faults: u64,
-}
-
-impl CpuSummary {
-    /// Every CPU of a machine.
-    pub fn of(m: &Machine) -> Vec<CpuSummary> {
-        let cpus = m.cpus.borrow();
-        cpus.iter()
-            .enumerate()
-            .map(|(i, c)| CpuSummary {
-                cpu: i,
-                context: c.ctx,
-                accesses: c.accesses,
-                faults: c.faults,
-            })
-            .collect()
-    }
 }
 
 /// Figures of the sync machinery and memory.
@@ -121,35 +33,6 @@ pub struct Figures {
     pub table_pages: usize,
     /// Page-table memory in bytes.
     pub table_bytes: u64,
-}
-
-impl Figures {
-    /// Read the figures off a machine.
-    pub fn of(m: &Machine) -> Figures {
-        let s = m.pt.stats();
-        let pages = m.pt.mem().tables_in_use();
-        Figures {
-            sync_calls: s.syncs,
-            entries_copied: s.entries_copied,
-            faults_taken: m.cpus.borrow().iter().map(|c| c.faults).sum(),
-            lazy_fixes: s.lazy_fixes,
-            table_pages: pages,
-            table_bytes: pages as u64 * 4096,
-        }
-    }
-}
-
-/// Old code or new code: the two ends of the era model, for tools that
-/// want a pair (ptdump `--old`, the model test). [`Variant::Old`] is the
-/// oldest era modelled ([`Era::Pre9b86`]), [`Variant::New`] the library
-/// ([`Era::V617`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Variant {
-    /// Plain populate, nothing synced ([`Era::Pre9b86`]).
-    Old,
-    /// Through the kernel helpers and the edit guard ([`Era::V617`]).
-    New,
 }
 
 /// One run of a scenario.
@@ -172,19 +55,6 @@ pub struct Run {
 }
 
 impl Run {
-    /// Collect a run's report from the machine it ran on.
-    pub fn collect(m: &Machine, era: Era, checker: Option<String>, notes: Vec<String>) -> Run {
-        Run {
-            era,
-            faults: m.faults(),
-            fixed: m.fixed_faults(),
-            cpus: CpuSummary::of(m),
-            checker,
-            figures: Figures::of(m),
-            notes,
-        }
-    }
-
     /// What the run shows.
     pub fn verdict(&self) -> Verdict {
         if !self.faults.is_empty() {

@@ -8,7 +8,7 @@ use pgtable_sim::layout::{ReportedOops, OOPS_4917F55B4EF9, OOPS_8D400913C231};
 use pgtable_sim::scenarios::{run, Config};
 use pgtable_sim::SimArch;
 
-fn first_oops(scenario: &str, era: Era) -> Option<pgtable_sim::report::FaultRecord> {
+fn first_oops(scenario: &str, era: Era) -> Option<pgtable_sim::FaultRecord> {
     let cfg = Config {
         arch: SimArch::x86_64(false),
         ..Config::default()

@@ -10,30 +10,34 @@ extern crate alloc;
 #[cfg(loom)]
 extern crate std;
 
+// Layers, each using only those above it in this list: the bottom types
+// (addr, prot, mask, error, page_size), the paging modes (arch, activate),
+// table memory, the walk engine, TLB flushes, the vmalloc layer, the
+// address spaces, and the users of all of it (mm, ptdump).
 mod activate;
 pub mod addr;
 pub mod arch;
+mod args;
 mod error;
-mod handle;
 mod mask;
 pub mod memory;
 pub mod mm;
 mod page_size;
-mod pgalloc;
 mod prot;
 pub mod ptdump;
 mod space;
 mod sync;
-mod tables;
 mod tlb;
 mod vmalloc;
 mod walk;
+
+// The entry access by its old path, for the modules that still name it so.
+use walk::tables;
 
 pub use activate::Activation;
 pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
 pub use error::{Error, Refused, Result};
-pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable, MAX_SHARED_TABLES};
 pub use mask::SyncMask;
 pub use memory::{
     DirectMap, FaultInjector, FrameAllocator, MemoryError, OffsetMemory, RawAccess, SparseMemory,
@@ -46,11 +50,11 @@ pub use prot::{Access, CacheMode, Prot};
 #[doc(hidden)]
 pub use space::LoomBug;
 pub use space::{
-    AddressSpace, KernelEdit, KernelSpace, LegacyEdit, PageTables, PteMap, SyncOutcome, SyncPolicy,
-    SyncReport, SyncStats, UserSpace, Walked,
+    AddressSpace, EditPolicy, KernelEdit, KernelSpace, Legacy, LegacyEdit, PageTables, PteMap,
+    SyncOutcome, SyncPolicy, SyncReport, SyncStats, Tracked, UserSpace, Walked,
 };
+pub use space::{KernelTable, SharedTable, UserPteTable, UserTable};
 pub use sync::DefaultLock;
-pub use tables::EntryPtr;
 pub use tlb::{FlushRange, FlushScope, FlushTlb, TlbFlush};
 pub use vmalloc::VmapAreas;
-pub use walk::Mapping;
+pub use walk::{EntryPtr, Mapping, MAX_SHARED_TABLES};

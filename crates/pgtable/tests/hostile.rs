@@ -1451,7 +1451,7 @@ fn ioremap_ending_in_the_last_physical_page_is_refused() {
 }
 
 /// The map walk records the end of the last leaf it wrote as
-/// `addr + leaf size` (vmalloc/map.rs, `MapCtx::set_leaf`), which overflows
+/// `addr + leaf size` (walk/map.rs, `MapCtx::set_leaf`), which overflows
 /// for a leaf that ends at the top of the address space: a debug build
 /// panics, and the panic leaves the new top-level entry unsynced (the
 /// edit's tracker is only updated after the walk returns). Every leaf size

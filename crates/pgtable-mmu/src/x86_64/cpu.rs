@@ -116,6 +116,7 @@ mod tests {
     use super::super::Level;
     use super::*;
     use crate::test_util::MemBus;
+    use crate::x86_64::build;
     use Access::*;
     use Mode::*;
 
@@ -131,14 +132,14 @@ mod tests {
     #[test]
     fn stale_entry_served_until_invlpg() {
         let (bus, mut cpu) = setup();
-        bus.map(&cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, RW);
+        build::map(&bus, &cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, RW);
         assert_eq!(
             cpu.access(&bus, VA + 4, Read, Supervisor).unwrap().pa,
             0x7004
         );
         assert_eq!((cpu.tlb.hits(), cpu.tlb.misses()), (0, 1));
         // Unmap and remap elsewhere without a flush: the old frame is used.
-        let pte = bus.entry_pa(&cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
+        let pte = build::entry_pa(&bus, &cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
         bus.set(pte, 0);
         assert_eq!(
             cpu.access(&bus, VA + 8, Read, Supervisor).unwrap().pa,
@@ -162,8 +163,8 @@ mod tests {
         let (bus, mut cpu) = setup();
         let cr3 = cpu.cr3();
         let user = 0x40_0000;
-        bus.map(&cpu.mmu, cr3, VA, 0x7000, Level::Pt, RW | G);
-        bus.map(&cpu.mmu, cr3, user, 0x9000, Level::Pt, RW | US);
+        build::map(&bus, &cpu.mmu, cr3, VA, 0x7000, Level::Pt, RW | G);
+        build::map(&bus, &cpu.mmu, cr3, user, 0x9000, Level::Pt, RW | US);
         cpu.access(&bus, VA, Read, Supervisor).unwrap();
         cpu.access(&bus, user, Read, User).unwrap();
         // Switch to an empty root: the global kernel page is still served,
@@ -192,11 +193,11 @@ mod tests {
     #[test]
     fn rights_checked_on_hit() {
         let (bus, mut cpu) = setup();
-        bus.map(&cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, 0);
+        build::map(&bus, &cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, 0);
         cpu.access(&bus, VA, Read, Supervisor).unwrap();
         // Make the page writable in memory without a flush: the cached
         // read-only translation gives a spurious fault...
-        let pte = bus.entry_pa(&cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
+        let pte = build::entry_pa(&bus, &cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
         bus.set(pte, bus.get(pte) | RW);
         let f = cpu.access(&bus, VA, Write, Supervisor).unwrap_err();
         assert_eq!((f.kind, f.level), (FaultKind::Protection, Level::Pt));
@@ -215,8 +216,8 @@ mod tests {
     #[test]
     fn write_to_clean_cached_entry_rewalks_and_sets_dirty() {
         let (bus, mut cpu) = setup();
-        bus.map(&cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, RW);
-        let pte = bus.entry_pa(&cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
+        build::map(&bus, &cpu.mmu, cpu.cr3(), VA, 0x7000, Level::Pt, RW);
+        let pte = build::entry_pa(&bus, &cpu.mmu, cpu.cr3(), VA, Level::Pt, 0);
         assert!(!cpu.access(&bus, VA, Read, Supervisor).unwrap().dirty);
         assert_eq!(bus.get(pte) & D, 0);
         assert!(cpu.access(&bus, VA, Write, Supervisor).unwrap().dirty);

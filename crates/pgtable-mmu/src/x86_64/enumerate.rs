@@ -193,6 +193,7 @@ mod tests {
     use super::super::entry::*;
     use super::*;
     use crate::test_util::MemBus;
+    use crate::x86_64::build;
     use std::vec::Vec;
 
     fn collect(m: &X86Mmu, bus: &MemBus, cr3: u64, start: u64, end: u64) -> Vec<(u64, u64, u64)> {
@@ -219,7 +220,7 @@ mod tests {
                 0x20_0000 => Level::Pd,
                 _ => Level::Pdpt,
             };
-            bus.map(m, cr3, va, pa, level, RW);
+            build::map(&bus, m, cr3, va, pa, level, RW);
         }
         (bus, cr3, maps.to_vec())
     }
@@ -250,7 +251,7 @@ mod tests {
     fn reports_path_and_rights() {
         let m = X86Mmu::new();
         let (bus, cr3, _) = build(&m);
-        let pde = bus.entry_pa(&m, cr3, 0xffff_8880_0020_0000, Level::Pd, 0);
+        let pde = build::entry_pa(&bus, &m, cr3, 0xffff_8880_0020_0000, Level::Pd, 0);
         bus.set(pde, bus.get(pde) | XD);
         let mut seen = Vec::new();
         m.for_each_mapping(
@@ -268,7 +269,10 @@ mod tests {
         assert_eq!(x.table(Level::Pml4), Some(cr3));
         assert_eq!(x.table(Level::Pml5), None);
         assert_eq!(x.table(Level::Pd), Some(pde & !0xfff));
-        assert_eq!(x.entry_pa, bus.entry_pa(&m, cr3, x.va, Level::Pt, 0));
+        assert_eq!(
+            x.entry_pa,
+            build::entry_pa(&bus, &m, cr3, x.va, Level::Pt, 0)
+        );
     }
 
     #[test]
@@ -286,7 +290,7 @@ mod tests {
         assert!(collect(&m, &bus, cr3, 0x1000_0000_0000, 0x2000_0000_0000).is_empty());
         assert_eq!(bus.reads.get(), 32);
         // Corrupt the 2 MiB leaf: reported, and the rest still visited.
-        let pde = bus.entry_pa(&m, cr3, maps[3].0, Level::Pd, 0);
+        let pde = build::entry_pa(&bus, &m, cr3, maps[3].0, Level::Pd, 0);
         bus.set(pde, bus.get(pde) | (1 << 13));
         let mut got = Vec::new();
         let err = m

@@ -18,9 +18,13 @@ pub mod entry;
 mod enumerate;
 mod walk;
 
+#[cfg(test)]
+pub(crate) mod build;
+
 pub use cpu::Cpu;
 pub use enumerate::Mapping;
 
+use crate::tlb::TlbEntry;
 use crate::{Access, FaultKind, Mode};
 
 /// A paging level, named after the paging structure whose entry is used
@@ -287,6 +291,22 @@ impl Translation {
     /// The PAT memory-type index PAT:PCD:PWT (SDM 4.9.2).
     pub const fn pat_index(&self) -> u8 {
         (self.pat as u8) << 2 | (self.pcd as u8) << 1 | self.pwt as u8
+    }
+}
+
+/// What the x86 [`Tlb`](crate::tlb::Tlb) caches (SDM 4.10.2.2).
+impl TlbEntry for Translation {
+    fn page_size(&self) -> u64 {
+        self.page_size
+    }
+    fn is_global(&self) -> bool {
+        self.global
+    }
+    fn pa(&self) -> u64 {
+        self.pa
+    }
+    fn with_pa(self, pa: u64) -> Self {
+        Translation { pa, ..self }
     }
 }
 

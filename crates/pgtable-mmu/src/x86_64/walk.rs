@@ -113,6 +113,7 @@ mod tests {
     use super::super::entry::*;
     use super::*;
     use crate::test_util::MemBus;
+    use crate::x86_64::build;
     use crate::x86_64::Level;
     use Access::*;
     use Mode::*;
@@ -129,7 +130,15 @@ mod tests {
     fn four_kib_translation() {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
-        bus.map(&m, cr3, KVA, 0x8765_4000, Level::Pt, RW | G | PCD | PAT_4K);
+        build::map(
+            &bus,
+            &m,
+            cr3,
+            KVA,
+            0x8765_4000,
+            Level::Pt,
+            RW | G | PCD | PAT_4K,
+        );
         let t = m
             .translate(&bus, cr3, KVA + 0x123, Read, Supervisor)
             .unwrap();
@@ -138,7 +147,10 @@ mod tests {
         assert!(t.writable && !t.user && t.executable && t.global);
         assert!(!t.pwt && t.pcd && t.pat);
         assert_eq!(t.pat_index(), 0b110);
-        assert_eq!(t.entry_pa, bus.entry_pa(&m, cr3, KVA, Level::Pt, 0));
+        assert_eq!(
+            t.entry_pa,
+            build::entry_pa(&bus, &m, cr3, KVA, Level::Pt, 0)
+        );
         // The neighbouring page is not mapped: its PTE is zero.
         let f = m
             .translate(&bus, cr3, KVA + 0x1000, Read, Supervisor)
@@ -159,7 +171,8 @@ mod tests {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
         // 2 MiB at PD level, PAT in bit 12.
-        bus.map(
+        build::map(
+            &bus,
             &m,
             cr3,
             0xffff_c900_0020_0000,
@@ -174,7 +187,8 @@ mod tests {
         assert_eq!((t.page_size, t.level), (0x20_0000, Level::Pd));
         assert!(t.pat && !t.writable && !t.global);
         // 1 GiB at PDPT level.
-        bus.map(
+        build::map(
+            &bus,
             &m,
             cr3,
             0x0000_0040_0000_0000,
@@ -195,8 +209,11 @@ mod tests {
         let m = X86Mmu::new_la57();
         let (bus, cr3) = setup();
         let va = 0xff11_2233_4455_6000; // PML5 index 0x111
-        bus.map(&m, cr3, va, 0xabc_d000, Level::Pt, RW);
-        assert_eq!(bus.entry_pa(&m, cr3, va, Level::Pml5, 0), cr3 + 8 * 0x111);
+        build::map(&bus, &m, cr3, va, 0xabc_d000, Level::Pt, RW);
+        assert_eq!(
+            build::entry_pa(&bus, &m, cr3, va, Level::Pml5, 0),
+            cr3 + 8 * 0x111
+        );
         let t = m.translate(&bus, cr3, va + 8, Write, Supervisor).unwrap();
         assert_eq!(t.pa, 0xabc_d008);
         // The same address is non-canonical for 4-level paging.
@@ -206,10 +223,10 @@ mod tests {
         assert_eq!(f.kind, FaultKind::NonCanonical);
         // A 57-bit-only low address walks through PML5 entry 1.
         let low = 0x0001_0000_0000_0000;
-        bus.map(&m, cr3, low, 0x4000_0000, Level::Pdpt, 0);
+        build::map(&bus, &m, cr3, low, 0x4000_0000, Level::Pdpt, 0);
         let t = m.translate(&bus, cr3, low + 5, Read, Supervisor).unwrap();
         assert_eq!(t.pa, 0x4000_0005);
-        let pml5e = bus.entry_pa(&m, cr3, low, Level::Pml5, 0);
+        let pml5e = build::entry_pa(&bus, &m, cr3, low, Level::Pml5, 0);
         assert_eq!(pml5e, cr3 + 8);
         assert_eq!(bus.get(pml5e) & A, A);
     }
@@ -222,8 +239,8 @@ mod tests {
         assert_eq!(f.error_code(), 0);
         let mut level = Some(m.root_level());
         while let Some(l) = level {
-            bus.map(&m, cr3, KVA, 0x7000, Level::Pt, RW);
-            let epa = bus.entry_pa(&m, cr3, KVA, l, 0);
+            build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, RW);
+            let epa = build::entry_pa(&bus, &m, cr3, KVA, l, 0);
             bus.set(epa, bus.get(epa) & !P);
             let f = m.translate(&bus, cr3, KVA, Write, User).unwrap_err();
             assert_eq!((f.kind, f.level, f.addr), (FaultKind::NotPresent, l, KVA));
@@ -248,7 +265,7 @@ mod tests {
     fn write_protect() {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
-        bus.map(&m, cr3, KVA, 0x7000, Level::Pt, 0);
+        build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, 0);
         let f = m.translate(&bus, cr3, KVA, Write, Supervisor).unwrap_err();
         assert_eq!((f.kind, f.level), (FaultKind::Protection, Level::Pt));
         assert_eq!(f.error_code(), PageFault::P | PageFault::W);
@@ -256,9 +273,9 @@ mod tests {
             .translate(&bus, cr3, KVA, Write, Supervisor)
             .is_ok());
         // R/W = 0 in a non-leaf entry also makes the page read-only.
-        bus.map(&m, cr3, KVA, 0x7000, Level::Pt, RW);
+        build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, RW);
         assert!(m.translate(&bus, cr3, KVA, Write, Supervisor).is_ok());
-        let pde = bus.entry_pa(&m, cr3, KVA, Level::Pd, 0);
+        let pde = build::entry_pa(&bus, &m, cr3, KVA, Level::Pd, 0);
         bus.set(pde, bus.get(pde) & !RW);
         let t = m.translate(&bus, cr3, KVA, Read, Supervisor).unwrap();
         assert!(!t.writable);
@@ -270,10 +287,10 @@ mod tests {
     fn user_access_to_supervisor_page() {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
-        bus.map(&m, cr3, 0x40_0000, 0x9000, Level::Pt, RW | US);
+        build::map(&bus, &m, cr3, 0x40_0000, 0x9000, Level::Pt, RW | US);
         assert!(m.translate(&bus, cr3, 0x40_0000, Write, User).is_ok());
         // U/S = 0 only in the PML4E: the whole subtree is supervisor-only.
-        let pml4e = bus.entry_pa(&m, cr3, 0x40_0000, Level::Pml4, 0);
+        let pml4e = build::entry_pa(&bus, &m, cr3, 0x40_0000, Level::Pml4, 0);
         bus.set(pml4e, bus.get(pml4e) & !US);
         let f = m.translate(&bus, cr3, 0x40_0000, Read, User).unwrap_err();
         assert_eq!((f.kind, f.level), (FaultKind::Protection, Level::Pt));
@@ -285,14 +302,14 @@ mod tests {
     fn nx_fetch() {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
-        bus.map(&m, cr3, KVA, 0x7000, Level::Pt, RW);
+        build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, RW);
         assert!(
             m.translate(&bus, cr3, KVA, Execute, Supervisor)
                 .unwrap()
                 .executable
         );
         // XD in the PDE (not the leaf) forbids fetches from the page.
-        let pde = bus.entry_pa(&m, cr3, KVA, Level::Pd, 0);
+        let pde = build::entry_pa(&bus, &m, cr3, KVA, Level::Pd, 0);
         bus.set(pde, bus.get(pde) | XD);
         let f = m
             .translate(&bus, cr3, KVA, Execute, Supervisor)
@@ -301,7 +318,7 @@ mod tests {
         assert_eq!(f.error_code(), PageFault::P | PageFault::ID);
         assert!(m.translate(&bus, cr3, KVA, Read, Supervisor).is_ok());
         // SMEP: supervisor fetch from a user page faults.
-        bus.map(&m, cr3, 0x40_0000, 0x9000, Level::Pt, US);
+        build::map(&bus, &m, cr3, 0x40_0000, 0x9000, Level::Pt, US);
         let smep = X86Mmu { smep: true, ..m };
         assert!(m
             .translate(&bus, cr3, 0x40_0000, Execute, Supervisor)
@@ -322,19 +339,27 @@ mod tests {
             assert_eq!(f.error_code(), PageFault::P | PageFault::RSVD);
         };
         // PS = 1 in a PML4E.
-        bus.map(&m, cr3, KVA, 0x7000, Level::Pt, 0);
-        let pml4e = bus.entry_pa(&m, cr3, KVA, Level::Pml4, 0);
+        build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, 0);
+        let pml4e = build::entry_pa(&bus, &m, cr3, KVA, Level::Pml4, 0);
         bus.set(pml4e, bus.get(pml4e) | PS);
         rsvd(Level::Pml4);
         bus.set(pml4e, bus.get(pml4e) & !PS);
         // A 2 MiB leaf whose address field has bit 13 set.
-        bus.map(&m, cr3, KVA & !0x1f_ffff, 0x20_2000, Level::Pd, 0);
+        build::map(&bus, &m, cr3, KVA & !0x1f_ffff, 0x20_2000, Level::Pd, 0);
         rsvd(Level::Pd);
         // A 1 GiB leaf with bit 21 set.
-        bus.map(&m, cr3, KVA, 0x4020_0000, Level::Pdpt, 0);
+        build::map(&bus, &m, cr3, KVA, 0x4020_0000, Level::Pdpt, 0);
         rsvd(Level::Pdpt);
         // XD with NXE = 0; the same tables are fine with NXE = 1.
-        bus.map(&m, cr3, KVA & !0x3fff_ffff, 0x4000_0000, Level::Pdpt, XD);
+        build::map(
+            &bus,
+            &m,
+            cr3,
+            KVA & !0x3fff_ffff,
+            0x4000_0000,
+            Level::Pdpt,
+            XD,
+        );
         assert!(m.translate(&bus, cr3, KVA, Read, Supervisor).is_ok());
         let f = X86Mmu { nxe: false, ..m }
             .translate(&bus, cr3, KVA, Execute, Supervisor)
@@ -344,8 +369,8 @@ mod tests {
         // A PML5E with PS = 1 under LA57.
         let m5 = X86Mmu::new_la57();
         let cr3_5 = bus.alloc();
-        bus.map(&m5, cr3_5, KVA, 0x7000, Level::Pt, 0);
-        let pml5e = bus.entry_pa(&m5, cr3_5, KVA, Level::Pml5, 0);
+        build::map(&bus, &m5, cr3_5, KVA, 0x7000, Level::Pt, 0);
+        let pml5e = build::entry_pa(&bus, &m5, cr3_5, KVA, Level::Pml5, 0);
         bus.set(pml5e, bus.get(pml5e) | PS);
         let f = m5.translate(&bus, cr3_5, KVA, Read, User).unwrap_err();
         assert_eq!((f.kind, f.level), (FaultKind::ReservedBit, Level::Pml5));
@@ -374,9 +399,9 @@ mod tests {
     fn accessed_and_dirty() {
         let m = X86Mmu::new();
         let (bus, cr3) = setup();
-        bus.map(&m, cr3, KVA, 0x7000, Level::Pt, RW);
+        build::map(&bus, &m, cr3, KVA, 0x7000, Level::Pt, RW);
         let levels = [Level::Pml4, Level::Pdpt, Level::Pd, Level::Pt];
-        let epas = levels.map(|l| bus.entry_pa(&m, cr3, KVA, l, 0));
+        let epas = levels.map(|l| build::entry_pa(&bus, &m, cr3, KVA, l, 0));
         // A faulting access changes nothing.
         assert!(m.translate(&bus, cr3, KVA, Write, User).is_err());
         assert_eq!(bus.writes.get(), 0);
@@ -399,10 +424,18 @@ mod tests {
             assert_eq!(bus.get(*epa) & D, 0);
         }
         // A 2 MiB leaf gets D too.
-        bus.map(&m, cr3, 0xffff_c900_0000_0000, 0x20_0000, Level::Pd, RW);
+        build::map(
+            &bus,
+            &m,
+            cr3,
+            0xffff_c900_0000_0000,
+            0x20_0000,
+            Level::Pd,
+            RW,
+        );
         m.translate(&bus, cr3, 0xffff_c900_0000_0010, Write, Supervisor)
             .unwrap();
-        let pde = bus.entry_pa(&m, cr3, 0xffff_c900_0000_0000, Level::Pd, 0);
+        let pde = build::entry_pa(&bus, &m, cr3, 0xffff_c900_0000_0000, Level::Pd, 0);
         assert_eq!(bus.get(pde) & (A | D | PS), A | D | PS);
     }
 }

@@ -180,7 +180,7 @@ impl Audit {
             // process's root the lower half alone. The kernel's root is
             // walked with the empty `reserved_pg_dir` below it.
             let kernel = m.pt.kernel_root().0;
-            if at.roots.user != kernel && at.roots.user != m.reserved_pg_dir {
+            if at.roots.user != kernel && at.roots.user != m.kstate.reserved_pg_dir {
                 return ((i as u64) << shift, false);
             }
             let base = 0u64.wrapping_sub(1u64 << m.arch.va_bits());
@@ -459,7 +459,7 @@ impl Audit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenarios::{machine, Config};
+    use crate::setup::{machine, Config};
     use crate::SimArch;
     use pgtable::arch::riscv64::Riscv64;
 

@@ -230,7 +230,7 @@ pub(crate) fn walk_enters(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenarios::{machine, Config};
+    use crate::setup::{machine, Config};
     use crate::{Context, SimArch};
 
     /// In every mode a kernel walk's root reads are noted (none escapes

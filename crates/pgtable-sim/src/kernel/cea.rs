@@ -4,7 +4,7 @@
 
 use super::Kernel;
 use crate::era::{Era, User};
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::arch::RegionKind;
 use pgtable::{Prot, VirtAddr};
 
@@ -23,17 +23,17 @@ impl Kernel<'_> {
             .map_or(0, |r| r.start);
         let va = base + cpu as u64 * CEA_STRIDE;
         let frames = (0..CEA_PAGES)
-            .map(|_| self.m.frames.borrow_mut().alloc())
+            .map(|_| self.state().alloc_frame())
             .collect::<Result<Vec<_>, _>>()?;
         if let Err(e) = self.edit(how, |e| e.vmap_pages(VirtAddr(va), &frames, Prot::KERNEL)) {
             for f in frames {
-                self.m.frames.borrow_mut().free(f);
+                self.state().free_frame(f);
             }
             return Err(e.into());
         }
-        self.m
+        self.state()
             .note_mapped(va, CEA_PAGES as u64 * 4096, "cpu entry area");
-        self.m.vm_frames.borrow_mut().insert(va, frames);
+        self.state().vm_frames.borrow_mut().insert(va, frames);
         Ok(va)
     }
 }

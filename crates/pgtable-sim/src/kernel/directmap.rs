@@ -4,7 +4,7 @@
 
 use super::Kernel;
 use crate::era::{Era, Populate, User};
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::mm::{kernel_physical_mapping_init, kernel_physical_mapping_remove};
 use pgtable::{FlushRange, PhysAddr, VirtAddr};
 
@@ -17,7 +17,7 @@ impl Kernel<'_> {
         let va = self.edit(self.how(era, User::DirectMap), |e| {
             kernel_physical_mapping_init(e, offset, PhysAddr(pa), size)
         })?;
-        self.m.note_mapped(va.0, size, "direct map");
+        self.state().note_mapped(va.0, size, "direct map");
         if era.late_sync(User::DirectMap, self.m.arch) {
             self.sync_global_pgds(va.0, va.0 + size - 1)?;
         }
@@ -52,7 +52,7 @@ impl Kernel<'_> {
         self.edit(Populate::Tracked, |e| {
             kernel_physical_mapping_remove(e, offset, PhysAddr(pa), size, &mut tlb)
         })?;
-        self.m.note_unmapped(self.m.layout.va(pa));
+        self.state().note_unmapped(self.m.layout.va(pa));
         Ok(())
     }
 

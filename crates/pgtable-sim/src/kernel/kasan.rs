@@ -5,18 +5,18 @@
 
 use super::Kernel;
 use crate::era::{Era, Populate, User};
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::mm::{kasan_populate_early_shadow, KasanEarlyShadow};
 use pgtable::{Prot, VirtAddr};
 
 impl Kernel<'_> {
     fn kasan_zero_tables(&mut self, how: Populate) -> Result<KasanEarlyShadow, SimError> {
-        if let Some(z) = self.m.kasan_zero.borrow().clone() {
+        if let Some(z) = self.state().kasan_zero.borrow().clone() {
             return Ok(z);
         }
-        let page = self.m.frames.borrow_mut().alloc()?;
+        let page = self.state().alloc_frame()?;
         let z = self.edit(how, |e| KasanEarlyShadow::new(e, page))?;
-        *self.m.kasan_zero.borrow_mut() = Some(z.clone());
+        *self.state().kasan_zero.borrow_mut() = Some(z.clone());
         Ok(z)
     }
 
@@ -38,7 +38,8 @@ impl Kernel<'_> {
         let n = self.edit(how, |ed| {
             kasan_populate_early_shadow(ed, &z, VirtAddr(s), VirtAddr(e))
         })?;
-        self.m.note_mapped(s & !0xfff, 4096, "KASAN zero shadow");
+        self.state()
+            .note_mapped(s & !0xfff, 4096, "KASAN zero shadow");
         Ok(n)
     }
 
@@ -55,11 +56,11 @@ impl Kernel<'_> {
         let e = (self.m.layout.shadow(end - 1) | 0xfff) + 1;
         let frames = (s..e)
             .step_by(4096)
-            .map(|_| self.m.frames.borrow_mut().alloc())
+            .map(|_| self.state().alloc_frame())
             .collect::<Result<Vec<_>, _>>()?;
         self.edit(how, |ed| ed.vmap_pages(VirtAddr(s), &frames, Prot::KERNEL))?;
-        self.m.note_mapped(s, e - s, "KASAN shadow");
-        self.m.vm_frames.borrow_mut().insert(s, frames);
+        self.state().note_mapped(s, e - s, "KASAN shadow");
+        self.state().vm_frames.borrow_mut().insert(s, frames);
         Ok(s)
     }
 }

@@ -13,58 +13,37 @@
 //! kernel's own part: its frames, the ranges it has mapped, the writes it
 //! makes, and the era's choices.
 
+mod boot;
 mod cea;
 mod directmap;
 mod kasan;
 mod percpu;
+pub(crate) mod state;
 mod vmalloc;
 mod vmemmap;
 
 use crate::arch::SimArch;
 use crate::era::{Era, Populate};
-use crate::machine::{Machine, SimError, Strategy};
-use crate::report::FaultRecord;
+use crate::machine::Machine;
+use crate::vocab::{FaultRecord, SimError, Strategy};
 use pgtable::mm::{KernelEditor, Vmemmap};
-use pgtable::{
-    CacheMode, DefaultLock, KernelEdit, KernelSpace, LegacyEdit, PhysAddr, Prot, SparseMemory,
-    TlbFlush, VirtAddr,
-};
+use pgtable::{DefaultLock, KernelSpace, SparseMemory, VirtAddr};
 use pgtable_mmu::Access;
+use state::KernelState;
 
 /// The calls kernel users make, the same for old and new code: the
-/// library's [`KernelEditor`] (which its `mm` users take) and the vmalloc
-/// area's allocator.
+/// library's [`KernelEditor`] (which its `mm` users take, with the vmalloc
+/// area's `vmap`/`vunmap`/`ioremap`), implemented once by the library's
+/// kernel edit for both policies.
 pub(crate) trait Editor<'m>:
     KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock>
 {
-    fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr>;
-    fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<TlbFlush>;
-    fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> pgtable::Result<VirtAddr>;
 }
 
-macro_rules! forward_editor {
-    ($ty:ident) => {
-        impl<'m> Editor<'m> for $ty<'_, 'm, SimArch, SparseMemory> {
-            fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> pgtable::Result<VirtAddr> {
-                $ty::vmap(self, frames, prot)
-            }
-            fn vunmap(&mut self, va: VirtAddr) -> pgtable::Result<TlbFlush> {
-                $ty::vunmap(self, va)
-            }
-            fn ioremap(
-                &mut self,
-                pa: PhysAddr,
-                size: u64,
-                cache: CacheMode,
-            ) -> pgtable::Result<VirtAddr> {
-                $ty::ioremap(self, pa, size, cache)
-            }
-        }
-    };
+impl<'m, E> Editor<'m> for E where
+    E: KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock> + ?Sized
+{
 }
-
-forward_editor!(KernelEdit);
-forward_editor!(LegacyEdit);
 
 /// The running kernel of a [`Machine`]: init_mm is locked while it lives.
 pub struct Kernel<'m> {
@@ -87,6 +66,11 @@ impl<'m> Kernel<'m> {
             // the resulting faults instead of crashing.
             Populate::Plain => unsafe { self.ks.legacy_edit(|e| f(e)) },
         }
+    }
+
+    /// The kernel's own state, which the machine carries.
+    pub(crate) fn state(&self) -> &'m KernelState {
+        &self.m.kstate
     }
 
     /// The edit `user` makes in `era` on this machine.

@@ -3,7 +3,7 @@
 
 use super::Kernel;
 use crate::era::{Era, User};
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::mm::pcpu_page_first_chunk;
 use pgtable::VirtAddr;
 
@@ -19,17 +19,17 @@ impl Kernel<'_> {
         let how = self.how(era.into(), User::Percpu);
         let units = self.m.cpu_count();
         let frames = (0..units * unit_pages)
-            .map(|_| self.m.frames.borrow_mut().alloc())
+            .map(|_| self.state().alloc_frame())
             .collect::<Result<Vec<_>, _>>()?;
         if let Err(e) = self.edit(how, |e| pcpu_page_first_chunk(e, VirtAddr(base), &frames)) {
             for f in frames {
-                self.m.frames.borrow_mut().free(f);
+                self.state().free_frame(f);
             }
             return Err(e.into());
         }
         let size = frames.len() as u64 * 4096;
-        self.m.note_mapped(base, size, "percpu first chunk");
-        self.m.vm_frames.borrow_mut().insert(base, frames);
+        self.state().note_mapped(base, size, "percpu first chunk");
+        self.state().vm_frames.borrow_mut().insert(base, frames);
         Ok(unit_pages as u64 * 4096)
     }
 }

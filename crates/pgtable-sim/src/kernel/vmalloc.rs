@@ -2,7 +2,7 @@
 
 use super::Kernel;
 use crate::era::{Era, Populate, User};
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::{CacheMode, PhysAddr, Prot, VirtAddr};
 
 impl Kernel<'_> {
@@ -10,17 +10,18 @@ impl Kernel<'_> {
     pub fn vmalloc(&mut self, era: impl Into<Era>, pages: usize) -> Result<u64, SimError> {
         let how = self.how(era.into(), User::Vmalloc);
         let frames = (0..pages)
-            .map(|_| self.m.frames.borrow_mut().alloc())
+            .map(|_| self.state().alloc_frame())
             .collect::<Result<Vec<_>, _>>()?;
         match self.edit(how, |e| e.vmap(&frames, Prot::KERNEL)) {
             Ok(va) => {
-                self.m.note_mapped(va.0, pages as u64 * 4096, "vmalloc");
-                self.m.vm_frames.borrow_mut().insert(va.0, frames);
+                self.state()
+                    .note_mapped(va.0, pages as u64 * 4096, "vmalloc");
+                self.state().vm_frames.borrow_mut().insert(va.0, frames);
                 Ok(va.0)
             }
             Err(e) => {
                 for f in frames {
-                    self.m.frames.borrow_mut().free(f);
+                    self.state().free_frame(f);
                 }
                 Err(e.into())
             }
@@ -31,15 +32,15 @@ impl Kernel<'_> {
     pub fn vfree(&mut self, va: u64) -> Result<(), SimError> {
         let flush = self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
         self.m.flush_tlb(flush);
-        self.m.note_unmapped(va);
+        self.state().note_unmapped(va);
         for f in self
-            .m
+            .state()
             .vm_frames
             .borrow_mut()
             .remove(&va)
             .unwrap_or_default()
         {
-            self.m.frames.borrow_mut().free(f);
+            self.state().free_frame(f);
         }
         Ok(())
     }
@@ -50,7 +51,7 @@ impl Kernel<'_> {
         let va = self.edit(how, |e| e.ioremap(PhysAddr(pa), size, CacheMode::Uncached))?;
         let base = va.0 & !0xfff;
         let len = ((pa & 0xfff) + size).next_multiple_of(4096);
-        self.m.note_mapped(base, len, "ioremap");
+        self.state().note_mapped(base, len, "ioremap");
         Ok(va.0)
     }
 
@@ -58,7 +59,7 @@ impl Kernel<'_> {
     pub fn iounmap(&mut self, va: u64) -> Result<(), SimError> {
         let flush = self.edit(Populate::Tracked, |e| e.vunmap(VirtAddr(va)))?;
         self.m.flush_tlb(flush);
-        self.m.note_unmapped(va & !0xfff);
+        self.state().note_unmapped(va & !0xfff);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 use super::Kernel;
 use crate::era::{Era, Populate, User};
 use crate::frames::Lent;
-use crate::machine::SimError;
+use crate::vocab::SimError;
 use pgtable::mm::{vmemmap_free, vmemmap_populate, vmemmap_populate_compound_pages};
 use pgtable::{FlushRange, PhysAddr, VirtAddr};
 
@@ -39,11 +39,11 @@ impl Kernel<'_> {
         let how = self.how(era, User::Vmemmap);
         let blocks = ((start.0 & !(PMD_SIZE - 1))..end.0).step_by(PMD_SIZE as usize);
         let before: Vec<bool> = blocks.clone().map(|b| self.is_block(b)).collect();
-        let mut frames = Lent::new(&self.m.frames);
+        let mut frames = Lent::new(&self.state().frames);
         let r = self.edit(how, |e| vmemmap_populate(e, &vm, start, end, &mut frames));
         for (b, was) in blocks.zip(before) {
             if !was && self.is_block(b) {
-                self.m.note_mapped(b, PMD_SIZE, "vmemmap");
+                self.state().note_mapped(b, PMD_SIZE, "vmemmap");
             }
         }
         let sub = r?;
@@ -94,12 +94,15 @@ impl Kernel<'_> {
         let (start, end) = vm.memmap(PhysAddr(pa), size)?;
         let per_compound = (1u64 << order) * vm.struct_page;
         let v = self.how(era.into(), User::VmemmapCompound);
-        let mut frames = Lent::new(&self.m.frames);
+        let mut frames = Lent::new(&self.state().frames);
         let pages = self.edit(v, |ed| {
             vmemmap_populate_compound_pages(ed, start, end, per_compound, &mut frames)
         })?;
-        self.m.vm_frames.borrow_mut().insert(start.0, frames.handed);
-        self.m
+        self.state()
+            .vm_frames
+            .borrow_mut()
+            .insert(start.0, frames.handed);
+        self.state()
             .note_mapped(start.0, pages * 4096, "vmemmap (compound)");
         Ok(pages)
     }
@@ -107,7 +110,7 @@ impl Kernel<'_> {
     /// `vmemmap_free()` of the memory `pa..pa+size`.
     pub(crate) fn vmemmap_free(&mut self, pa: u64, size: u64) -> Result<(), SimError> {
         let (start, end) = self.vmemmap().memmap(PhysAddr(pa), size)?;
-        let mut frames = Lent::new(&self.m.frames);
+        let mut frames = Lent::new(&self.state().frames);
         let m = self.m;
         // Before each run's frames go back, every simulated CPU drops its
         // whole TLB (a superset of the range).
@@ -116,7 +119,7 @@ impl Kernel<'_> {
             vmemmap_free(ed, start, end, &mut frames, &mut tlb)
         })?;
         let gone: Vec<u64> = self
-            .m
+            .state()
             .mapped
             .borrow()
             .range(start.0..end.0)
@@ -124,7 +127,7 @@ impl Kernel<'_> {
             .filter(|&s| self.ks.translate(VirtAddr(s)).is_none())
             .collect();
         for s in gone {
-            self.m.note_unmapped(s);
+            self.state().note_unmapped(s);
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 use super::{read_from_every_cpu, slot};
 use crate::era::Era;
 use crate::layout::{HOTPLUG_BASE, SECTION_SIZE};
-use crate::machine::{Machine, SimError};
+use crate::machine::Machine;
+use crate::vocab::SimError;
 use pgtable_mmu::Access;
 
 /// 9b861528a801: memory hotplug of 1 GiB at 64 GiB; its direct map and its
@@ -43,11 +44,7 @@ pub(super) fn compound_devmap(m: &Machine, era: Era) -> Result<Vec<String>, SimE
     let (pa, size) = (m.layout.device, 1 << 30);
     let mut k = m.kernel();
     let pages = k.vmemmap_populate_compound(era, pa, size, 9)?;
-    let frames = m
-        .vm_frames
-        .borrow()
-        .get(&m.layout.page(pa))
-        .map_or(0, Vec::len);
+    let frames = m.frames_of(m.layout.page(pa)).map_or(0, |f| f.len());
     let _ = k.access(
         0,
         m.layout.page(pa) + REFCOUNT_OFFSET,

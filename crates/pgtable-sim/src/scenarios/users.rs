@@ -2,7 +2,8 @@
 
 use super::{read_from_every_cpu, slot};
 use crate::era::Era;
-use crate::machine::{Machine, SimError};
+use crate::machine::Machine;
+use crate::vocab::SimError;
 
 /// vmalloc into the vmalloc area's first (empty) top-level slot.
 pub(super) fn vmalloc_new_slot(m: &Machine, era: Era) -> Result<Vec<String>, SimError> {
@@ -52,7 +53,12 @@ pub(super) fn kasan_shadow(m: &Machine, era: Era) -> Result<Vec<String>, SimErro
         l.shadow(vm),
         "KASAN check of vmalloc'd memory (real shadow)",
     );
-    let zero_page = m.kasan_zero.borrow().as_ref().map_or(0, |z| z.page().0);
+    let zero_page = m
+        .kstate
+        .kasan_zero
+        .borrow()
+        .as_ref()
+        .map_or(0, |z| z.page().0);
     Ok(vec![
         format!(
             "early shadow of boot memory in slot {}, every page mapping kasan_early_shadow_page {zero_page:#x}",

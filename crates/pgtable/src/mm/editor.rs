@@ -4,17 +4,18 @@
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Refused, Result};
-use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
-use crate::prot::Prot;
-use crate::tables::EntryPtr;
+use crate::prot::{CacheMode, Prot};
+use crate::space::handle::{KernelTable, SharedTable};
 use crate::tlb::TlbFlush;
+use crate::walk::tables::EntryPtr;
 use lock_api::RawMutex;
 
 /// An edit of the kernel's page tables: [`KernelEdit`](crate::KernelEdit)
-/// (Linux 6.17's `*_populate_kernel()`, synced when the edit ends) or
-/// [`LegacyEdit`](crate::LegacyEdit) (the plain `pXd_populate(&init_mm, …)`
-/// of earlier kernels, never synced).
+/// of either policy, [`Tracked`](crate::Tracked) (Linux 6.17's
+/// `*_populate_kernel()`, synced when the edit ends) or
+/// [`Legacy`](crate::Legacy) ([`LegacyEdit`](crate::LegacyEdit): the plain
+/// `pXd_populate(&init_mm, …)` of earlier kernels, never synced).
 ///
 /// The memory-hotplug, vmemmap, KASAN and percpu functions of
 /// [`mm`](crate::mm) take any editor, so the same code populates the tables
@@ -40,6 +41,13 @@ pub trait KernelEditor<'a, A: Arch, M: TableMemory> {
     fn vmap_pages(&mut self, va: VirtAddr, frames: &[PhysAddr], prot: Prot) -> Result<()>;
     /// `vunmap_range()`: see [`KernelEdit::vunmap_range`](crate::KernelEdit::vunmap_range).
     fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<TlbFlush>;
+    /// `vmap()`: see [`KernelEdit::vmap`](crate::KernelEdit::vmap).
+    fn vmap(&mut self, frames: &[PhysAddr], prot: Prot) -> Result<VirtAddr>;
+    /// `vunmap()` / `vfree()` / `iounmap()`: see
+    /// [`KernelEdit::vunmap`](crate::KernelEdit::vunmap).
+    fn vunmap(&mut self, va: VirtAddr) -> Result<TlbFlush>;
+    /// `ioremap_prot()`: see [`KernelEdit::ioremap`](crate::KernelEdit::ioremap).
+    fn ioremap(&mut self, pa: PhysAddr, size: u64, cache: CacheMode) -> Result<VirtAddr>;
     /// `pgd_offset_k()`: see [`KernelEdit::pgd_offset`](crate::KernelEdit::pgd_offset).
     fn pgd_offset(&self, va: VirtAddr) -> EntryPtr;
     /// `p4d_offset()` … `pte_offset_kernel()`: see

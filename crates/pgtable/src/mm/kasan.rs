@@ -7,10 +7,10 @@ use super::{kernel_range, KernelEditor};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
-use crate::handle::SharedTable;
 use crate::memory::TableMemory;
 use crate::prot::Prot;
-use crate::tables::EntryPtr;
+use crate::space::handle::SharedTable;
+use crate::walk::tables::EntryPtr;
 use alloc::vec::Vec;
 
 /// The zero page and the shared zero tables, built once

@@ -45,8 +45,8 @@ pub use vmemmap::{
 
 use crate::addr::VirtAddr;
 use crate::arch::Arch;
+use crate::args::{check_range, Half};
 use crate::error::Result;
-use crate::space::args::{check_range, Half};
 
 /// Check the kernel range `va..va+size` as every mapping call does; returns
 /// its last byte.
@@ -63,7 +63,7 @@ fn populate_path<'a, A, M, E>(
     e: &mut E,
     va: VirtAddr,
     level: crate::arch::Level,
-) -> Result<crate::tables::EntryPtr>
+) -> Result<crate::walk::tables::EntryPtr>
 where
     A: Arch,
     M: crate::memory::TableMemory,

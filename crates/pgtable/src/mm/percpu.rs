@@ -8,7 +8,7 @@ use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
 use crate::memory::TableMemory;
 use crate::prot::Prot;
-use crate::tables::EntryPtr;
+use crate::walk::tables::EntryPtr;
 
 /// `pcpu_populate_pte()`: populate every missing table down to the PTE
 /// table of `addr` (`pgd_populate_kernel()`, `p4d_populate_kernel()`,

@@ -6,9 +6,9 @@ use super::{PageTables, SyncPolicy};
 use crate::addr::{PhysAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
-use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
-use crate::tables::{EntryPtr, Tables};
+use crate::walk::shared::SharedSet;
+use crate::walk::tables::{EntryPtr, Tables};
 use hashbrown::HashSet;
 use lock_api::RawMutex;
 

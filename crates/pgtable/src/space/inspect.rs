@@ -3,13 +3,13 @@
 //! `pte_entry`/`pmd_entry` callbacks), and the raw top-level entry of a
 //! space.
 
-use super::args::{check_range, Half};
 use super::{AddressSpace, PageTables};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
+use crate::args::{check_range, Half};
 use crate::error::{Error, Result};
 use crate::memory::TableMemory;
-use crate::walk::{Mapping, Visit};
+use crate::walk::visit::{Mapping, Visit};
 use core::ops::ControlFlow;
 use lock_api::RawMutex;
 

@@ -1,30 +1,16 @@
-//! The kernel space (init_mm).
+//! The kernel space (init_mm): reading it, and lending edits of it.
 
-use super::args::check_kernel_span;
-use super::edit::{KernelEdit, SyncReport};
-use super::legacy::LegacyEdit;
-use super::{KernelState, PageTables};
+use super::edit::{KernelEdit, LegacyEdit};
+use super::report::SyncReport;
+use super::{KernelSpace, KernelState, PageTables};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::Arch;
+use crate::args::check_kernel_span;
 use crate::error::Result;
 use crate::memory::TableMemory;
-use crate::pgalloc::Side;
-use crate::sync::DefaultLock;
 use crate::sync::LockGuard;
-use crate::walk::Mapping;
+use crate::walk::visit::Mapping;
 use lock_api::RawMutex;
-
-/// The kernel's address space, locked for one user at a time.
-///
-/// Reading it ([`translate`](Self::translate)) takes `&self`; changing it
-/// takes an edit ([`edit`](Self::edit)), which borrows it mutably until the
-/// edit has synced. So no code holding the kernel space can look at a
-/// mapping between its populate and its sync: the ordering bug of Linux
-/// commit 8d400913c231 does not compile.
-pub struct KernelSpace<'a, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
-    pub(crate) pt: &'a PageTables<A, M, L>,
-    pub(crate) state: LockGuard<'a, L, KernelState>,
-}
 
 impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
     pub(crate) fn new(pt: &'a PageTables<A, M, L>, state: LockGuard<'a, L, KernelState>) -> Self {
@@ -104,7 +90,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
         &mut self,
         f: impl FnOnce(&mut KernelEdit<'_, 'a, A, M, L>) -> R,
     ) -> (R, SyncReport) {
-        let mut edit = KernelEdit::new(self, Side::Kernel);
+        let mut edit: KernelEdit<'_, 'a, A, M, L> = KernelEdit::new(self);
         let r = f(&mut edit);
         let report = edit.complete();
         (r, report)
@@ -125,7 +111,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelSpace<'a, A, M, L> {
         &mut self,
         f: impl FnOnce(&mut LegacyEdit<'_, 'a, A, M, L>) -> R,
     ) -> R {
-        let mut edit = LegacyEdit(KernelEdit::new(self, Side::LegacyKernel));
+        let mut edit: LegacyEdit<'_, 'a, A, M, L> = KernelEdit::new(self);
         f(&mut edit)
     }
 

@@ -3,33 +3,36 @@
 //! to the kernel's.
 
 mod adopt;
-pub(crate) mod args;
 mod edit;
 mod editor;
+pub(crate) mod handle;
 mod inspect;
 mod kernel;
-mod legacy;
+mod policy;
 mod raw;
 mod registry;
+mod report;
 mod user;
+mod vmap;
 
-pub use edit::{KernelEdit, SyncOutcome, SyncReport};
+pub use edit::{KernelEdit, LegacyEdit};
+pub use handle::{KernelTable, SharedTable, UserPteTable, UserTable};
 pub use inspect::Walked;
-pub use kernel::KernelSpace;
-pub use legacy::LegacyEdit;
+pub use policy::{EditPolicy, Legacy, Tracked};
 pub use registry::SyncStats;
+pub use report::{SyncOutcome, SyncReport};
 pub use user::{AddressSpace, PteMap, UserSpace};
 
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Level, RegionKind};
 use crate::error::{Refused, Result};
-use crate::handle::SharedSet;
 use crate::memory::{Fragments, TableMemory};
 use crate::sync::DefaultLock;
 use crate::sync::{AtomicU64, AtomicUsize, LockGuard, LockMutex};
-use crate::tables::{EntryPtr, Tables};
 use crate::vmalloc::VmapAreas;
-use crate::walk::{Mapping, Visit};
+use crate::walk::shared::SharedSet;
+use crate::walk::tables::{EntryPtr, Tables};
+use crate::walk::visit::{Mapping, Visit};
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
@@ -55,6 +58,18 @@ struct Counters {
     entries_copied: AtomicU64,
     lazy_fixes: AtomicU64,
     mismatches: AtomicU64,
+}
+
+/// The kernel's address space, locked for one user at a time.
+///
+/// Reading it ([`translate`](Self::translate)) takes `&self`; changing it
+/// takes an edit ([`edit`](Self::edit)), which borrows it mutably until the
+/// edit has synced. So no code holding the kernel space can look at a
+/// mapping between its populate and its sync: the ordering bug of Linux
+/// commit 8d400913c231 does not compile.
+pub struct KernelSpace<'a, A: Arch, M: TableMemory, L: RawMutex = DefaultLock> {
+    pub(crate) pt: &'a PageTables<A, M, L>,
+    pub(crate) state: LockGuard<'a, L, KernelState>,
 }
 
 /// Kernel-side state behind init_mm's lock.
@@ -191,7 +206,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         for kind in pt.arch.boot_prealloc() {
             if let Some(r) = pt.arch.layout().get(*kind) {
                 let mut ks = pt.kernel();
-                let mut edit = KernelEdit::new(&mut ks, crate::pgalloc::Side::Kernel);
+                let mut edit: KernelEdit<'_, '_, A, M, L> = KernelEdit::new(&mut ks);
                 let r = edit.preallocate(VirtAddr(r.start), VirtAddr(r.last));
                 // No space exists yet: there is nobody to sync.
                 edit.skip_sync_before_any_space();
@@ -226,9 +241,9 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         if area.end <= area.start {
             return Err(crate::Error::EmptyRange);
         }
-        args::check_range(
+        crate::args::check_range(
             &self.arch,
-            args::Half::Kernel,
+            crate::args::Half::Kernel,
             area.start,
             area.end.0 - area.start.0,
         )?;
@@ -258,7 +273,11 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         if entry_area.end <= entry_area.start {
             return Err(crate::Error::EmptyRange);
         }
-        args::check_kernel_span(&self.arch, entry_area.start, VirtAddr(entry_area.end.0 - 1))?;
+        crate::args::check_kernel_span(
+            &self.arch,
+            entry_area.start,
+            VirtAddr(entry_area.end.0 - 1),
+        )?;
         // The root table is indexed as the PGD whatever is folded below it.
         let first = self.arch.index(Level::Pgd, entry_area.start.0) as usize;
         let last = self

@@ -8,17 +8,18 @@
 //! address, so an entry of another address would be written but never
 //! synced.
 
-use super::args::{check_phys, check_range, Half};
 use super::edit::KernelEdit;
 use super::forget_in;
+use super::handle::{KernelTable, SharedTable};
+use super::policy::{EditPolicy, Legacy, Tracked};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
+use crate::args::{check_kernel_prot, check_phys, check_range, Half};
 use crate::error::{Error, Refused, Result};
-use crate::handle::{KernelTable, SharedTable};
 use crate::memory::TableMemory;
-use crate::pgalloc::Tracker;
 use crate::prot::Prot;
-use crate::tables::EntryPtr;
+use crate::walk::pgalloc::Tracker;
+use crate::walk::tables::EntryPtr;
 use alloc::vec::Vec;
 use lock_api::RawMutex;
 
@@ -26,7 +27,7 @@ use lock_api::RawMutex;
 /// one of them.
 type UnlinkedGuard<'a, L> = crate::sync::LockGuard<'a, L, Vec<super::Unlinked>>;
 
-impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
+impl<'a, A: Arch, M: TableMemory, L: RawMutex, P: EditPolicy> KernelEdit<'_, 'a, A, M, L, P> {
     /// `pgd_offset_k()`: the kernel root's entry for `va`.
     pub fn pgd_offset(&self, va: VirtAddr) -> EntryPtr {
         self.ks.pt.tables().pgd_offset(self.ks.root(), va.0)
@@ -83,7 +84,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
             VirtAddr(addr.0 & !(PAGE_SIZE - 1)),
             PAGE_SIZE,
         )?;
-        if pt.shared().holds_entry(e) {
+        if pt.shared().holds_entry(e.0) {
             return Err(Error::SharedTable(addr));
         }
         let unlinked = pt.unlinked();
@@ -151,7 +152,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
                     }
                     None => table.into_linked(),
                 };
-                self.populate().populate(level, addr.0, e, frame);
+                self.pop().populate(level, addr.0, e, frame);
                 Ok(())
             }
             Err(error) => Err(Refused {
@@ -182,7 +183,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
                 e,
                 table.frame,
             ),
-            None => self.populate().populate(level, addr.0, e, table.frame),
+            None => self.pop().populate(level, addr.0, e, table.frame),
         }
         Ok(())
     }
@@ -226,6 +227,51 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
         })
     }
 
+    /// `p4d_alloc_track()` … `pte_alloc_kernel_track()`: the entry of the
+    /// level below `level` for `addr`, allocating its table when `e` (an
+    /// entry of `level`) is none and recording `level` in the mask.
+    pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
+        let guard = self.own_entry(level, e, addr)?;
+        match guard {
+            Some(_) => self
+                .populate_unlinked(&mut Tracker::default())
+                .alloc_track(level, e, addr.0),
+            None => self.pop().alloc_track(level, e, addr.0),
+        }
+    }
+
+    /// `set_pte()` / `set_pmd()` / `set_pud()` of a kernel leaf at `e` (an
+    /// entry of `level` for `addr`), which must be empty.
+    pub fn set_leaf(
+        &mut self,
+        level: Level,
+        addr: VirtAddr,
+        e: EntryPtr,
+        pa: PhysAddr,
+        prot: Prot,
+    ) -> Result<()> {
+        let t = self.ks.pt.tables();
+        let size = t.arch.level_size(level);
+        check_range(t.arch, Half::Kernel, VirtAddr(addr.0 & !(size - 1)), size)?;
+        check_phys(t.arch, pa, size)?;
+        check_kernel_prot(prot, self.allow_wx)?;
+        let guard = self.own_entry(level, e, addr)?;
+        if t.arch.is_passthrough(level) || !t.arch.leaf_allowed(level) || !pa.is_aligned(size) {
+            return Err(Error::Misaligned(pa.0));
+        }
+        if !t.none(level, e) {
+            return Err(Error::AlreadyMapped(addr));
+        }
+        t.write(e, t.arch.encode_leaf(level, pa, prot));
+        // A leaf in an unlinked table is recorded when the table is linked.
+        if guard.is_none() {
+            self.pop().note(level, addr.0);
+        }
+        Ok(())
+    }
+}
+
+impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L, Tracked> {
     /// `pgd_populate_kernel()`: point the kernel PGD entry `pgd` (for `addr`)
     /// at the P4D table `p4d`, and record `PGTBL_PGD_MODIFIED`.
     pub fn pgd_populate_kernel(
@@ -270,47 +316,18 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L> {
     ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
         self.populate_at(Level::Pmd, addr, pmd, pte)
     }
+}
 
-    /// `p4d_alloc_track()` … `pte_alloc_kernel_track()`: the entry of the
-    /// level below `level` for `addr`, allocating its table when `e` (an
-    /// entry of `level`) is none and recording `level` in the mask.
-    pub fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
-        let guard = self.own_entry(level, e, addr)?;
-        match guard {
-            Some(_) => self
-                .populate_unlinked(&mut Tracker::default())
-                .alloc_track(level, e, addr.0),
-            None => self.populate().alloc_track(level, e, addr.0),
-        }
-    }
-
-    /// `set_pte()` / `set_pmd()` / `set_pud()` of a kernel leaf at `e` (an
-    /// entry of `level` for `addr`), which must be empty.
-    pub fn set_leaf(
+impl<'a, A: Arch, M: TableMemory, L: RawMutex> KernelEdit<'_, 'a, A, M, L, Legacy> {
+    /// `pgd_populate(&init_mm, …)` / `p4d_populate(&init_mm, …)` and the
+    /// lower levels: write the table entry and nothing else.
+    pub fn populate(
         &mut self,
         level: Level,
         addr: VirtAddr,
         e: EntryPtr,
-        pa: PhysAddr,
-        prot: Prot,
-    ) -> Result<()> {
-        let t = self.ks.pt.tables();
-        let size = t.arch.level_size(level);
-        check_range(t.arch, Half::Kernel, VirtAddr(addr.0 & !(size - 1)), size)?;
-        check_phys(t.arch, pa, size)?;
-        self.check_kernel_prot(prot)?;
-        let guard = self.own_entry(level, e, addr)?;
-        if t.arch.is_passthrough(level) || !t.arch.leaf_allowed(level) || !pa.is_aligned(size) {
-            return Err(Error::Misaligned(pa.0));
-        }
-        if !t.none(level, e) {
-            return Err(Error::AlreadyMapped(addr));
-        }
-        t.write(e, t.arch.encode_leaf(level, pa, prot));
-        // A leaf in an unlinked table is recorded when the table is linked.
-        if guard.is_none() {
-            self.populate().note(level, addr.0);
-        }
-        Ok(())
+        table: KernelTable<'a, A, M, L>,
+    ) -> core::result::Result<(), Refused<KernelTable<'a, A, M, L>>> {
+        self.populate_at(level, addr, e, table)
     }
 }

@@ -6,7 +6,7 @@ use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level, SyncMethod};
 use crate::error::Result;
 use crate::memory::TableMemory;
-use crate::tables::{entry_level, EntryPtr, Tables};
+use crate::walk::tables::{entry_level, EntryPtr, Tables};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use hashbrown::HashMap;

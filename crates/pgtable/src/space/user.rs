@@ -1,21 +1,21 @@
 //! User address spaces.
 
-use super::args::{check_phys, check_prot, check_range, Half};
+use super::handle::UserTable;
 use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
+use crate::args::{check_phys, check_prot, check_range, Half};
 use crate::error::Refused;
 use crate::error::{Error, Result};
-use crate::handle::UserTable;
 use crate::memory::TableMemory;
-use crate::pgalloc::{Populate, Side, Tracker};
 use crate::prot::Prot;
 use crate::sync::DefaultLock;
-use crate::tables::EntryPtr;
 use crate::tlb::{FlushRange, FlushScope, TlbFlush};
-use crate::vmalloc::map::{map_range, MapCtx, Source};
-use crate::vmalloc::unmap::{clear_range, unmap_range, Pass};
-use crate::walk::Mapping;
+use crate::walk::map::{map_range, MapCtx, Source};
+use crate::walk::pgalloc::{Populate, Side, Tracker};
+use crate::walk::tables::EntryPtr;
+use crate::walk::unmap::{clear_range, unmap_range, Pass};
+use crate::walk::visit::Mapping;
 use lock_api::RawMutex;
 
 /// A user address space (an `mm_struct`): owns its root and its user-half

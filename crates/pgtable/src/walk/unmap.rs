@@ -6,12 +6,12 @@
 //! entries point at: clearing a top-level kernel entry would have to be
 //! synced into every root, and Linux never does it either.
 
+use super::pgalloc::Populate;
+use super::tables::{for_each_entry, EntryPtr};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
 use crate::memory::{RawAccess, TableMemory};
-use crate::pgalloc::Populate;
-use crate::tables::{for_each_entry, EntryPtr};
 use core::sync::atomic::Ordering;
 
 /// Whether the walk only checks or clears.

@@ -6,12 +6,12 @@
 //! path; the `_kernel` variants also record the level they changed in the
 //! edit's [`SyncMask`], which is what makes the sync impossible to forget.
 
+use super::tables::{EntryPtr, Tables};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
 use crate::mask::SyncMask;
 use crate::memory::TableMemory;
-use crate::tables::{EntryPtr, Tables};
 
 /// Which variant of the populate helpers a walk uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,16 @@ pub(crate) struct Populate<'a, A, M: ?Sized> {
 }
 
 impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
+    /// The same state for a shorter walk, recording into the same mask.
+    #[inline]
+    pub fn reborrow(&mut self) -> Populate<'_, A, M> {
+        Populate {
+            t: self.t,
+            side: self.side,
+            tracker: &mut *self.tracker,
+        }
+    }
+
     /// `pgd_populate()` … `pmd_populate_kernel()`: make the entry `e` of
     /// `level` point at `table`. A pass-through level has no entry of its
     /// own: populating it does nothing, as `pgd_populate()` does when the P4D

@@ -76,14 +76,7 @@ impl Riscv64Mmu {
         access: Access,
         mode: Mode,
     ) -> Result<Leaf, Fault> {
-        let fault = |kind, level, detail| Fault {
-            addr: va,
-            access,
-            mode,
-            kind,
-            level,
-            detail,
-        };
+        let fault = Fault::of_access(va, access, mode);
         if !self.is_canonical(va) {
             let detail = "bits above the VA width differ from its top bit";
             return Err(fault(FaultKind::NonCanonical, self.root_level(), detail));

@@ -184,14 +184,8 @@ impl Mmu for Arm32Mmu {
         mode: Mode,
     ) -> Result<Xlat, Fault> {
         if self.half(va) == Half::Upper && roots.kernel.is_none() {
-            return Err(Fault {
-                addr: va,
-                access,
-                mode,
-                kind: FaultKind::NotPresent,
-                level: 1,
-                detail: "no TTBR1",
-            });
+            let fault = Fault::of_access(va, access, mode);
+            return Err(fault(FaultKind::NotPresent, 1, "no TTBR1"));
         }
         let t1 = roots.kernel.unwrap_or(0);
         self.translate(&bus, roots.user, t1, va, access, mode)

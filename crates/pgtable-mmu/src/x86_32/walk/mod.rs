@@ -115,14 +115,7 @@ impl X86_32Mmu {
         access: Access,
         mode: Mode,
     ) -> Result<Leaf, Fault> {
-        let fault = |kind, level, detail| Fault {
-            addr: va,
-            access,
-            mode,
-            kind,
-            level,
-            detail,
-        };
+        let fault = Fault::of_access(va, access, mode);
         if va > u64::from(u32::MAX) {
             return Err(fault(
                 FaultKind::NonCanonical,

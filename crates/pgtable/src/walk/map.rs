@@ -1,14 +1,14 @@
 //! The map walk: `vmap_range_noflush()` and `vmap_pages_range_noflush()`,
 //! one function per level, the mask collected on the way.
 
+use super::pgalloc::Populate;
+use super::tables::{for_each_entry, EntryPtr};
 use super::unmap::clear_range;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
 use crate::memory::{RawAccess, TableMemory};
-use crate::pgalloc::Populate;
 use crate::prot::Prot;
-use crate::tables::{for_each_entry, EntryPtr};
 use core::sync::atomic::Ordering;
 
 /// Where the physical pages of a mapping come from.

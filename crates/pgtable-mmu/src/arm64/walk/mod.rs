@@ -149,14 +149,7 @@ impl Arm64Mmu {
         access: Access,
         mode: Mode,
     ) -> Result<Leaf, Fault> {
-        let fault = |kind, level, detail| Fault {
-            addr: va,
-            access,
-            mode,
-            kind,
-            level,
-            detail,
-        };
+        let fault = Fault::of_access(va, access, mode);
         let (half, ttbr) = match self.half(va) {
             None => {
                 return Err(fault(

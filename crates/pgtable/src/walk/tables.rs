@@ -1,11 +1,11 @@
 //! Typed access to entries: `pgd_offset()` … `pte_offset_kernel()`, the
 //! `*_none()` tests and `*_addr_end()`, with folding.
 
+use super::shared::SharedSet;
 use crate::addr::PhysAddr;
 use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
-use crate::handle::SharedSet;
 use crate::memory::{Fragments, RawAccess, TableMemory};
 
 /// The physical address of one entry in some table.

@@ -18,14 +18,12 @@
 //! a handle into a [`SharedTable`], which is never freed, whose entries can
 //! no longer be written, and which no unmap walks through.
 
+use super::PageTables;
 use crate::addr::PhysAddr;
 use crate::arch::{Arch, Decoded, Level};
 use crate::memory::{RawAccess, TableMemory};
-use crate::space::PageTables;
 use crate::sync::DefaultLock;
-use crate::sync::{AtomicU64, AtomicUsize};
-use crate::tables::EntryPtr;
-use core::sync::atomic::Ordering;
+use crate::walk::tables::EntryPtr;
 use lock_api::RawMutex;
 
 /// A kernel page table allocated by
@@ -186,72 +184,6 @@ impl<A: Arch, M: TableMemory, L: RawMutex> Drop for UserTable<'_, A, M, L> {
     }
 }
 
-/// How many shared tables one machine may have: the KASAN early shadow
-/// needs one per level.
-pub const MAX_SHARED_TABLES: usize = 32;
-
-/// The shared tables, readable without a lock by every walk (they are only
-/// added, under the kernel lock, and never removed).
-pub(crate) struct SharedSet {
-    /// Table address and size in bytes, per slot.
-    frames: [(AtomicU64, AtomicU64); MAX_SHARED_TABLES],
-    len: AtomicUsize,
-}
-
-impl Default for SharedSet {
-    fn default() -> Self {
-        SharedSet {
-            // Built at run time: loom's atomics have no `const` constructor.
-            frames: core::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
-            len: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl SharedSet {
-    fn live(&self) -> &[(AtomicU64, AtomicU64)] {
-        &self.frames[..self.len.load(Ordering::Acquire)]
-    }
-
-    /// Whether the table at `table` is shared. One load when there are
-    /// none, which is the common case for every walk.
-    #[inline]
-    pub fn contains(&self, table: PhysAddr) -> bool {
-        self.live()
-            .iter()
-            .any(|(f, _)| f.load(Ordering::Relaxed) == table.0)
-    }
-
-    /// Whether the entry `e` lies in a shared table.
-    pub fn holds_entry(&self, e: EntryPtr) -> bool {
-        self.live().iter().any(|(f, b)| {
-            let f = f.load(Ordering::Relaxed);
-            e.0 .0.wrapping_sub(f) < b.load(Ordering::Relaxed)
-        })
-    }
-
-    /// Add the table at `table` of `bytes`; `false` when the set is full.
-    /// Callers hold the kernel lock, so there is one writer.
-    pub fn insert(&self, table: PhysAddr, bytes: u64) -> bool {
-        if self.contains(table) {
-            return true;
-        }
-        let n = self.len.load(Ordering::Acquire);
-        let Some((f, b)) = self.frames.get(n) else {
-            return false;
-        };
-        f.store(table.0, Ordering::Relaxed);
-        b.store(bytes, Ordering::Relaxed);
-        self.len.store(n + 1, Ordering::Release);
-        true
-    }
-
-    /// Free slots left.
-    pub fn room(&self) -> usize {
-        MAX_SHARED_TABLES - self.len.load(Ordering::Acquire)
-    }
-}
-
 impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// The table `frame` holding entries of `level` and every table linked
     /// below it that is not shared, each once, as (address, level).
@@ -263,7 +195,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     ) {
         let t = self.tables();
         out.push((frame, level));
-        let entries = crate::tables::entry_level(t.arch, level);
+        let entries = crate::walk::tables::entry_level(t.arch, level);
         if let Some(child) = entries.next() {
             for i in 0..1u64 << t.arch.level_bits(level) {
                 let e = EntryPtr(PhysAddr(frame.0 + i * t.arch.entry_size()));

@@ -86,3 +86,14 @@ pub(crate) fn check_prot(half: Half, prot: Prot) -> Result<()> {
         Ok(())
     }
 }
+
+/// [`check_prot`] for a kernel mapping, which is also refused writable and
+/// executable at once unless the edit allows it
+/// ([`KernelEdit::allow_write_exec`](crate::KernelEdit::allow_write_exec)).
+pub(crate) fn check_kernel_prot(prot: Prot, allow_wx: bool) -> Result<()> {
+    check_prot(Half::Kernel, prot)?;
+    if !allow_wx && prot.access.contains(Access::WRITE | Access::EXEC) {
+        return Err(Error::WriteAndExecute);
+    }
+    Ok(())
+}

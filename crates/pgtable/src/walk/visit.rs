@@ -2,11 +2,11 @@
 //! of a range. The library's own view of the tables; the simulator checks
 //! it against an independent MMU.
 
+use super::tables::{EntryPtr, Tables};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::memory::TableMemory;
 use crate::prot::Prot;
-use crate::tables::{EntryPtr, Tables};
 use core::ops::ControlFlow;
 
 /// One leaf mapping.
