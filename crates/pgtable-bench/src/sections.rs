@@ -7,6 +7,7 @@ use pgtable::{
     Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, SparseMemory, TableMemory, VirtAddr,
     X86_64,
 };
+use pgtable::{EntryFormat, PagingGeometry};
 use pgtable_mmu::x86_64::{Cpu, X86Mmu};
 use pgtable_mmu::{Access, Mode};
 use pgtable_sim::layout::{SimLayout, BOOT_RAM, HOTPLUG_BASE, STRUCT_PAGE_SIZE, TABLE_FRAMES};

@@ -10,7 +10,7 @@ use crate::modes;
 use crate::text::{self, WIDTH};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use pgtable_sim::{SimArch, Strategy};
 
 #[derive(Parser, Debug)]

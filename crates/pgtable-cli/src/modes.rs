@@ -4,7 +4,7 @@
 //! each alias means that mode to the simulator too ([`SimArch::by_name`]).
 
 use pgtable::arch::RegionKind;
-use pgtable::Arch;
+use pgtable::KernelPolicy;
 use pgtable_sim::SimArch;
 
 /// Every mode's name (as [`Arch::name`] gives it), then its aliases, in the
@@ -51,6 +51,7 @@ pub fn has_cpu_entry_area(arch: SimArch) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgtable::PagingGeometry;
 
     #[test]
     fn the_table_names_every_mode_in_order() {

@@ -147,7 +147,7 @@ pub fn ptdump(a: &PtdumpArgs, json: bool) -> Result<bool, Failure> {
         .iter()
         .map(|d| d.index)
         .collect();
-    let mode = pgtable::Arch::name(&m.arch);
+    let mode = pgtable::PagingGeometry::name(&m.arch);
     if json {
         print_json(&PtdumpJson {
             scenario: scenario.clone(),

@@ -4,7 +4,7 @@
 use crate::args::{self, ScenarioArgs};
 use crate::verdicts::{self, Skipped};
 use crate::{out, print_json, progress, show, text, Failure};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use pgtable_sim::scenarios::{self, stress, Config, SCENARIOS};
 use pgtable_sim::{Outcome, SimArch, SimError, Strategy};
 use serde::Serialize;

@@ -2,7 +2,7 @@
 //! `--arch` names), one verdict line per mode, scenario and era.
 
 use crate::{out, print_json, progress, show, text, Failure};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use pgtable_sim::scenarios::{self, Config, SCENARIOS};
 use pgtable_sim::{Outcome, SimArch, SimError};
 use serde::Serialize;

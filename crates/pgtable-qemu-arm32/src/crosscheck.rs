@@ -32,8 +32,9 @@ use pgtable::arch::arm32::Arm32;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access, AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
+    Access, AddressSpace, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::arm32::Half;
 use pgtable_mmu::{Access as MmuAccess, Mode};
 

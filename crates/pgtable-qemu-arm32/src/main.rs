@@ -24,7 +24,7 @@ mod selftest;
 mod uart;
 
 use alloc::format;
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use report::Checks;
 
 /// Table frames of the main machine.

@@ -29,7 +29,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{AddressSpace, Arch, CacheMode, Level, PhysAddr, Prot, VirtAddr, PAGE_SIZE};
+use pgtable::{AddressSpace, CacheMode, Level, PhysAddr, Prot, VirtAddr, PAGE_SIZE};
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::{Access, Mode, PhysBus};
 
 /// Table frames per scenario machine.

@@ -32,8 +32,9 @@ use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access, AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
+    Access, AddressSpace, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::Mmu;
 
 const PAGE: u64 = 4096;

@@ -33,7 +33,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{Arch, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
+use pgtable::{KernelPolicy, PagingGeometry};
+use pgtable::{PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::arm64::{desc, level_shift, Half};
 use pgtable_mmu::PhysBus;
 

@@ -21,8 +21,9 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::KernelPolicy;
 use pgtable::PageSize;
-use pgtable::{AddressSpace, Arch, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
+use pgtable::{AddressSpace, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::x86_32::X86_32Mmu;
 
 pub type Pt = PageTables<X86_32, KernelMemory>;

@@ -26,7 +26,7 @@ mod scenarios;
 mod trap;
 
 use alloc::format;
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use report::Checks;
 
 /// Table frames of the main machine.

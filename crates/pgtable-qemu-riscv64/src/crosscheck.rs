@@ -29,8 +29,9 @@ use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access, AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
+    Access, AddressSpace, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 
 const PAGE: u64 = 4096;
 const GIB: u64 = 1 << 30;

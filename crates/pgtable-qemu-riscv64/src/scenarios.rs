@@ -26,7 +26,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{Arch, Level, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
+use pgtable::PagingGeometry;
+use pgtable::{Level, PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::{Access, PhysBus};
 
 /// Table frames per scenario machine.

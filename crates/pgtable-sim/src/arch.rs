@@ -6,8 +6,11 @@ use pgtable::arch::arm32::Arm32;
 use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::{Riscv64, SvMode};
 use pgtable::arch::x86_32::X86_32;
-use pgtable::arch::{KernelLayout, RegionKind, SyncMethod};
-use pgtable::{Arch, Decoded, Level, PhysAddr, Prot, SyncMask, VirtAddr, X86_64};
+use pgtable::arch::{KernelLayout, PtdumpFormat, RegionKind, SyncMethod};
+use pgtable::{
+    Decoded, EntryFormat, KernelPolicy, Level, PagingGeometry, PhysAddr, Prot, SyncMask, VirtAddr,
+    X86_64,
+};
 use pgtable_mmu::Mmu;
 use std::ops::Range;
 
@@ -61,7 +64,7 @@ impl SimArch {
         ]
     }
 
-    /// The mode named `name` (its [`Arch::name`]), or a short alias
+    /// The mode named `name` (its [`PagingGeometry::name`]), or a short alias
     /// (`x86_64`, `x86_32`, `pae`, `arm64`, `riscv64`, `arm32`, ...).
     pub fn by_name(name: &str) -> Option<SimArch> {
         let all = Self::all();
@@ -156,7 +159,7 @@ impl SimArch {
     }
 }
 
-impl Arch for SimArch {
+impl PagingGeometry for SimArch {
     fn name(&self) -> &'static str {
         each!(self, a => a.name())
     }
@@ -178,23 +181,14 @@ impl Arch for SimArch {
     fn is_canonical(&self, va: VirtAddr) -> bool {
         each!(self, a => a.is_canonical(va))
     }
-    fn user_end(&self) -> u64 {
-        each!(self, a => a.user_end())
+    fn table_bytes(&self, level: Level) -> u64 {
+        each!(self, a => a.table_bytes(level))
     }
-    fn kernel_start(&self) -> u64 {
-        each!(self, a => a.kernel_start())
-    }
-    fn kernel_top_slots(&self) -> Range<usize> {
-        each!(self, a => a.kernel_top_slots())
-    }
+}
+
+impl EntryFormat for SimArch {
     fn leaf_allowed(&self, level: Level) -> bool {
         each!(self, a => a.leaf_allowed(level))
-    }
-    fn sync_mask(&self) -> SyncMask {
-        each!(self, a => a.sync_mask())
-    }
-    fn sync_method(&self) -> SyncMethod {
-        each!(self, a => a.sync_method())
     }
     fn encode_table(&self, level: Level, table: PhysAddr, user: bool) -> u64 {
         each!(self, a => a.encode_table(level, table, user))
@@ -205,10 +199,28 @@ impl Arch for SimArch {
     fn decode(&self, level: Level, raw: u64) -> Decoded {
         each!(self, a => a.decode(level, raw))
     }
+}
+
+impl KernelPolicy for SimArch {
+    fn user_end(&self) -> u64 {
+        each!(self, a => a.user_end())
+    }
+    fn kernel_start(&self) -> u64 {
+        each!(self, a => a.kernel_start())
+    }
+    fn kernel_top_slots(&self) -> Range<usize> {
+        each!(self, a => a.kernel_top_slots())
+    }
+    fn sync_mask(&self) -> SyncMask {
+        each!(self, a => a.sync_mask())
+    }
+    fn sync_method(&self) -> SyncMethod {
+        each!(self, a => a.sync_method())
+    }
     fn layout(&self) -> KernelLayout {
         each!(self, a => a.layout())
     }
-    fn ptdump_format(&self) -> pgtable::ptdump::Format {
+    fn ptdump_format(&self) -> PtdumpFormat {
         each!(self, a => a.ptdump_format())
     }
     fn activation(
@@ -227,8 +239,5 @@ impl Arch for SimArch {
     }
     fn highpte(&self) -> bool {
         each!(self, a => a.highpte())
-    }
-    fn table_bytes(&self, level: Level) -> u64 {
-        each!(self, a => a.table_bytes(level))
     }
 }

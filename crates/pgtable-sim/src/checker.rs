@@ -21,7 +21,8 @@ pub use audit::{Audit, AuditReport};
 
 use crate::machine::Machine;
 use hashbrown::HashMap;
-use pgtable::{Arch, Decoded, Level, PhysAddr};
+use pgtable::{Decoded, Level, PhysAddr};
+use pgtable::{EntryFormat, KernelPolicy, PagingGeometry};
 use pgtable_mmu::{Fault, Mmu, Roots, Xlat};
 use spaces::Spaces;
 use trace::RootReads;

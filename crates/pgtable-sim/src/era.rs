@@ -10,6 +10,7 @@
 
 use crate::arch::SimArch;
 use crate::vocab::Variant;
+use pgtable::KernelPolicy;
 use serde::Serialize;
 
 /// A range of Linux releases with one behaviour of the kernel users.
@@ -194,7 +195,7 @@ impl Era {
     /// `arch`, with the range it covers.
     pub fn fault_handler(self, arch: SimArch) -> Option<FaultHandler> {
         use pgtable::arch::RegionKind;
-        use pgtable::Arch;
+
         let vmalloc = || {
             arch.layout()
                 .get(RegionKind::Vmalloc)

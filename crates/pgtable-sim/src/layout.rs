@@ -286,6 +286,7 @@ impl SimLayout {
 mod tests {
     use super::*;
     use pgtable::X86_64;
+    use pgtable::{KernelPolicy, PagingGeometry};
 
     #[test]
     fn hot_added_memory_needs_new_slots_in_both_modes() {

@@ -12,9 +12,9 @@ use crate::kernel::state::KernelState;
 use crate::layout::SimLayout;
 use crate::vocab::{Context, FaultRecord, SimError, Strategy};
 use pgtable::arch::RegionKind;
+use pgtable::KernelPolicy;
 use pgtable::{
-    AddressSpace, Arch, FlushRange, PageTables, PhysAddr, SparseMemory, SyncPolicy, TlbFlush,
-    VirtAddr,
+    AddressSpace, FlushRange, PageTables, PhysAddr, SparseMemory, SyncPolicy, TlbFlush, VirtAddr,
 };
 use pgtable_mmu::Roots;
 use pgtable_mmu::{Access, Mode};

@@ -61,7 +61,7 @@ mod tests {
     use super::*;
     use crate::scenarios::{run_machine, Config};
     use crate::vocab::{Context, Variant};
-    use pgtable::Arch;
+    use pgtable::PagingGeometry;
 
     #[test]
     fn every_mode_dumps_the_kernel_and_a_process() {

@@ -10,9 +10,10 @@ use pgtable::arch::arm32::{Arm32, DOMAIN_IO, DOMAIN_KERNEL, DOMAIN_USER};
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access as Rights, AddressSpace, Arch, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot,
+    Access as Rights, AddressSpace, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot,
     SparseMemory, VirtAddr, PAGE_SIZE,
 };
+use pgtable::{EntryFormat, KernelPolicy};
 use pgtable_mmu::arm32::Arm32Mmu;
 use pgtable_mmu::{Access, Fault, FaultKind, Mmu, Mode, Roots, Xlat};
 use pgtable_sim::Bus;

@@ -8,9 +8,10 @@ use pgtable::arch::arm64::Arm64;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access as Rights, AddressSpace, Arch, CacheMode, PageTables, PhysAddr, Prot, SparseMemory,
-    VirtAddr, PAGE_SIZE,
+    Access as Rights, AddressSpace, CacheMode, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr,
+    PAGE_SIZE,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::arm64::{desc, Arm64Mmu};
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, Roots};
 use pgtable_sim::Bus;

@@ -11,9 +11,10 @@ use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Access as Rights, Arch, CacheMode, Level, PageTables, PhysAddr, Prot, SparseMemory,
-    SyncOutcome, VirtAddr, PAGE_SIZE,
+    Access as Rights, CacheMode, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome,
+    VirtAddr, PAGE_SIZE,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::riscv64::{pte, Riscv64Mmu, Scheme};
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, Roots};
 use pgtable_sim::Bus;

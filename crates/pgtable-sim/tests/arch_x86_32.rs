@@ -9,9 +9,10 @@ use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot, SparseMemory,
-    SyncMask, VirtAddr, PAGE_SIZE,
+    AddressSpace, CacheMode, Decoded, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncMask,
+    VirtAddr, PAGE_SIZE,
 };
+use pgtable::{EntryFormat, KernelPolicy, PagingGeometry};
 use pgtable_mmu::x86_32::X86_32Mmu;
 use pgtable_mmu::{Access, FaultKind, Mmu, Mode, PhysBus, Roots};
 use pgtable_sim::Bus;

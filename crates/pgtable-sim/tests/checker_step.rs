@@ -2,7 +2,8 @@
 //! found by the step right after it, and what each part of the step adds.
 
 use pgtable::arch::x86_32::X86_32;
-use pgtable::{Arch, Decoded, PhysAddr, VirtAddr, PAGE_SIZE};
+use pgtable::{Decoded, PhysAddr, VirtAddr, PAGE_SIZE};
+use pgtable::{EntryFormat, KernelPolicy, PagingGeometry};
 use pgtable_mmu::Access;
 use pgtable_sim::checker::Checker;
 use pgtable_sim::scenarios::{machine, Config};

@@ -3,7 +3,7 @@
 //! library) never faults.
 
 use pgtable::arch::{arm64::Arm64, riscv64::Riscv64};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use pgtable_sim::scenarios::{run, Config, SCENARIOS};
 use pgtable_sim::{Era, Outcome, SimArch, SimError, Verdict};
 

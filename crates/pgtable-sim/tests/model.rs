@@ -47,9 +47,10 @@ use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::{Region, RegionKind};
 use pgtable::PageSize;
 use pgtable::{
-    AddressSpace, Arch, Decoded, EntryPtr, Error, KernelEdit, KernelTable, Level, PageTables,
-    PhysAddr, Prot, Refused, SparseMemory, SyncOutcome, UserSpace, UserTable, VirtAddr,
+    AddressSpace, Decoded, EntryPtr, Error, KernelEdit, KernelTable, Level, PageTables, PhysAddr,
+    Prot, Refused, SparseMemory, SyncOutcome, UserSpace, UserTable, VirtAddr,
 };
+use pgtable::{EntryFormat, KernelPolicy, PagingGeometry};
 use pgtable_mmu::{Access, Leaf, Mode, Roots};
 use pgtable_sim::checker::{Audit, Checker};
 use pgtable_sim::layout::SECTION_SIZE;

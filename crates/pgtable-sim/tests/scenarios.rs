@@ -5,7 +5,7 @@
 //! asserted in `tests/eras.rs`.
 
 use pgtable::arch::SyncMethod;
-use pgtable::Arch;
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_sim::report::Figures;
 use pgtable_sim::scenarios::{run, run_machine, Config, SCENARIOS};
 use pgtable_sim::{Machine, SimArch, SimError, Strategy, Variant};

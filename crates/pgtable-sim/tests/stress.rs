@@ -3,7 +3,7 @@
 //! `STRESS_STEPS` and `STRESS_SPACES` make it longer.
 
 use pgtable::arch::SyncMethod;
-use pgtable::Arch;
+use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_sim::scenarios::{stress, Config};
 use pgtable_sim::{SimArch, Strategy};
 

@@ -17,7 +17,7 @@ pub const PAGE_SHIFT: u32 = 12;
 pub struct PhysAddr(pub u64);
 
 /// A virtual address. Whether it is canonical is the architecture's question
-/// ([`crate::Arch::is_canonical`]), so any `u64` can be held.
+/// ([`crate::PagingGeometry::is_canonical`]), so any `u64` can be held.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(transparent)]
 pub struct VirtAddr(pub u64);

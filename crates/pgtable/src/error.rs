@@ -49,7 +49,7 @@ pub enum Error {
     Busy,
     /// The level is folded (or is the root) in this paging mode: it has no
     /// table of its own to allocate.
-    FoldedLevel(crate::arch::Level),
+    FoldedLevel(crate::level::Level),
     /// An address space, table handle or shared table of another
     /// [`PageTables`](crate::PageTables): this one never touches it.
     Foreign,
@@ -57,9 +57,9 @@ pub enum Error {
     /// second is linked.
     WrongLevel {
         /// The level of the entries the table holds.
-        table: crate::arch::Level,
+        table: crate::level::Level,
         /// The level of the entries the slot needs.
-        needed: crate::arch::Level,
+        needed: crate::level::Level,
     },
     /// The walk would write into, or free, a table that is linked under
     /// several entries ([`SharedTable`](crate::SharedTable)), here for this

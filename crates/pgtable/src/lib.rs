@@ -19,6 +19,7 @@ pub mod addr;
 pub mod arch;
 mod args;
 mod error;
+mod level;
 mod mask;
 pub mod memory;
 pub mod mm;
@@ -31,12 +32,16 @@ mod tlb;
 mod vmalloc;
 mod walk;
 
-// The entry access by its old path, for the modules that still name it so.
-use walk::tables;
-
 pub use activate::Activation;
 pub use addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-pub use arch::{x86_64::X86_64, Arch, Decoded, Level};
+pub use arch::{
+    arm32::Arm32,
+    arm64::Arm64,
+    riscv64::{Riscv64, SvMode},
+    x86_32::X86_32,
+    x86_64::X86_64,
+    Arch, Decoded, EntryFormat, KernelPolicy, Level, PagingGeometry,
+};
 pub use error::{Error, Refused, Result};
 pub use mask::SyncMask;
 pub use memory::{

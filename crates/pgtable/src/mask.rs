@@ -1,12 +1,12 @@
 //! The modification mask (Linux's `pgtbl_mod_mask`, `PGTBL_*_MODIFIED`).
 
-use crate::arch::Level;
+use crate::level::Level;
 
 bitflags::bitflags! {
     /// Which page-table levels an edit wrote a non-leaf or leaf entry at.
     ///
     /// The walks set a bit each time they populate or clear an entry of that
-    /// level; an architecture's [`crate::Arch::sync_mask`] says which bits
+    /// level; an architecture's [`crate::KernelPolicy::sync_mask`] says which bits
     /// oblige it to copy kernel entries into every address space.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct SyncMask: u8 {

@@ -52,7 +52,7 @@ fn vmap_failing_at_every_allocation_stays_consistent() {
                             pt.translate(pt.kernel_root(), VirtAddr(va.0 + p * PAGE_SIZE))
                                 .is_none(),
                             "{}: a failed vmap left page {p} mapped (k = {k})",
-                            pgtable::Arch::name(&arch)
+                            pgtable::PagingGeometry::name(&arch)
                         );
                     }
                 }

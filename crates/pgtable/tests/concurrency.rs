@@ -24,8 +24,9 @@ mod common;
 
 use common::{vmalloc_start, MODES};
 use pgtable::PageSize;
+use pgtable::PagingGeometry;
 use pgtable::{
-    AddressSpace, Arch, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
+    AddressSpace, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;

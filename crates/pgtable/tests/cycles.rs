@@ -73,7 +73,7 @@ fn frames_balance_over_many_cycles() {
         assert!(
             top_tables <= 2,
             "{}: {top_tables}",
-            pgtable::Arch::name(&arch)
+            pgtable::PagingGeometry::name(&arch)
         );
         assert_eq!(pt.mem().tables_in_use(), base_tables + top_tables);
     }
@@ -97,7 +97,7 @@ fn unmap_frees_emptied_tables_below_the_top() {
         // PTE and PMD tables go (and the P4D-level PUD table on 5-level);
         // the table a top-level entry points at stays.
         let expect = if arch.la57 { 3 } else { 2 };
-        assert_eq!(freed, expect, "{}", pgtable::Arch::name(&arch));
+        assert_eq!(freed, expect, "{}", pgtable::PagingGeometry::name(&arch));
         assert!(k.translate(va).is_none());
     }
 }

@@ -4,7 +4,8 @@
 mod common;
 use common::*;
 use pgtable::PageSize;
-use pgtable::{Arch, CacheMode, Error, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE};
+use pgtable::{CacheMode, Error, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE};
+use pgtable::{KernelPolicy, PagingGeometry};
 
 #[test]
 fn every_error_for_its_input() {

@@ -19,11 +19,11 @@
 mod common;
 use common::harness;
 use pgtable::PageSize;
+use pgtable::{KernelPolicy, PagingGeometry};
 
 use common::*;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE,
-    X86_64,
+    AddressSpace, CacheMode, PhysAddr, Prot, TableMemory, TlbFlush, VirtAddr, PAGE_SIZE, X86_64,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};

@@ -19,6 +19,7 @@
 
 mod common;
 use pgtable::PageSize;
+use pgtable::{KernelPolicy, PagingGeometry};
 
 const PAGE_SIZES: [PageSize; 3] = [PageSize::Base, PageSize::Pmd, PageSize::Pud];
 use common::harness;
@@ -26,8 +27,8 @@ use common::harness;
 use common::*;
 use harness::{diff, snapshot, Snapshot};
 use pgtable::{
-    Access, Arch, CacheMode, EntryPtr, Error, Level, PhysAddr, Prot, TableMemory, VirtAddr,
-    PAGE_SIZE, X86_64,
+    Access, CacheMode, EntryPtr, Error, Level, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE,
+    X86_64,
 };
 use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -166,7 +166,7 @@ fn split_roots_walk_kernel_addresses_from_the_kernel_root() {
 /// against hex addresses).
 #[test]
 fn debug_output_prints_addresses_in_hex() {
-    let region = *pgtable::Arch::layout(&X86_64::FOUR_LEVEL)
+    let region = *pgtable::KernelPolicy::layout(&X86_64::FOUR_LEVEL)
         .regions
         .first()
         .unwrap();

@@ -24,6 +24,7 @@ use pgtable::mm::{
     pcpu_page_first_chunk, vmemmap_free, vmemmap_populate, vmemmap_populate_compound_pages,
     KasanEarlyShadow,
 };
+use pgtable::KernelPolicy;
 use pgtable::{Arch, Error, PageTables, PhysAddr, SparseMemory, TableMemory, VirtAddr, X86_64};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

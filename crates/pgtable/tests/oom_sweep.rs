@@ -24,12 +24,12 @@
 mod common;
 use common::harness;
 use pgtable::PageSize;
+use pgtable::PagingGeometry;
 
 use common::*;
 use harness::snapshot;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, Error, Level, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE,
-    X86_64,
+    AddressSpace, CacheMode, Error, Level, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
 
 const M2: u64 = 1 << 21;

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{Arch, Error, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
+use pgtable::{Error, PhysAddr, Prot, TableMemory, VirtAddr, PAGE_SIZE};
+use pgtable::{KernelPolicy, PagingGeometry};
 
 #[test]
 fn user_mode_roots_see_only_the_entry_area() {

@@ -11,9 +11,10 @@ use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome, TlbFlush, VirtAddr,
+    Error, Level, PageTables, PhysAddr, Prot, SparseMemory, SyncOutcome, TlbFlush, VirtAddr,
     PAGE_SIZE, X86_64,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 
 type Pt = PageTables<X86_64, SparseMemory>;
 

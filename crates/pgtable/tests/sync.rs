@@ -4,7 +4,8 @@
 mod common;
 use common::*;
 use pgtable::PageSize;
-use pgtable::{Arch, PhysAddr, Prot, SyncMask, VirtAddr, PAGE_SIZE};
+use pgtable::{KernelPolicy, PagingGeometry};
+use pgtable::{PhysAddr, Prot, SyncMask, VirtAddr, PAGE_SIZE};
 
 #[test]
 fn kernel_variant_reaches_spaces_created_before_and_after() {

@@ -14,6 +14,7 @@ use pgtable::PageSize;
 use pgtable::{
     Arch, Error, Level, PageTables, PhysAddr, Prot, SparseMemory, VirtAddr, PAGE_SIZE, X86_64,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 
 fn machine() -> PageTables<X86_64, SparseMemory> {
     PageTables::new(

@@ -34,7 +34,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
-use pgtable::{AddressSpace, Arch};
+use pgtable::AddressSpace;
+use pgtable::KernelPolicy;
 
 pub(super) const PAGE: u64 = 4096;
 /// Addresses the whole check must compare at least.

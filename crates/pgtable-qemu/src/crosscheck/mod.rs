@@ -20,7 +20,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
-use pgtable::{Arch, PhysAddr, VirtAddr};
+use pgtable::KernelPolicy;
+use pgtable::{PhysAddr, VirtAddr};
 
 /// Comparisons the check must reach.
 const MIN_COMPARED: u64 = 10_000;

@@ -10,8 +10,9 @@ use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{
-    AddressSpace, Arch, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, X86_64,
+    AddressSpace, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, X86_64,
 };
+use pgtable::{KernelPolicy, PagingGeometry};
 
 /// Table frames of the main machine.
 const TABLE_PAGES: u64 = 1024;

@@ -21,9 +21,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
-use pgtable::{
-    Arch, KernelEdit, LegacyEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, PAGE_SIZE, X86_64,
-};
+use pgtable::{KernelEdit, LegacyEdit, OffsetMemory, PhysAddr, Prot, VirtAddr, PAGE_SIZE, X86_64};
+use pgtable::{KernelPolicy, PagingGeometry};
 
 /// Table frames per scenario machine.
 const TABLE_PAGES: u64 = 128;

@@ -7,7 +7,8 @@ use super::ap;
 use crate::{apic, shootdown};
 use alloc::format;
 use alloc::string::String;
-use pgtable::{Arch, FlushRange, X86_64};
+use pgtable::PagingGeometry;
+use pgtable::{FlushRange, X86_64};
 
 /// The flush hook of `flush_tlb_kernel_range()`: flush here, IPI every AP,
 /// wait for each acknowledgement.

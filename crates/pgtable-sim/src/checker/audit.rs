@@ -4,7 +4,8 @@ use super::{trace, CheckFailure, Checker};
 use crate::bus::PageBus;
 use crate::machine::Machine;
 use hashbrown::{HashMap, HashSet};
-use pgtable::{Arch, Decoded, Level, PhysAddr};
+use pgtable::{Decoded, Level, PhysAddr};
+use pgtable::{EntryFormat, KernelPolicy, PagingGeometry};
 use pgtable_mmu::Roots;
 
 /// What one [`Audit::check`] found when clean.

@@ -5,7 +5,8 @@
 use super::Checker;
 use crate::machine::Machine;
 use hashbrown::{HashMap, HashSet};
-use pgtable::{Arch, Level, PhysAddr};
+use pgtable::{KernelPolicy, PagingGeometry};
+use pgtable::{Level, PhysAddr};
 
 /// A space: its root and its PTI user-mode root.
 type Space = (PhysAddr, Option<PhysAddr>);

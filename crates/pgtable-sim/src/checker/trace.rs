@@ -16,7 +16,8 @@
 
 use crate::bus::PageBus;
 use crate::machine::Machine;
-use pgtable::{Arch, Level, PhysAddr};
+use pgtable::PagingGeometry;
+use pgtable::{Level, PhysAddr};
 use pgtable_mmu::{Access, Fault, Mmu, Mode, PhysBus, Roots, Xlat};
 use std::cell::{Cell, RefCell};
 
@@ -232,6 +233,7 @@ mod tests {
     use super::*;
     use crate::setup::{machine, Config};
     use crate::{Context, SimArch};
+    use pgtable::{EntryFormat, KernelPolicy};
 
     /// In every mode a kernel walk's root reads are noted (none escapes
     /// the span), a process's walk matches them (but for per-process copies

@@ -18,7 +18,7 @@ impl Kernel<'_> {
     /// slice of the entry area; returns its address.
     pub fn cpu_entry_area_map(&mut self, era: impl Into<Era>, cpu: usize) -> Result<u64, SimError> {
         let how = self.how(era.into(), User::CpuEntryArea);
-        let base = pgtable::Arch::layout(&self.m.arch)
+        let base = pgtable::KernelPolicy::layout(&self.m.arch)
             .get(RegionKind::CpuEntryArea)
             .map_or(0, |r| r.start);
         let va = base + cpu as u64 * CEA_STRIDE;

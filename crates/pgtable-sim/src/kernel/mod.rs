@@ -120,8 +120,8 @@ impl<'m> Kernel<'m> {
     /// [`Strategy::Prealloc`], fill every kernel top-level slot.
     pub(crate) fn boot(&mut self) -> Result<(), SimError> {
         if self.m.strategy == Strategy::Prealloc {
-            let start = VirtAddr(pgtable::Arch::kernel_start(&self.m.arch));
-            let last = VirtAddr(pgtable::Arch::kernel_end(&self.m.arch).wrapping_sub(1));
+            let start = VirtAddr(pgtable::KernelPolicy::kernel_start(&self.m.arch));
+            let last = VirtAddr(pgtable::KernelPolicy::kernel_end(&self.m.arch).wrapping_sub(1));
             self.ks.edit(|e| e.preallocate(start, last)).0?;
         }
         let ram = self.m.layout.boot_ram;

@@ -16,7 +16,7 @@ use crate::layout::{SimLayout, OOPS_4917F55B4EF9, OOPS_8D400913C231};
 use crate::machine::Machine;
 use crate::report::{EraOutcome, Outcome, Run, Verdict};
 use crate::vocab::{SimError, Strategy};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 
 pub use crate::setup::{machine, machine_for, Config};
 

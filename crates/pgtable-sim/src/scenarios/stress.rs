@@ -8,7 +8,7 @@ use crate::layout::SECTION_SIZE;
 use crate::machine::Machine;
 use crate::report::{CpuSummary, EraOutcome, Figures, Outcome, Run, Verdict};
 use crate::vocab::{Context, FaultRecord, SimError, Strategy};
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use pgtable_mmu::Access;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

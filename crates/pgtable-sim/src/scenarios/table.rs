@@ -8,7 +8,7 @@ use super::{applies, SCENARIOS};
 use crate::arch::SimArch;
 use crate::era::Era;
 use crate::report::Verdict;
-use pgtable::Arch;
+use pgtable::PagingGeometry;
 use std::fmt::Write;
 
 fn cell(v: Verdict) -> &'static str {

@@ -99,3 +99,14 @@ impl KernelLayout {
         self.regions.iter().find(|r| r.contains(va))
     }
 }
+
+/// A [`Region`] in a `const` or `static` memory-map table.
+#[must_use]
+pub(crate) const fn region(kind: RegionKind, name: &'static str, start: u64, last: u64) -> Region {
+    Region {
+        kind,
+        name,
+        start,
+        last,
+    }
+}

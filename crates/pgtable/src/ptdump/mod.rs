@@ -33,7 +33,7 @@
 //! # Where the dump differs from Linux, and why
 //!
 //! - Markers are placed from the library's memory map
-//!   ([`Arch::layout`]), not Linux's, where the two
+//!   ([`KernelPolicy::layout`](crate::KernelPolicy::layout)), not Linux's, where the two
 //!   differ (the x86-64 fixmap starts at the library's
 //!   [`RegionKind::Fixmap`] start, arm's fixmap at 0xffc8_0000, ...);
 //!   [`Options::region_starts`] moves the regions KASLR places
@@ -69,27 +69,14 @@ use crate::addr::PhysAddr;
 use crate::arch::{Arch, Level, RegionKind, SyncMethod};
 use crate::memory::TableMemory;
 use crate::space::PageTables;
-use crate::tables::EntryPtr;
+use crate::walk::tables::EntryPtr;
 use alloc::vec::Vec;
 use core::fmt;
 use lock_api::RawMutex;
 
 /// Which Linux dumper's format a paging mode is printed in
-/// ([`Arch::ptdump_format`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// `arch/x86/mm/dump_pagetables.c`, 64-bit markers.
-    X86_64,
-    /// `arch/x86/mm/dump_pagetables.c`, 32-bit markers (2-level or PAE,
-    /// told apart by the entry size).
-    X86_32,
-    /// `arch/arm64/mm/ptdump.c`.
-    Arm64,
-    /// `arch/riscv/mm/ptdump.c`.
-    Riscv64,
-    /// `arch/arm/mm/dump.c`, short descriptors (no LPAE).
-    Arm32,
-}
+/// ([`KernelPolicy::ptdump_format`](crate::KernelPolicy::ptdump_format)).
+pub use crate::arch::PtdumpFormat as Format;
 
 /// What to dump and how.
 #[derive(Clone, Copy, Debug, Default)]

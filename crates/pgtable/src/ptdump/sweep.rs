@@ -2,13 +2,13 @@
 //! drives it, and arm's own `walk_pgd()`.
 //!
 //! Only [`Tables::read`] touches memory; table addresses come from
-//! [`Arch::decode`], so every read stays inside the table memory's address
+//! [`EntryFormat::decode`](crate::EntryFormat::decode), so every read stays inside the table memory's address
 //! range or returns what the backend returns for a hole (0).
 
 use crate::addr::PhysAddr;
 use crate::arch::{Arch, Decoded, Level};
 use crate::memory::TableMemory;
-use crate::tables::{EntryPtr, Tables};
+use crate::walk::tables::{EntryPtr, Tables};
 
 /// What the walks report, in address order.
 pub(super) trait Sink {

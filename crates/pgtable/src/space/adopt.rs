@@ -30,7 +30,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// Paging modes with tables smaller or larger than a page (PAE's PDPT,
     /// arm32's 16 KiB first level and 1 KiB second level, arm64 LPA2's
     /// 16-entry root) are refused with [`Error::UnsupportedMode`]. Where the
-    /// mode preallocates kernel tables at boot ([`Arch::boot_prealloc`]),
+    /// mode preallocates kernel tables at boot ([`KernelPolicy::boot_prealloc`](crate::KernelPolicy::boot_prealloc)),
     /// the missing ones are allocated, as [`PageTables::new`] does.
     ///
     /// `mem` is consumed either way; adopt over `&memory` to keep it.

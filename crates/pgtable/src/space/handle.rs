@@ -122,7 +122,7 @@ impl SharedTable {
 ///
 /// A distinct type from [`KernelTable`] because user tables have their own
 /// life: they are freed with the address space, and under HIGHPTE (x86-32,
-/// [`Arch::highpte`]) a user PTE table may sit in high memory, which the
+/// [`KernelPolicy::highpte`](crate::KernelPolicy::highpte)) a user PTE table may sit in high memory, which the
 /// kernel has no permanent mapping of, so its entries are only reached
 /// through [`UserSpace::pte_offset_map`](crate::UserSpace::pte_offset_map).
 /// A kernel table cannot be passed where a user one is expected, nor the

@@ -143,7 +143,7 @@ impl<A: Arch, M: TableMemory> PageTables<A, M> {
     }
 
     /// Page tables with a chosen [`SyncPolicy`]. The regions of
-    /// [`Arch::boot_prealloc`] get their tables below the root now, as the
+    /// [`KernelPolicy::boot_prealloc`](crate::KernelPolicy::boot_prealloc) get their tables below the root now, as the
     /// architecture's boot code does.
     pub fn with_policy(arch: A, mem: M, policy: SyncPolicy) -> Result<Self> {
         Self::with_lock(arch, mem, policy)
@@ -175,7 +175,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     }
 
     /// The machine over a kernel root (new or adopted), with the boot-time
-    /// tables of [`Arch::boot_prealloc`] filled in where missing.
+    /// tables of [`KernelPolicy::boot_prealloc`](crate::KernelPolicy::boot_prealloc) filled in where missing.
     fn assemble(
         arch: A,
         mem: M,

@@ -2,9 +2,8 @@
 #![allow(dead_code)]
 
 use pgtable::arch::RegionKind;
-use pgtable::{
-    Arch, FaultInjector, PageTables, PhysAddr, SparseMemory, TableMemory, VirtAddr, X86_64,
-};
+use pgtable::KernelPolicy;
+use pgtable::{FaultInjector, PageTables, PhysAddr, SparseMemory, TableMemory, VirtAddr, X86_64};
 
 /// The independent walk: the leak oracle.
 #[path = "../harness/mod.rs"]

@@ -1,0 +1,33 @@
+//! The entry format of a paging mode: how a table pointer and a leaf are
+//! written and read back (Linux's `pfn_pte()`, `pmd_populate()`,
+//! `pte_pfn()`, `pte_pgprot()` and the `*_leaf()` tests).
+
+use crate::addr::PhysAddr;
+use crate::level::Level;
+use crate::prot::Prot;
+
+/// What an entry holds, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// Not present.
+    None,
+    /// Points at the table of the next real level.
+    Table(PhysAddr),
+    /// Maps a page (or block) at this level.
+    Leaf(PhysAddr, Prot),
+}
+
+/// How entries of a paging mode are encoded, level by level.
+pub trait EntryFormat {
+    /// Whether a leaf may be written at this real level (Linux's
+    /// `pud_leaf()`/`pmd_leaf()` being possible there at all).
+    fn leaf_allowed(&self, level: Level) -> bool;
+    /// Encode a table entry at real level `level` pointing at `table`.
+    /// `user` says the table belongs to a user address space.
+    fn encode_table(&self, level: Level, table: PhysAddr, user: bool) -> u64;
+    /// Encode a leaf at real level `level`. The caller has checked
+    /// [`leaf_allowed`](EntryFormat::leaf_allowed) and alignment.
+    fn encode_leaf(&self, level: Level, pa: PhysAddr, prot: Prot) -> u64;
+    /// Decode an entry of real level `level`.
+    fn decode(&self, level: Level, raw: u64) -> Decoded;
+}
