@@ -142,7 +142,7 @@ fn is_ident(t: &str) -> bool {
 }
 
 /// Identifiers, `::`, and single punctuation characters.
-fn tokens(code: &str) -> Vec<String> {
+pub fn tokens(code: &str) -> Vec<String> {
     let mut out = Vec::new();
     let c: Vec<char> = code.chars().collect();
     let mut i = 0;
@@ -354,7 +354,7 @@ pub fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 }
 
 /// Every crate root of the project: `crates/*/src/{lib,main}.rs` and xtask.
-fn crate_roots(workspace: &Path) -> Vec<PathBuf> {
+pub fn crate_roots(workspace: &Path) -> Vec<PathBuf> {
     let mut roots = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace.join("crates"))
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())

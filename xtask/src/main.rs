@@ -2,6 +2,7 @@
 //!
 //! - `cycles [--verbose]`: module import cycles in every crate (see
 //!   `cycles.rs` for what counts); exits non-zero if there is one.
+//! - `layout`: the one test layout (`layout.rs`); exits non-zero on a break.
 //! - `qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] [--mode 4|5|4-smp|
 //!   48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|pae-unshared|
 //!   2-level-highpte|pae-highpte|pae-unshared-highpte|all] [--verbose]
@@ -17,11 +18,12 @@
 //!   timeout (60 s).
 
 mod cycles;
+mod layout;
 mod qemu;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask cycles [--verbose]\n       cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] \
+const USAGE: &str = "usage: cargo xtask cycles [--verbose]\n       cargo xtask layout\n       cargo xtask qemu [--arch x86_64|arm64|riscv64|arm32|x86_32|all] \
                      [--mode 4|5|4-smp|48|39|52|sv39|sv48|sv57|short|short+pxn|2-level|pae|\
                      pae-unshared|2-level-highpte|pae-highpte|pae-unshared-highpte|all] \
                      [--verbose] [--append CMDLINE] [--timeout SECS]";
@@ -40,6 +42,10 @@ fn main() -> ExitCode {
             let verbose = args[1..].iter().any(|a| a == "--verbose" || a == "-v");
             let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             cycles::run(&ws, verbose)
+        }
+        Some("layout") => {
+            let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            layout::run(&ws)
         }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

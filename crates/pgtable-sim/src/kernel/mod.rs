@@ -34,16 +34,9 @@ use state::KernelState;
 /// The calls kernel users make, the same for old and new code: the
 /// library's [`KernelEditor`] (which its `mm` users take, with the vmalloc
 /// area's `vmap`/`vunmap`/`ioremap`), implemented once by the library's
-/// kernel edit for both policies.
-pub(crate) trait Editor<'m>:
-    KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock>
-{
-}
-
-impl<'m, E> Editor<'m> for E where
-    E: KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock> + ?Sized
-{
-}
+/// kernel edit for both policies. A name for the trait object, not a trait.
+pub(crate) type Editor<'e, 'm> =
+    dyn KernelEditor<'m, SimArch, SparseMemory, Lock = DefaultLock> + 'e;
 
 /// The running kernel of a [`Machine`]: init_mm is locked while it lives.
 pub struct Kernel<'m> {
@@ -57,7 +50,7 @@ pub struct Kernel<'m> {
 impl<'m> Kernel<'m> {
     /// Run `f` on an edit of the chosen kind. The tracked edit syncs when
     /// `f` returns; the plain one does not.
-    pub(crate) fn edit<R>(&mut self, how: Populate, f: impl FnOnce(&mut dyn Editor<'m>) -> R) -> R {
+    pub(crate) fn edit<R>(&mut self, how: Populate, f: impl FnOnce(&mut Editor<'_, 'm>) -> R) -> R {
         match how {
             Populate::Tracked => self.ks.edit(|e| f(e)).0,
             // SAFETY: the old-code scenarios exist to show what happens when
