@@ -15,14 +15,13 @@
 //! at [`crate::uart::UART_VA`] as shareable Device, execute-never.
 //! TTBCR.N = 0, so TTBR0 translates every address, as in Linux without LPAE.
 
+pub use crate::frame::KBASE;
 use crate::frame::{RAM_SIZE, RAM_START};
 use crate::uart::{UART_PA, UART_VA};
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU32, Ordering};
 use pgtable::arch::arm32::Arm32;
 
-/// Virtual address of physical address 0: `0xC000_0000 - 0x4000_0000`.
-pub const KBASE: u32 = 0x8000_0000;
 /// Boot (SVC mode) stack size.
 const STACK_SIZE: usize = 256 * 1024;
 /// Abort-mode and undefined-mode stack size.

@@ -4,8 +4,11 @@
 //! A bump allocator hands out RAM above the kernel image; nothing is ever
 //! freed (scenario machines leak their blocks, a few MiB each).
 
-use crate::boot::KBASE;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Virtual address of physical address 0: `0xC000_0000 - 0x4000_0000`
+/// (the boot table and every kernel root map RAM there).
+pub const KBASE: u32 = 0x8000_0000;
 
 pub const PAGE_SIZE: u64 = 4096;
 /// Start of RAM on `virt`.

@@ -30,8 +30,7 @@ use crate::cpu::{MAIR, TCR_BOOT};
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Virtual base of the kernel's view of physical memory: `KBASE + pa`.
-pub const KBASE: u64 = 0xffff_ff80_0000_0000;
+pub use crate::frame::KBASE;
 /// Boot stack size.
 const STACK_SIZE: usize = 256 * 1024;
 

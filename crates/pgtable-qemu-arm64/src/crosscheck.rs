@@ -24,16 +24,14 @@ use crate::compare::{self, Tally};
 use crate::cpu::VA_BITS;
 use crate::data::{self, BLOCK_2M};
 use crate::frame::{kva, RAM_START};
-use crate::machine::{Machine, PhysMem};
+use crate::machine::{Edit, Machine, PhysMem};
 use crate::report::{CheckResult, Checks};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{
-    Access, AddressSpace, CacheMode, KernelEdit, OffsetMemory, PhysAddr, Prot, VirtAddr,
-};
+use pgtable::{Access, AddressSpace, CacheMode, PhysAddr, Prot, VirtAddr};
 use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable_mmu::Mmu;
 
@@ -41,8 +39,6 @@ const PAGE: u64 = 4096;
 const GIB: u64 = 1 << 30;
 /// Addresses the whole check must compare at least.
 const MIN_ADDRESSES: u64 = 10_000;
-
-pub type Edit<'a, 'b> = KernelEdit<'a, 'b, pgtable::arch::arm64::Arm64, OffsetMemory>;
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);

@@ -3,8 +3,11 @@
 //! A bump allocator hands out RAM above the kernel image; nothing is ever
 //! freed (scenario machines leak their blocks, a few MiB each).
 
-use crate::boot::KBASE;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Virtual base of the kernel's view of physical memory: `KBASE + pa`
+/// (the boot tables and every kernel root map RAM there).
+pub const KBASE: u64 = 0xffff_ff80_0000_0000;
 
 pub const PAGE_SIZE: u64 = 4096;
 /// Start of RAM on `virt`.

@@ -57,7 +57,7 @@ const USER: [Map; 4] = [
 
 /// Kernel mappings at `v` (the vmalloc test area), through the library's
 /// `edit`.
-pub fn kernel_maps(e: &mut crate::crosscheck::Edit<'_, '_>, v: u64) -> pgtable::Result<()> {
+pub fn kernel_maps(e: &mut crate::machine::Edit<'_, '_>, v: u64) -> pgtable::Result<()> {
     for (off, pa, size, prot, shift) in KERNEL {
         e.vmap_range(
             VirtAddr(v + off),

@@ -18,9 +18,14 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pgtable::arch::arm64::Arm64;
 use pgtable::PageSize;
-use pgtable::{AddressSpace, CacheMode, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
+use pgtable::{
+    AddressSpace, CacheMode, KernelEdit, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr,
+};
 use pgtable_mmu::arm64::Arm64Mmu;
 use pgtable_mmu::{PhysBus, Roots};
+
+/// An edit of the kernel's tables (the crosscheck's and `high_pa`'s maps).
+pub type Edit<'a, 'b> = KernelEdit<'a, 'b, Arm64, OffsetMemory>;
 
 pub type Pt = PageTables<Arm64, OffsetMemory>;
 

@@ -16,6 +16,7 @@ mod exit;
 mod frame;
 mod heap;
 mod high_pa;
+mod ioremap;
 mod machine;
 mod probe;
 mod report;
@@ -70,6 +71,7 @@ extern "C" fn kmain() -> ! {
     if c.failed() == 0 {
         crosscheck::run(&mut c, main);
         scenarios::run(&mut c);
+        ioremap::run(&mut c);
     }
     machine::go_home();
     println!(

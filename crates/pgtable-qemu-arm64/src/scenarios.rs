@@ -1,6 +1,10 @@
-//! The new-top-level-slot scenarios on split roots, as old code (pre-6.17
-//! `legacy_edit`: plain populate, never synced) and new code (`edit`, which
-//! syncs when the architecture needs it).
+//! The new-top-level-slot scenarios on split roots under every kernel era
+//! the simulator models (`pgtable_qemu_common::era`; arm64 arrived in 3.7,
+//! so not before 9b861528a801), each era running its code: old code
+//! (pre-6.17 `legacy_edit`: plain populate, never synced) or new code
+//! (`edit`, which syncs when the architecture needs it). Check names are
+//! `<scenario>/<era>/<code>`, with the `verdict=` `cargo xtask qemu`
+//! compares with the simulator's table.
 //!
 //! Each scenario builds a fresh [`Machine`] (so the slot is empty), loads
 //! its kernel root in TTBR1, creates processes A and B, then maps kernel
@@ -37,35 +41,33 @@ use pgtable::{KernelPolicy, PagingGeometry};
 use pgtable::{PhysAddr, Prot, SyncReport, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::arm64::{desc, level_shift, Half};
 use pgtable_mmu::PhysBus;
+use pgtable_qemu_common::era::{self, Code, Era, Family};
 
 /// Table frames per scenario machine.
 const TABLE_PAGES: u64 = 256;
 /// A memory section (Linux's 128 MiB).
 const SECTION: u64 = 128 << 20;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Code {
-    Old,
-    New,
-}
-
-impl Code {
-    fn name(self) -> &'static str {
-        match self {
-            Code::Old => "old",
-            Code::New => "new",
-        }
-    }
-}
-
 pub fn run(c: &mut Checks) {
     type Scenario = fn(Code) -> CheckResult;
-    let all: [(&str, Scenario); 2] = [("hotplug-new-slot", hotplug), ("vmalloc-new-slot", vmalloc)];
+    // `ioremap` reads a device: its own module.
+    let all: [(&str, Scenario); 6] = [
+        ("hotplug-new-slot", hotplug),
+        ("compound-devmap", compound),
+        ("subpmd-clear", subpmd),
+        ("vmalloc-new-slot", vmalloc),
+        ("kasan-shadow", kasan),
+        ("percpu", percpu),
+    ];
     for (name, f) in all {
-        for code in [Code::Old, Code::New] {
+        for era in Era::ALL
+            .into_iter()
+            .filter(|e| e.exists(name, Family::Arm64))
+        {
+            let code = era.code(era::user_of(name), Family::Arm64);
             let r = f(code);
             machine::go_home();
-            c.record(&format!("{name}/{}", code.name()), r);
+            c.record(&format!("{name}/{}/{}", era.name(), code.name()), r);
         }
     }
 }
@@ -256,7 +258,7 @@ fn scenario(code: Code, plan: impl Fn(&Machine, u64) -> Result<Vec<Range>, Strin
         )
     };
     Ok(format!(
-        "no fault: touches={touches} faults=0 from spaces A,B (made before) and C (after) with TTBR0 switched; new top-level slot(s) {slots:?}{below}; {how}; control faults={control}; compared={} differences=0",
+        "verdict=ok touches={touches} faults=0 predicted=0 from spaces A,B (made before) and C (after) with TTBR0 switched; new top-level slot(s) {slots:?}{below}; {how}; control faults={control}; compared={} differences=0",
         t.addresses
     ))
 }
@@ -279,19 +281,65 @@ fn hotplug(code: Code) -> CheckResult {
     })
 }
 
+/// The vmemmap of device memory (pmem at 64 GiB), as
+/// `vmemmap_populate_compound_pages()` maps it: 4 compound pages of 2 MiB,
+/// 8 vmemmap pages each (RAM here; the sharing of tail pages is x86-64's
+/// check).
+fn compound(code: Code) -> CheckResult {
+    scenario(code, |m, block| {
+        let vmm = region_start(m, RegionKind::Vmemmap) + (64 << 30) / PAGE_SIZE * 64;
+        Ok(alloc::vec![(vmm, BLOCK_2M, block)])
+    })
+}
+
+/// A sub-section hot-add's vmemmap: one 2 MiB block (a PMD leaf) for the
+/// struct pages of 2 MiB at 64 GiB + 16 MiB.
+fn subpmd(code: Code) -> CheckResult {
+    scenario(code, |m, block| {
+        let start =
+            region_start(m, RegionKind::Vmemmap) + ((64 << 30) + (16 << 20)) / PAGE_SIZE * 64;
+        Ok(alloc::vec![(start & !(BLOCK_2M - 1), BLOCK_2M, block)])
+    })
+}
+
+/// The KASAN shadow of device memory: 2 MiB at the start of the shadow
+/// region, in a top-level slot nothing has used.
+fn kasan(code: Code) -> CheckResult {
+    scenario(code, |m, block| {
+        let ks = region_start(m, RegionKind::KasanShadow);
+        if ks == 0 {
+            return Err("no KASAN shadow region".into());
+        }
+        Ok(alloc::vec![(ks, BLOCK_2M, block)])
+    })
+}
+
+/// The first whole slot of the vmalloc area at the level of the new entry,
+/// `skip` slots in.
+fn vmalloc_slot(m: &Machine, skip: u64) -> Result<u64, String> {
+    let vm = region_start(m, RegionKind::Vmalloc);
+    let (level, _) = new_entry(m, vm)?;
+    let size = 1u64 << level_shift(level);
+    let va = vm
+        .checked_add(size - 1)
+        .ok_or(format!("no whole {size:#x} slot above {vm:#x}"))?
+        & !(size - 1);
+    Ok(va + skip * size)
+}
+
 /// vmalloc in a new top-level slot (the case `pgd_populate_kernel()` was
 /// written for), at the start of the vmalloc area; with 52-bit VAs in a new
 /// level-0 entry (the area lies in the kernel's level -1 slot, see above).
 fn vmalloc(code: Code) -> CheckResult {
     scenario(code, |m, block| {
-        let vm = region_start(m, RegionKind::Vmalloc);
-        // The first whole slot of the area at the level of the new entry.
-        let (level, _) = new_entry(m, vm)?;
-        let size = 1u64 << level_shift(level);
-        let va = vm
-            .checked_add(size - 1)
-            .ok_or(format!("no whole {size:#x} slot above {vm:#x}"))?
-            & !(size - 1);
-        Ok(alloc::vec![(va, 4 * BLOCK_2M, block)])
+        Ok(alloc::vec![(vmalloc_slot(m, 0)?, 4 * BLOCK_2M, block)])
+    })
+}
+
+/// The percpu first chunk, 4 units of 8 pages, two slots into the vmalloc
+/// area (where the simulator places it).
+fn percpu(code: Code) -> CheckResult {
+    scenario(code, |m, block| {
+        Ok(alloc::vec![(vmalloc_slot(m, 2)?, 4 * 8 * PAGE_SIZE, block)])
     })
 }

@@ -11,8 +11,9 @@ const FR_TXFF: u32 = 1 << 5;
 
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
-fn base() -> u64 {
-    crate::boot::KBASE + UART_PA
+/// The PL011 through the kernel's own mapping (`KBASE + UART_PA`).
+pub fn base() -> u64 {
+    crate::frame::KBASE + UART_PA
 }
 
 fn put(b: u8) {

@@ -1,11 +1,13 @@
 //! What every bare-metal test kernel (`crates/pgtable-qemu*`) shares, so
 //! each kernel keeps only its architecture: the check report that
-//! `cargo xtask qemu` reads, and the library's leaf sizes for the shifts
-//! the kernels' tables use.
+//! `cargo xtask qemu` reads, the simulator's kernel eras as the kernels run
+//! them, and the library's leaf sizes for the shifts the kernels' tables
+//! use.
 #![no_std]
 
 extern crate alloc;
 
+pub mod era;
 mod report;
 
 pub use report::{CheckResult, Checks, Console};

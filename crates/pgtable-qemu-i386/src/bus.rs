@@ -6,7 +6,7 @@
 
 use crate::boot::LOWMEM_END;
 use crate::frame::{self, kva, HIGH_WINDOW};
-use crate::machine::{high_window_va, Machine, ARCH};
+use crate::mode::{high_window_va, ARCH};
 use alloc::format;
 use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -114,28 +114,6 @@ impl PhysBus for WalkBus {
 /// PDPTE reads where [`WalkBus`] cleared QEMU's bit 5.
 pub fn qemu_pdpte_accessed() -> u64 {
     QEMU_PDPTE_A.load(Ordering::Relaxed)
-}
-
-/// The QEMU behaviour [`WalkBus`] hides, shown: the kernel root's PDPTE 3
-/// held P and the address only when the library wrote it
-/// ([`pdptes_as_written`] in `Machine::new`); after the kernel has run on
-/// that root, QEMU has set bit 5 in it. Fails if QEMU stops doing so (then
-/// `WalkBus` should stop hiding it).
-pub fn qemu_sets_pdpte_a(m: &Machine) -> Result<String, String> {
-    let root = m.pt.kernel_root().0;
-    if u64::from(crate::cpu::cr3()) != root {
-        return Err(format!(
-            "CR3 is {:#x}, not the kernel root",
-            crate::cpu::cr3()
-        ));
-    }
-    let e = PhysMem.read_u64(root + 24);
-    if e & (1 << 5) == 0 {
-        return Err(format!("PDPTE 3 of the loaded root is {e:#x}: bit 5 clear"));
-    }
-    Ok(format!(
-        "PDPTE 3 of the loaded root {root:#x} is {e:#x}: QEMU set bit 5 (A), which the SDM reserves in a PDPTE"
-    ))
 }
 
 /// Under PAE: the four PDPTEs of `root`, which no CPU has walked yet, hold

@@ -2,7 +2,6 @@
 //! `unsafe` outside the memory backends, each with its reason.
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// IA32_EFER and its NXE bit (SDM vol. 3A 4.1.1, 4.4.2).
 const IA32_EFER: u32 = 0xc000_0080;
@@ -102,30 +101,4 @@ pub fn enable_nx() -> bool {
         asm!("wrmsr", in("ecx") IA32_EFER, in("eax") lo | EFER_NXE, in("edx") hi, options(nomem, nostack))
     };
     rdmsr(IA32_EFER).0 & EFER_NXE != 0
-}
-
-/// The IDT: 32-bit interrupt gates (type 0xE, DPL 0, present) through
-/// code selector 0x08 for the vectors boot.rs has entry points for.
-static IDT: [AtomicU64; 32] = [const { AtomicU64::new(0) }; 32];
-
-/// Fill and load the IDT.
-pub fn init_idt() {
-    for (v, gate) in IDT.iter().enumerate().take(crate::trap::VECTORS) {
-        let off = u64::from(crate::trap::vector_entry(v));
-        let low = (0x08u64 << 16) | (off & 0xffff);
-        let high = (off & 0xffff_0000) | 0x8e00;
-        gate.store(low | (high << 32), Ordering::SeqCst);
-    }
-    #[repr(C, packed)]
-    struct Pointer {
-        limit: u16,
-        base: u32,
-    }
-    let p = Pointer {
-        limit: (core::mem::size_of_val(&IDT) - 1) as u16,
-        base: IDT.as_ptr() as u32,
-    };
-    // SAFETY: the IDT is a static in kernel memory mapped in every root;
-    // its gates point at entry stubs in .text.trap.
-    unsafe { asm!("lidt [{}]", in(reg) &p, options(readonly, nostack, preserves_flags)) };
 }

@@ -12,38 +12,22 @@
 //! kernel's one PMD table).
 
 use crate::boot::{KBASE, LOWMEM_END};
-use crate::bus::{kernel_va, pdptes_as_written};
+use crate::bus::{kernel_va, pdptes_as_written, PhysMem};
 use crate::frame::{self, kva, HIGH_WINDOW};
 use crate::memory::KernelMemory;
+pub use crate::mode::{high_window_va, ARCH, LEAF_SHIFT, LEAF_SIZE};
 use alloc::format;
 use alloc::string::String;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use pgtable::arch::x86_32::X86_32;
-use pgtable::arch::RegionKind;
-use pgtable::KernelPolicy;
 use pgtable::PageSize;
 use pgtable::{AddressSpace, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr};
 use pgtable_mmu::x86_32::X86_32Mmu;
+use pgtable_mmu::PhysBus;
 
 pub type Pt = PageTables<X86_32, KernelMemory>;
 
-#[cfg(not(feature = "pae"))]
-const BASE: X86_32 = X86_32::TWO_LEVEL;
-#[cfg(all(feature = "pae", not(feature = "pae-unshared")))]
-const BASE: X86_32 = X86_32::PAE;
-#[cfg(feature = "pae-unshared")]
-const BASE: X86_32 = X86_32::PAE_UNSHARED_PMD;
-
-/// The library's mode for this image.
-#[cfg(not(feature = "highpte"))]
-pub const ARCH: X86_32 = BASE;
-#[cfg(feature = "highpte")]
-pub const ARCH: X86_32 = BASE.with_highpte();
-
-/// The PMD-level leaf: 4 MiB without PAE, 2 MiB with.
-pub const LEAF_SHIFT: u32 = if cfg!(feature = "pae") { 21 } else { 22 };
-pub const LEAF_SIZE: u64 = 1 << LEAF_SHIFT;
 /// High-memory table frames per machine (HIGHPTE).
 const HIGH_PAGES: u64 = 32;
 
@@ -51,13 +35,6 @@ const HIGH_PAGES: u64 = 32;
 static HOME: AtomicU64 = AtomicU64::new(0);
 /// IA32_EFER.NXE as set at boot (PAE).
 static NXE: AtomicU32 = AtomicU32::new(0);
-
-/// Where the window onto high memory starts: the pkmap area
-/// (`PKMAP_BASE`), mapping physical `[LOWMEM_END, LOWMEM_END +
-/// HIGH_WINDOW)`.
-pub fn high_window_va() -> u64 {
-    ARCH.layout().get(RegionKind::Pkmap).map_or(0, |r| r.start)
-}
 
 /// Set up the CPU for the library's mode: IA32_EFER.NXE under PAE (the
 /// library sets XD on every non-executable PAE leaf, a reserved bit without
@@ -209,3 +186,25 @@ impl Machine {
 
 /// The library's largest-leaf size for a leaf shift (shared by the kernels).
 pub use pgtable_qemu_common::leaf;
+
+/// The QEMU behaviour `bus::WalkBus` hides, shown: the kernel root's PDPTE 3
+/// held P and the address only when the library wrote it
+/// (`pdptes_as_written` in `Machine::new`); after the kernel has run on
+/// that root, QEMU has set bit 5 in it. Fails if QEMU stops doing so (then
+/// `WalkBus` should stop hiding it).
+pub fn qemu_sets_pdpte_a(m: &Machine) -> Result<String, String> {
+    let root = m.pt.kernel_root().0;
+    if u64::from(crate::cpu::cr3()) != root {
+        return Err(format!(
+            "CR3 is {:#x}, not the kernel root",
+            crate::cpu::cr3()
+        ));
+    }
+    let e = PhysMem.read_u64(root + 24);
+    if e & (1 << 5) == 0 {
+        return Err(format!("PDPTE 3 of the loaded root is {e:#x}: bit 5 clear"));
+    }
+    Ok(format!(
+        "PDPTE 3 of the loaded root {root:#x} is {e:#x}: QEMU set bit 5 (A), which the SDM reserves in a PDPTE"
+    ))
+}

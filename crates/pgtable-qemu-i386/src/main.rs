@@ -20,6 +20,7 @@ mod heap;
 mod machine;
 mod mem;
 mod memory;
+mod mode;
 mod probe;
 mod report;
 mod scenarios;
@@ -38,7 +39,7 @@ const MULTIBOOT_MAGIC: u32 = 0x2bad_b002;
 /// at KBASE + pa, with the loader's EAX and EBX.
 extern "C" fn kmain(magic: u32, mbi: u32) -> ! {
     console::init();
-    cpu::init_idt();
+    trap::init_idt();
     let (start, end) = boot::kernel_image();
     println!(
         "pgtable-qemu-i386: kernel {:#x}..{:#x} (physical {:#x})",
@@ -99,7 +100,7 @@ extern "C" fn kmain(magic: u32, mbi: u32) -> ! {
         ))
     });
     if machine::ARCH.pae {
-        c.run("qemu-pdpte-accessed", || bus::qemu_sets_pdpte_a(&main));
+        c.run("qemu-pdpte-accessed", || machine::qemu_sets_pdpte_a(&main));
     }
     if c.failed() == 0 {
         crosscheck::run(&mut c, main);

@@ -1,11 +1,11 @@
-//! Exception entry points and the probe primitives.
+//! Exception entry points, the IDT that holds them, and the probe primitives.
 //!
 //! Vector 14 (#PF) resumes at the armed probe's fixup address after
 //! recording CR2, the error code and a count; every other vector, and a
 //! #PF with no probe armed, is fatal: printed, exit status 35.
 
-use core::arch::global_asm;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The armed probe's fixup address (0: none). Written by the probes,
 /// cleared by the #PF entry when it resumes there.
@@ -166,4 +166,30 @@ pub fn vector_entry(vector: usize) -> u32 {
     // SAFETY: PGQ_VECTORS is a read-only table of VECTORS addresses in
     // .rodata; `vector` is checked against its length by the indexing.
     unsafe { PGQ_VECTORS[vector] }
+}
+
+/// The IDT: 32-bit interrupt gates (type 0xE, DPL 0, present) through
+/// code selector 0x08 for the vectors boot.rs has entry points for.
+static IDT: [AtomicU64; 32] = [const { AtomicU64::new(0) }; 32];
+
+/// Fill and load the IDT.
+pub fn init_idt() {
+    for (v, gate) in IDT.iter().enumerate().take(VECTORS) {
+        let off = u64::from(vector_entry(v));
+        let low = (0x08u64 << 16) | (off & 0xffff);
+        let high = (off & 0xffff_0000) | 0x8e00;
+        gate.store(low | (high << 32), Ordering::SeqCst);
+    }
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u32,
+    }
+    let p = Pointer {
+        limit: (core::mem::size_of_val(&IDT) - 1) as u16,
+        base: IDT.as_ptr() as u32,
+    };
+    // SAFETY: the IDT is a static in kernel memory mapped in every root;
+    // its gates point at entry stubs in .text.trap.
+    unsafe { asm!("lidt [{}]", in(reg) &p, options(readonly, nostack, preserves_flags)) };
 }

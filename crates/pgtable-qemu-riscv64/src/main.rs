@@ -14,6 +14,7 @@ mod crosscheck;
 mod data;
 mod frame;
 mod heap;
+mod ioremap;
 mod machine;
 mod probe;
 mod report;
@@ -72,6 +73,7 @@ extern "C" fn kmain() -> ! {
     if c.failed() == 0 {
         crosscheck::run(&mut c, main);
         scenarios::run(&mut c);
+        ioremap::run(&mut c);
     }
     machine::go_home();
     println!(

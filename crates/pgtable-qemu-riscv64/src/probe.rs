@@ -32,8 +32,8 @@ fn finish(r: Ret) -> Result<u64, Fault> {
 }
 
 /// Read the 8-byte word at `va` (8-byte aligned by the callers) in S-mode.
-/// The callers read only RAM the kernel may access, or addresses the
-/// walker says fault; this kernel maps no device.
+/// The callers read only RAM the kernel may access, addresses the walker
+/// says fault, or (`ioremap`) RBR of the UART, which nothing else uses.
 pub fn read(va: u64) -> Result<u64, Fault> {
     // SAFETY: the probe follows the C ABI, touches only a0, a1, t1, t2 and
     // PGQ_PROBE_ARMED, and a fault at its one access is recovered by the

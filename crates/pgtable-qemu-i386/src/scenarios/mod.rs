@@ -45,6 +45,7 @@ use pgtable::arch::RegionKind;
 use pgtable::PageSize;
 use pgtable::{PhysAddr, Prot, VirtAddr, PAGE_SIZE};
 use pgtable_mmu::{Access, Mode};
+use pgtable_qemu_common::era::{self, Code, Era, Family};
 
 /// Table frames per scenario machine.
 const TABLE_PAGES: u64 = 256;
@@ -54,28 +55,6 @@ const HPET: u64 = 0xfed0_0000;
 const UNITS: u64 = 4;
 /// Pages per percpu unit.
 const UNIT_PAGES: u64 = 8;
-
-/// Linux eras the simulator models (`pgtable-sim/src/era.rs`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Era {
-    Pre9b86,
-    Pre58,
-    V58To616,
-    V617,
-}
-
-const ERAS: [Era; 4] = [Era::Pre9b86, Era::Pre58, Era::V58To616, Era::V617];
-
-impl Era {
-    fn name(self) -> &'static str {
-        match self {
-            Era::Pre9b86 => "pre-9b861528a801",
-            Era::Pre58 => "pre-5.8",
-            Era::V58To616 => "5.8-6.16",
-            Era::V617 => "6.17+",
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scenario {
@@ -94,17 +73,13 @@ impl Scenario {
     }
 
     /// Whether `era` writes this kernel user's populate as new code (tracked
-    /// and synced) on x86-32 (`Era::populate()` in the simulator): 6.17+
-    /// everywhere; 5.8–6.16 for vmalloc and ioremap, whose
-    /// `vmap_*_range_noflush()` call `arch_sync_kernel_mappings()` for
-    /// `PGTBL_PMD_MODIFIED`; percpu (`pcpu_populate_pte()`) populates
-    /// plainly until 6.17.
+    /// and synced) on x86-32 (the shared era table, the simulator's
+    /// `Era::populate()`): 6.17+ everywhere; 5.8–6.16 for vmalloc and
+    /// ioremap, whose `vmap_*_range_noflush()` call
+    /// `arch_sync_kernel_mappings()` for `PGTBL_PMD_MODIFIED`; percpu
+    /// (`pcpu_populate_pte()`) populates plainly until 6.17.
     fn new_code(self, era: Era) -> bool {
-        match era {
-            Era::V617 => true,
-            Era::V58To616 => self != Scenario::Percpu,
-            _ => false,
-        }
+        era.code(era::user_of(self.name()), Family::X86_32) == Code::New
     }
 }
 
@@ -113,6 +88,17 @@ enum Verdict {
     Ok,
     Fixed,
     Oops,
+}
+
+impl Verdict {
+    /// As the simulator's table spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Fixed => "fixed",
+            Verdict::Oops => "oops",
+        }
+    }
 }
 
 /// What the simulator expects on this image's mode
@@ -134,7 +120,10 @@ pub fn run(c: &mut Checks) {
         Scenario::Ioremap,
         Scenario::Percpu,
     ] {
-        for era in ERAS {
+        for era in Era::ALL
+            .into_iter()
+            .filter(|e| e.exists(s.name(), Family::X86_32))
+        {
             let code = if s.new_code(era) { "new" } else { "old" };
             let r = scenario(s, era);
             machine::go_home();
@@ -260,7 +249,9 @@ fn scenario(s: Scenario, era: Era) -> CheckResult {
         Some(r) => format!("edit sync {:?}", r.outcome),
     };
     let detail = format!(
-        "verdict={verdict:?} expected={want:?} faults={faults} in {faulted:?} cr2={} err={} fixed={fixed} oops={oops} touches={n} agree=all; {how}; then roots=4 compared={} differences=0",
+        "verdict={} expected={} faults={faults} predicted={faults} in {faulted:?} cr2={} err={} fixed={fixed} oops={oops} touches={n} agree=all; {how}; then roots=4 compared={} differences=0",
+        verdict.name(),
+        want.name(),
         if cr2.is_empty() { String::from("-") } else { cr2.join(",") },
         if err.is_empty() { String::from("-") } else { err.join(",") },
         t.addresses,

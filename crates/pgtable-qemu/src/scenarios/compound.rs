@@ -3,7 +3,7 @@
 //! shared page, through `vmemmap_populate_compound_pages()`, a path that
 //! populated top-level entries and never synced them.
 
-use super::{boot, edit_kernel, late_sync, vmemmap_of, Code, Trace};
+use super::{boot, edit_kernel, late_sync, vmemmap_of, Late, Plan, Trace};
 use crate::touch;
 use crate::{data, probe};
 use alloc::format;
@@ -17,7 +17,7 @@ const COMPOUNDS: u64 = 4;
 const VMEMMAP_PER_COMPOUND: u64 = 512 * 64;
 const MARK: u64 = 0x4917_f55b_4ef9;
 
-pub fn run(code: Code) -> Result<Trace, String> {
+pub fn run(plan: Plan) -> Result<Trace, String> {
     let (m, [a, b]) = boot()?;
     let pt = &m.pt;
     let vmm = vmemmap_of(pt, DEV_PA);
@@ -31,11 +31,14 @@ pub fn run(code: Code) -> Result<Trace, String> {
         frames.push(heads[i]);
         frames.extend(core::iter::repeat_n(tails[i], 7));
     }
-    edit_kernel(pt, code, |e| e.vmap_pages(vmm, &frames))?;
+    edit_kernel(pt, plan.code, |e| e.vmap_pages(vmm, &frames))?;
+    if plan.late == Late::BeforeTouches {
+        late_sync(pt, vmm, vmm + len - 1);
+    }
 
     // The struct page of page `n` of compound page `i`.
     let page = |i: u64, n: u64| vmm + i * VMEMMAP_PER_COMPOUND + n * 64;
-    let mut tr = Trace::new(code);
+    let mut tr = Trace::new(plan);
     let (ra, rb) = (a.root(), b.root());
     for root in [ra, rb] {
         tr.touch(&m, root, page(0, 0), false);
@@ -45,7 +48,7 @@ pub fn run(code: Code) -> Result<Trace, String> {
     for root in [pt.kernel_root(), c.root()] {
         tr.touch(&m, root, page(2, 300), true);
     }
-    if code == Code::Old {
+    if plan.late == Late::AfterTouches {
         late_sync(pt, vmm, vmm + len - 1);
     }
     tr.mark_synced();
@@ -56,11 +59,17 @@ pub fn run(code: Code) -> Result<Trace, String> {
     // page of page 128 reads back through that of page 320 (vmemmap pages 2
     // and 5 of compound page 1), and the head's vmemmap page is its own.
     let (va1, va2) = (page(1, 128) + 8, page(1, 320) + 8);
-    let soft1 = touch::soft(&m.mmu, ra, va1, true).map(|t| t.pa);
-    let soft2 = touch::soft(&m.mmu, ra, va2, false).map(|t| t.pa);
-    let head = touch::soft(&m.mmu, ra, page(1, 0), false).map(|t| t.pa);
+    // (Through init_mm when nothing ever synced A.)
+    let rw = if plan.never_synced() {
+        pt.kernel_root()
+    } else {
+        ra
+    };
+    let soft1 = touch::soft(&m.mmu, rw, va1, true).map(|t| t.pa);
+    let soft2 = touch::soft(&m.mmu, rw, va2, false).map(|t| t.pa);
+    let head = touch::soft(&m.mmu, rw, page(1, 0), false).map(|t| t.pa);
     let tail_pa = tails[1].0 + 8;
-    tr.touch(&m, ra, va1, true);
+    tr.touch(&m, rw, va1, true);
     // SAFETY: `va1` maps the scenario's own tail frame (just touched).
     let wrote = unsafe { probe::write_u64(va1, MARK) };
     let through2 = probe::read_u64(va2);

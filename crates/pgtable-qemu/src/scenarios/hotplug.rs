@@ -3,7 +3,9 @@
 //! lack the new entries until the sync, so kernel code running on their
 //! roots faults on the new memory.
 
-use super::{boot, edit_kernel, late_sync, region_start, top_slot_size, vmemmap_of, Code, Trace};
+use super::{
+    boot, edit_kernel, late_sync, region_start, top_slot_size, vmemmap_of, Late, Plan, Trace,
+};
 use crate::data::{self, BLOCK_2M};
 use crate::probe;
 use alloc::format;
@@ -15,7 +17,7 @@ use pgtable::PhysAddr;
 const SECTION: u64 = 128 << 20;
 const MARK: u64 = 0x9b86_1528_a801;
 
-pub fn run(code: Code) -> Result<Trace, String> {
+pub fn run(plan: Plan) -> Result<Trace, String> {
     let (m, [a, b]) = boot()?;
     let pt = &m.pt;
     // The hot-added section sits one top-level slot above physical 0, so
@@ -29,14 +31,18 @@ pub fn run(code: Code) -> Result<Trace, String> {
     // Backing RAM: every 2 MiB of the new direct map and the vmemmap block
     // share one real 2 MiB block.
     let block = data::block_2m()?;
-    edit_kernel(pt, code, |e| {
+    edit_kernel(pt, plan.code, |e| {
         for off in (0..SECTION).step_by(BLOCK_2M as usize) {
             e.vmap_range(dm + off, block, BLOCK_2M, 21)?;
         }
         e.vmap_range(vmm, block, vmm_len, 21)
     })?;
+    if plan.late == Late::BeforeTouches {
+        late_sync(pt, dm, dm + SECTION - 1);
+        late_sync(pt, vmm, vmm + vmm_len - 1);
+    }
 
-    let mut tr = Trace::new(code);
+    let mut tr = Trace::new(plan);
     let (ra, rb) = (a.root(), b.root());
     // A process that ran before the hot-add: the boot direct map works,
     // then `online_pages()`-style code writes the new struct pages and
@@ -54,7 +60,7 @@ pub fn run(code: Code) -> Result<Trace, String> {
         tr.touch(&m, root, dm, false);
         tr.touch(&m, root, vmm, true);
     }
-    if code == Code::Old {
+    if plan.late == Late::AfterTouches {
         // What 9b861528a801 added: sync_global_pgds() over both ranges.
         late_sync(pt, dm, dm + SECTION - 1);
         late_sync(pt, vmm, vmm + vmm_len - 1);
@@ -64,8 +70,14 @@ pub fn run(code: Code) -> Result<Trace, String> {
         tr.touch(&m, root, vmm, true);
         tr.touch(&m, root, dm + SECTION - 8, true);
     }
-    // The write lands in the backing block, where the software MMU says.
-    let t = tr.touch(&m, ra, dm + 0x100, true);
+    // The write lands in the backing block, where the software MMU says
+    // (through init_mm when nothing ever synced A).
+    let rw = if plan.never_synced() {
+        pt.kernel_root()
+    } else {
+        ra
+    };
+    let t = tr.touch(&m, rw, dm + 0x100, true);
     // SAFETY: `dm + 0x100` maps the scenario's own block (just checked).
     let wrote = unsafe { probe::write_u64(dm + 0x100, MARK) };
     let seen = data::read_phys(block + 0x100);

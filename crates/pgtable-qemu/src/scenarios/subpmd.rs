@@ -4,7 +4,7 @@
 //! of `vmemmap_populate()`. On a CPU running another process's root the
 //! memset itself faults.
 
-use super::{boot, edit_kernel, late_sync, vmemmap_of, Code, Trace};
+use super::{boot, edit_kernel, late_sync, vmemmap_of, Late, Plan, Trace};
 use crate::data::{self, BLOCK_2M};
 use crate::probe;
 use crate::space::{self, Machine};
@@ -20,7 +20,7 @@ const SUB_LEN: u64 = 2 << 20;
 const PAGE_UNUSED: u8 = 0xfd;
 const UNUSED_WORD: u64 = u64::from_ne_bytes([PAGE_UNUSED; 8]);
 
-pub fn run(code: Code) -> Result<Trace, String> {
+pub fn run(plan: Plan) -> Result<Trace, String> {
     let (m, [a, b]) = boot()?;
     let pt = &m.pt;
     let start = vmemmap_of(pt, SUB_PA);
@@ -28,14 +28,19 @@ pub fn run(code: Code) -> Result<Trace, String> {
     let blk = start & !(BLOCK_2M - 1);
     let blk_end = blk + BLOCK_2M;
     let block = data::block_2m()?;
-    edit_kernel(pt, code, |e| e.vmap_range(blk, block, BLOCK_2M, 21))?;
+    edit_kernel(pt, plan.code, |e| e.vmap_range(blk, block, BLOCK_2M, 21))?;
+    // Before 5.13 the populate mapped whole PMD blocks with no memset and
+    // synced before the memmap was used.
+    if plan.late == Late::BeforeTouches {
+        late_sync(pt, blk, blk_end - 1);
+    }
 
     // vmemmap_use_new_sub_pmd(), on a CPU whose CR3 is process A's root.
-    let mut tr = Trace::new(code);
+    let mut tr = Trace::new(plan);
     let ra = a.root();
     let mut done = memset(&mut tr, &m, ra, blk, start - blk);
     done &= memset(&mut tr, &m, ra, end, blk_end - end);
-    if code == Code::Old {
+    if plan.late == Late::AfterTouches {
         late_sync(pt, blk, blk_end - 1);
     }
     tr.mark_synced();

@@ -6,7 +6,6 @@
 //! Every BSP wait is bounded ([`wait`]): an AP that stops answering is a
 //! failed check ("deadlock"), not a hang.
 
-use super::{rounds, watch};
 use crate::cpu::{self, MAX_CPUS};
 use crate::{apic, gdt, interrupts, shootdown, space};
 use alloc::format;
@@ -141,8 +140,8 @@ pub extern "C" fn entry(cpu: u64) -> ! {
             k if k == Kind::Switch as u64 => {
                 space::switch_to(PhysAddr(ROOT[me].load(Ordering::Relaxed)))
             }
-            k if k == Kind::Watch as u64 => watch::ap_loop(me, seq),
-            k if k == Kind::Rounds as u64 => rounds::ap_loop(me, seq),
+            k if k == Kind::Watch as u64 => super::ap_work(Kind::Watch, me, seq),
+            k if k == Kind::Rounds as u64 => super::ap_work(Kind::Rounds, me, seq),
             _ => {}
         }
         DONE[me].store(seq, Ordering::Release);

@@ -151,9 +151,19 @@ pub fn run(c: &mut Checks, cmdline: &str) {
         }
     };
     changes::run(c, &aps);
-    rounds::run(c, &aps);
+    rounds::run(c, &aps, control::run);
     println!(
         "SMP done in {} M TSC cycles",
         cpu::rdtsc().wrapping_sub(t0) / 1_000_000
     );
+}
+
+/// An AP's share of a command, run from its loop (`ap::entry`): here so
+/// that `ap`, which the commands use, does not depend on them.
+fn ap_work(kind: ap::Kind, me: usize, seq: u64) {
+    match kind {
+        ap::Kind::Watch => watch::ap_loop(me, seq),
+        ap::Kind::Rounds => rounds::ap_loop(me, seq),
+        _ => {}
+    }
 }

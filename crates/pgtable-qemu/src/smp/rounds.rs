@@ -17,7 +17,6 @@
 //! Then the negative control (`control.rs`).
 
 use super::ap::{self, Kind};
-use super::control;
 use super::flush_hook::IpiFlush;
 use crate::cpu::{self, MAX_CPUS};
 use crate::data;
@@ -32,7 +31,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use pgtable::arch::RegionKind;
-use pgtable::{FlushRange, PhysAddr, Prot, VirtAddr};
+use pgtable::{FlushRange, PhysAddr, Prot, VirtAddr, X86_64};
 
 /// Rounds with the shootdown (the issue asks for at least 10,000).
 pub const ROUNDS: u64 = 10_000;
@@ -273,7 +272,11 @@ pub(super) fn totals(aps: &[usize]) -> Totals {
     t
 }
 
-fn rounds(c: &mut Checks, b: &mut Bench, aps: &[usize]) -> Result<(), String> {
+/// What runs after the rounds, with the APs still in theirs (the negative
+/// control, `control::run`).
+pub type After = fn(&mut Checks, &mut Bench, &[usize], X86_64) -> Result<(), String>;
+
+fn rounds(c: &mut Checks, b: &mut Bench, aps: &[usize], after: After) -> Result<(), String> {
     let arch = *b.m.pt.arch();
     let mut hook = IpiFlush::new(aps, arch, true);
     let t0 = cpu::rdtsc();
@@ -322,10 +325,10 @@ fn rounds(c: &mut Checks, b: &mut Bench, aps: &[usize]) -> Result<(), String> {
     };
     c.record_detail("smp/shootdown-rounds", r);
 
-    control::run(c, b, aps, arch)
+    after(c, b, aps, arch)
 }
 
-pub fn run(c: &mut Checks, aps: &[usize]) {
+pub fn run(c: &mut Checks, aps: &[usize], after: After) {
     let mut b = match setup(aps) {
         Ok(b) => b,
         Err(e) => {
@@ -345,7 +348,7 @@ pub fn run(c: &mut Checks, aps: &[usize]) {
             return;
         }
     };
-    let r = rounds(c, &mut b, aps);
+    let r = rounds(c, &mut b, aps, after);
     let stopped = ap::run(Kind::Idle, aps).and_then(|_| ap::wait_done(seq, aps));
     if let Err(e) = r.and(stopped) {
         c.record("smp/shootdown-rounds", Err(e));
