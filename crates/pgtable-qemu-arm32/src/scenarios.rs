@@ -102,9 +102,9 @@ fn change(
             let frames: Vec<PhysAddr> = (0..4).map(|i| PhysAddr(block + i * PAGE_SIZE)).collect();
             let mut kernel = kernel;
             let va = match code {
-                // SAFETY: the old code on purpose; every read below is a
-                // probe whose fault is caught and compared.
                 Code::Old => {
+                    // SAFETY: the old code on purpose; every read below is a
+                    // probe whose fault is caught and compared.
                     unsafe { kernel.legacy_edit(|ed| ed.vmap(&frames, Prot::KERNEL)) }.map_err(e)?
                 }
                 Code::New => kernel
@@ -126,8 +126,9 @@ fn change(
             let pa = PhysAddr(u64::from(UART_PA));
             let mut kernel = kernel;
             let va = match code {
-                // SAFETY: as above.
                 Code::Old => {
+                    // SAFETY: the old code on purpose; every read below is a
+                    // probe whose fault is caught and compared.
                     unsafe { kernel.legacy_edit(|ed| ed.ioremap(pa, 0x1000, CacheMode::Uncached)) }
                         .map_err(e)?
                 }

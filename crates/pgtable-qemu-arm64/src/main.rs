@@ -3,6 +3,7 @@
 //! See README.md.
 
 #![no_std]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![no_main]
 
 extern crate alloc;

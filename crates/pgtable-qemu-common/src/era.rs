@@ -101,11 +101,11 @@ impl Era {
     /// Whether `scenario` on `family` existed in this era (`expect.rs`:
     /// the `NotInEra` rules; `n/e` in VERDICTS.md).
     pub fn exists(self, scenario: &str, family: Family) -> bool {
-        let family_too_young = match (family, self) {
-            (Family::Arm64 | Family::Riscv64, Era::Pre9b86) => true,
-            (Family::X86_64 { la57: true }, Era::Pre9b86) => true,
-            _ => false,
-        };
+        let family_too_young = matches!(
+            (family, self),
+            (Family::Arm64 | Family::Riscv64, Era::Pre9b86)
+                | (Family::X86_64 { la57: true }, Era::Pre9b86)
+        );
         let code_too_young = match (scenario, self) {
             ("compound-devmap", Era::Pre9b86 | Era::Pre58) => true,
             ("subpmd-clear" | "kasan-shadow", Era::Pre9b86) => true,

@@ -4,6 +4,7 @@
 //! them, and the library's leaf sizes for the shifts the kernels' tables
 //! use.
 #![no_std]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 

@@ -4,6 +4,7 @@
 //! README.md.
 
 #![no_std]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![no_main]
 
 extern crate alloc;

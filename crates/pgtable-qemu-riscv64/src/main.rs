@@ -3,6 +3,7 @@
 //! software MMU `pgtable-mmu`. See README.md.
 
 #![no_std]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![no_main]
 
 extern crate alloc;

@@ -10,6 +10,7 @@
 //! (`smp`).
 
 #![no_std]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![no_main]
 
 extern crate alloc;

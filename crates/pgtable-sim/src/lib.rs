@@ -7,6 +7,7 @@
 //! The verdict of every scenario, era and paging mode, with the Linux
 //! function that decides it, follows (`VERDICTS.md`, checked by a test).
 #![doc = include_str!("../VERDICTS.md")]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod arch;
 mod bus;
