@@ -415,6 +415,26 @@ pub fn run(workspace: &Path, verbose: bool) -> std::process::ExitCode {
             }
         }
         total += found.len();
+        if rel == "crates/pgtable/src/lib.rs" {
+            let unknown: Vec<&String> = tree
+                .files
+                .keys()
+                .filter(|m| !m.is_empty())
+                .filter(|m| {
+                    let top = m.split("::").next().unwrap_or("");
+                    !LIBRARY_LAYERS.iter().any(|l| l.contains(&top))
+                })
+                .collect();
+            for m in &unknown {
+                println!("  module {m} is in no layer of LIBRARY_LAYERS");
+            }
+            let breaks = layer_breaks(&g, LIBRARY_LAYERS);
+            for b in &breaks {
+                println!("  import up the layers: {b}");
+            }
+            println!("  layers: {} imports up the layers", breaks.len());
+            total += breaks.len() + unknown.len();
+        }
     }
     if total == 0 {
         println!("no import cycles");
@@ -425,9 +445,56 @@ pub fn run(workspace: &Path, verbose: bool) -> std::process::ExitCode {
     }
 }
 
+/// The library's layers, bottom first (ARCHITECTURE.md, "Layers inside the
+/// library"): a module may name its own layer and the ones below, never one
+/// above. Modules are matched by their first path segment.
+pub const LIBRARY_LAYERS: &[&[&str]] = &[
+    &["addr", "level", "prot", "mask", "error", "activate", "sync"],
+    &["arch", "page_size"],
+    &["memory"],
+    &["walk", "args"],
+    &["tlb", "vmalloc"],
+    &["space"],
+    &["mm", "ptdump"],
+];
+
+/// Edges of `g` that point up the layers, as `from -> to`.
+pub fn layer_breaks(g: &BTreeMap<String, BTreeSet<String>>, layers: &[&[&str]]) -> Vec<String> {
+    let layer = |m: &str| {
+        let top = m.split("::").next().unwrap_or("");
+        layers.iter().position(|l| l.contains(&top))
+    };
+    let mut out = Vec::new();
+    for (from, tos) in g {
+        for to in tos {
+            if let (Some(a), Some(b)) = (layer(from), layer(to)) {
+                if b > a {
+                    out.push(format!("{from} -> {to}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_import_up_the_layers_is_found() {
+        let t = tree(&[
+            ("walk", "use crate::arch::Arch;"),
+            ("arch", "use crate::walk::tables::EntryPtr;"),
+        ]);
+        let mut g = edges(&t);
+        assert_eq!(
+            layer_breaks(&g, &[&["arch"], &["walk"]]),
+            vec!["arch -> walk".to_string()]
+        );
+        g.get_mut("arch").unwrap().clear();
+        assert!(layer_breaks(&g, &[&["arch"], &["walk"]]).is_empty());
+    }
 
     fn tree(mods: &[(&str, &str)]) -> ModuleTree {
         let mut t = ModuleTree::default();

@@ -24,6 +24,7 @@ mod editor;
 mod frames;
 pub mod hotplug;
 pub mod kasan;
+mod kernel_edit;
 mod leaves;
 pub mod percpu;
 pub mod vmemmap;

@@ -52,6 +52,11 @@ pub struct KernelEdit<
 pub type LegacyEdit<'k, 'a, A, M, L = DefaultLock> = KernelEdit<'k, 'a, A, M, L, Legacy>;
 
 impl<'k, 'a, A: Arch, M: TableMemory, L: RawMutex, P: EditPolicy> KernelEdit<'k, 'a, A, M, L, P> {
+    /// The page tables this edit changes (for the `mm` layer above).
+    pub(crate) fn tables(&self) -> &crate::space::PageTables<A, M, L> {
+        self.ks.pt
+    }
+
     pub(crate) fn new(ks: &'k mut KernelSpace<'a, A, M, L>) -> Self {
         KernelEdit {
             ks,

@@ -4,7 +4,6 @@
 
 mod adopt;
 mod edit;
-mod editor;
 pub(crate) mod handle;
 mod inspect;
 mod kernel;

@@ -1,16 +1,16 @@
 //! [`KernelEditor`] for the kernel edit of either policy: each call is the
 //! edit's own method, so the `mm` users behave the same on either.
 
-use super::edit::KernelEdit;
-use super::handle::{KernelTable, SharedTable};
-use super::policy::EditPolicy;
+use super::KernelEditor;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Refused, Result};
 use crate::memory::TableMemory;
-use crate::mm::KernelEditor;
 use crate::page_size::PageSize;
 use crate::prot::{CacheMode, Prot};
+use crate::space::EditPolicy;
+use crate::space::KernelEdit;
+use crate::space::{KernelTable, SharedTable};
 use crate::tlb::TlbFlush;
 use crate::walk::tables::EntryPtr;
 use lock_api::RawMutex;
@@ -20,7 +20,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex + 'static, P: EditPolicy> KernelEd
 {
     type Lock = L;
     fn arch(&self) -> &A {
-        self.ks.pt.arch()
+        self.tables().arch()
     }
     fn vmap_range(
         &mut self,
@@ -57,7 +57,7 @@ impl<'a, A: Arch, M: TableMemory, L: RawMutex + 'static, P: EditPolicy> KernelEd
         KernelEdit::entry(self, level, e)
     }
     fn is_shared(&self, table: PhysAddr) -> bool {
-        self.ks.pt.shared().contains(table)
+        self.tables().shared().contains(table)
     }
     fn alloc_track(&mut self, level: Level, e: EntryPtr, addr: VirtAddr) -> Result<EntryPtr> {
         KernelEdit::alloc_track(self, level, e, addr)
