@@ -704,8 +704,10 @@ fn spot(m: &Machine, r: &Raw) -> Option<Spot> {
         return None;
     }
     let span = pte_span(m.arch);
+    // `checked_add`: the kernel-text region ends at the top of the address
+    // space, so a run of leaves from its last page would wrap.
     let leaves = (0..r.leaves)
-        .map(|i| page + i * 4096)
+        .map_while(|i| page.checked_add(i * 4096))
         .take_while(|&va| va <= region.last && va / span == page / span)
         .enumerate()
         .map(|(i, va)| (va, LEAF_PA + i as u64 * 4096))
