@@ -1,5 +1,5 @@
 //! A loom model check of the library's own create/destroy-versus-sync
-//! protocol (`space/mod.rs`, `space/registry.rs`, `space/edit.rs`): the real
+//! protocol (`space/lifecycle.rs`, `space/registry.rs`, `space/edit.rs`): the real
 //! [`PageTables`] runs here, with its locks and atomics swapped for loom's.
 //!
 //! Built only with `RUSTFLAGS="--cfg loom"`; without it this file is empty:
@@ -77,6 +77,7 @@ use loom::sync::atomic::AtomicU64;
 use loom::thread;
 use pgtable::arch::x86_32::X86_32;
 use pgtable::arch::RegionKind;
+use pgtable::KernelPolicy;
 use pgtable::PageSize;
 use pgtable::{
     AddressSpace, Arch, Error, LoomBug, PageTables, PhysAddr, Prot, RawAccess, Result, TableMemory,
