@@ -102,3 +102,40 @@ pub fn enable_nx() -> bool {
     };
     rdmsr(IA32_EFER).0 & EFER_NXE != 0
 }
+
+/// Whether the CPU has SMEP (CPUID.(EAX=07H,ECX=0):EBX[7]).
+pub fn has_smep() -> bool {
+    cpuid(0).0 >= 7 && cpuid(7).1 & (1 << 7) != 0
+}
+
+/// Whether the CPU has SMAP (CPUID.(EAX=07H,ECX=0):EBX[20]).
+pub fn has_smap() -> bool {
+    cpuid(0).0 >= 7 && cpuid(7).1 & (1 << 20) != 0
+}
+
+/// Set (`on`) or clear the CR4 bits `bits` (SMEP, SMAP). QEMU flushes its
+/// TLB when either changes.
+pub fn set_cr4(bits: u32, on: bool) {
+    let v = if on { cr4() | bits } else { cr4() & !bits };
+    // SAFETY: only SMEP and SMAP are passed: the kernel never fetches from
+    // user pages, and with SMAP its only accesses to user pages are the
+    // probes, whose faults are recovered.
+    unsafe { asm!("mov cr4, {}", in(reg) v, options(nostack, preserves_flags)) };
+}
+
+/// EFLAGS.AC (bit 18): with CR4.SMAP, set lets CPL 0 read and write user
+/// pages (what `stac` does; `clac` clears it).
+const EFLAGS_AC: u32 = 1 << 18;
+
+/// Set or clear EFLAGS.AC.
+pub fn set_ac(on: bool) {
+    // SAFETY: AC only changes SMAP's check at CPL 0 (and alignment checks,
+    // off since CR0.AM is clear); pushfd/popfd use the stack balanced.
+    unsafe {
+        if on {
+            asm!("pushfd", "or dword ptr [esp], {ac}", "popfd", ac = const EFLAGS_AC);
+        } else {
+            asm!("pushfd", "and dword ptr [esp], {ac}", "popfd", ac = const !EFLAGS_AC);
+        }
+    }
+}

@@ -2,6 +2,11 @@
 //! paging, a whole PDE), *tagged*: every 4-byte word holds its own physical
 //! address, so a read through a virtual address proves which physical
 //! address it reached.
+//!
+//! The two words at [`FETCH_OFFSET`] of every 4 KiB page hold instead a
+//! fetch stub, `mov $pa_of_page, %eax; ret`: the fetch probes call it, and
+//! the value it returns proves which physical page the fetch reached. Its
+//! words are their [`tag`]s, so loads and stores check them as any other.
 
 use crate::frame::{self, kva};
 use alloc::vec::Vec;
@@ -29,7 +34,23 @@ pub fn is_tagged(pa: u64) -> bool {
     TAGGED.lock().iter().any(|&(s, e)| (s..e).contains(&pa))
 }
 
-/// The tag the word at `pa` holds.
+/// Offset in every page of a block of its fetch stub (8 bytes).
+pub const FETCH_OFFSET: u64 = 0xff8;
+
+/// The tag the word at `pa` holds: its own address, or the page's fetch
+/// stub at [`FETCH_OFFSET`]: `b8 <page pa, 4 bytes> c3 cc cc` (`mov imm32,
+/// %eax; ret; int3; int3`).
 pub const fn tag(pa: u64) -> u32 {
-    (pa & !3) as u32
+    let w = (pa & !3) as u32;
+    let page = w & !0xfff;
+    match w as u64 & 0xfff {
+        FETCH_OFFSET => 0xb8 | (page << 8),
+        0xffc => (page >> 24) | 0xcc_cc_c3_00,
+        _ => w,
+    }
+}
+
+/// The value the fetch stub of the page at `pa` leaves in eax.
+pub const fn fetch_value(pa: u64) -> u32 {
+    (pa as u32) & !0xfff
 }

@@ -7,6 +7,7 @@ use crate::trap;
 extern "C" {
     fn pgq_probe_ld(va: u32, out: *mut u32) -> u32;
     fn pgq_probe_st(va: u32, value: u32) -> u32;
+    fn pgq_probe_fetch(target: u32, out: *mut u32) -> u32;
 }
 
 /// A recovered page fault.
@@ -52,6 +53,23 @@ pub unsafe fn write(va: u32, value: u32) -> Result<(), Fault> {
     // contract.
     let f = unsafe { pgq_probe_st(va, value) };
     finish(f, ())
+}
+
+/// Call `target` at CPL 0 and return what its fetch stub left in eax, or
+/// the #PF the fetch raised.
+///
+/// # Safety
+///
+/// If the fetch is permitted the code at `target` runs: the caller calls
+/// only addresses whose walks all fault or reach a fetch stub.
+pub unsafe fn fetch(target: u32) -> Result<u32, Fault> {
+    let mut out = 0u32;
+    // SAFETY: the probe follows the C ABI and touches only eax, ecx,
+    // PGQ_FIXUP and `out`; a #PF at the target is recovered at the
+    // probe's fixup. What runs at the target is the caller's contract (a
+    // stub: `mov $imm, %eax; ret`).
+    let f = unsafe { pgq_probe_fetch(target, &mut out) };
+    finish(f, out)
 }
 
 /// Faults recovered so far.

@@ -123,6 +123,25 @@ pgq_probe_st:
 .Lst_fixup:
     movl $1, %eax
     ret
+
+    // pgq_probe_fetch(target, out): call target, whose fetch stub
+    // (`data::FETCH_OFFSET`) sets eax and returns; *out = eax. A #PF at
+    // the target resumes at the fixup with the call's return address
+    // still on the stack.
+    .global pgq_probe_fetch
+pgq_probe_fetch:
+    movl 4(%esp), %ecx
+    movl $.Lfetch_fixup, PGQ_FIXUP
+    call *%ecx
+    movl $0, PGQ_FIXUP
+    movl 8(%esp), %ecx
+    movl %eax, (%ecx)
+    xorl %eax, %eax
+    ret
+.Lfetch_fixup:
+    addl $4, %esp
+    movl $1, %eax
+    ret
 "#,
     fatal = sym pgq_fatal,
     options(att_syntax)

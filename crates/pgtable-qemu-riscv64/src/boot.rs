@@ -29,7 +29,7 @@ const BOOT_LEAF: u64 = ((0x8000_0000u64 >> 12) << 10) | 0xcf;
 /// satp.MODE for Sv39.
 const SATP_SV39: u64 = 8 << 60;
 
-/// Whether a probe is armed (1) or not (0). Written by the probe functions,
+/// Whether a data probe (1) or a fetch probe (2) is armed, or none (0). Written by the probe functions,
 /// cleared by the trap handler when it recovers.
 #[no_mangle]
 static PGQ_PROBE_ARMED: AtomicU64 = AtomicU64::new(0);
@@ -110,16 +110,18 @@ pgq_trap:
     ld t2, 0(t1)
     beqz t2, 8f
     sd zero, 0(t1)
-    la t1, PGQ_FAULT
-    csrr t2, scause
-    sd t2, 0(t1)
-    csrr t2, stval
-    sd t2, 8(t1)
-    ld t2, 16(t1)
-    addi t2, t2, 1
-    sd t2, 16(t1)
+    addi t2, t2, -1
+    beqz t2, 4f
+    // A fetch probe (armed = 2): resume at pgq_fetch_resume in S-mode
+    // (the trap may come from U-mode). sepc is not read: it may be the
+    // address whose fetch faulted.
+    la t1, pgq_fetch_resume
+    csrw sepc, t1
+    li t1, 0x100
+    csrs sstatus, t1
+    j 6f
     // Skip the faulting instruction: 2 bytes if compressed, else 4.
-    csrr t1, sepc
+4:  csrr t1, sepc
     lhu t2, 0(t1)
     andi t2, t2, 3
     addi t1, t1, 2
@@ -127,6 +129,14 @@ pgq_trap:
     bnez t2, 5f
     addi t1, t1, 2
 5:  csrw sepc, t1
+6:  la t1, PGQ_FAULT
+    csrr t2, scause
+    sd t2, 0(t1)
+    csrr t2, stval
+    sd t2, 8(t1)
+    ld t2, 16(t1)
+    addi t2, t2, 1
+    sd t2, 16(t1)
     ld t1, 0(t0)
     ld t2, 8(t0)
     csrr t0, sscratch
@@ -175,6 +185,41 @@ pgq_probe_sd:
     sd zero, 0(t1)
     xori a1, a1, 1
     li a0, 0
+    ret
+    .option pop
+
+    // Fetch probe: a0 = target, a1 = 0 (S-mode) or 1 (U-mode); returns
+    // a0 = what the target's stub left there, a1 = 0 returned / 1 trapped.
+    // S-mode calls the target, whose stub returns. U-mode enters it with
+    // sret (SPP = 0) and ra = pgq_fetch_resume: the stub's return then
+    // fetches kernel text in U-mode and traps, the handler sending both
+    // that trap and a fault at the target to pgq_fetch_resume in S-mode;
+    // the Rust side tells them apart by stval.
+    .global pgq_probe_fetch
+pgq_probe_fetch:
+    .option push
+    .option norvc
+    addi sp, sp, -16
+    sd ra, 0(sp)
+    la t1, PGQ_PROBE_ARMED
+    li t2, 2
+    sd t2, 0(t1)
+    bnez a1, 1f
+    jalr ra, 0(a0)
+    j pgq_fetch_resume
+1:  la ra, pgq_fetch_resume
+    csrw sepc, a0
+    li t2, 0x100
+    csrc sstatus, t2
+    sret
+    .global pgq_fetch_resume
+pgq_fetch_resume:
+    la t1, PGQ_PROBE_ARMED
+    ld a1, 0(t1)
+    sd zero, 0(t1)
+    seqz a1, a1
+    ld ra, 0(sp)
+    addi sp, sp, 16
     ret
     .option pop
 "#,

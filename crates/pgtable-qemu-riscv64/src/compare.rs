@@ -3,14 +3,17 @@
 //! each with sstatus.SUM clear and set: fault or not, the cause (13 load
 //! page fault, 15 store/AMO page fault) and stval (= the address), and for
 //! a load of a tagged data block the tag, which proves the physical address
-//! the walker computed.
+//! the walker computed. Then an instruction fetch in S-mode and in U-mode
+//! at the fetch stub of the address's page (`data::FETCH_OFFSET`): fault
+//! or not, cause 12 and stval, and the stub's value, which proves the
+//! physical page the fetch reached.
 
 use crate::machine::{self, PhysMem};
 use crate::{data, frame, probe};
 use alloc::format;
 use alloc::string::String;
 use pgtable_mmu::riscv64::Riscv64Mmu;
-use pgtable_mmu::{Access, Mode};
+use pgtable_mmu::{Access, Mode, PhysBus};
 
 /// Load page fault.
 pub const LOAD_PF: u64 = 13;
@@ -26,6 +29,14 @@ pub fn software(mmu: &Riscv64Mmu, root: u64, va: u64, access: Access) -> Outcome
         .map(|l| l.xlat.pa)
 }
 
+fn mode(user: bool) -> Mode {
+    if user {
+        Mode::User
+    } else {
+        Mode::Supervisor
+    }
+}
+
 /// Tally of one comparison run.
 #[derive(Default)]
 pub struct Tally {
@@ -34,6 +45,9 @@ pub struct Tally {
     pub probes: u64,
     pub faults: u64,
     pub tags: u64,
+    /// Fetch probes, and those that returned from the stub (S-mode, U-mode).
+    pub fetches: u64,
+    pub fetched: [u64; 2],
     pub differences: u64,
     pub first: Option<String>,
     /// Real outcomes: [no fault, cause 13, cause 15, other].
@@ -47,6 +61,9 @@ impl Tally {
         self.probes += o.probes;
         self.faults += o.faults;
         self.tags += o.tags;
+        self.fetches += o.fetches;
+        self.fetched[0] += o.fetched[0];
+        self.fetched[1] += o.fetched[1];
         self.differences += o.differences;
         for (a, b) in self.outcomes.iter_mut().zip(o.outcomes.iter()) {
             *a += b;
@@ -56,7 +73,7 @@ impl Tally {
         }
     }
 
-    fn differ(&mut self, what: String) {
+    pub fn differ(&mut self, what: String) {
         self.differences += 1;
         if self.first.is_none() {
             self.first = Some(what);
@@ -177,4 +194,74 @@ pub fn address(root: u64, va: u64, t: &mut Tally) {
         }
     }
     machine::set_sum(false);
+    fetches(root, va, t);
+}
+
+/// Compare instruction fetches at the fetch stub of `va`'s page, in
+/// S-mode and in U-mode (sstatus.SUM does not apply to fetches).
+///
+/// The jump is made only where every S- and U-mode walk of the stub's
+/// address (fetch, and load with SUM set) faults or reaches a tagged
+/// block, i.e. a fetch stub: a fetch the walker allows runs a stub, and
+/// one it refuses, were the real MMU to allow it, would run a stub too
+/// unless the tables map the page nowhere at all.
+pub fn fetches(root: u64, va: u64, t: &mut Tally) {
+    let target = (va & !0xfff) | data::FETCH_OFFSET;
+    let mmu = machine::software_mmu(true);
+    let safe = [false, true].into_iter().all(|user| {
+        [Access::Execute, Access::Read].into_iter().all(|a| {
+            match mmu.translate(&PhysMem, root, target, a, mode(user)) {
+                Ok(l) => data::is_tagged(l.xlat.pa),
+                Err(_) => true,
+            }
+        })
+    });
+    if !safe {
+        return;
+    }
+    for user in [false, true] {
+        fetch(&PhysMem, root, target, user, t);
+    }
+}
+
+/// One fetch of `target` (a fetch stub's address, safe as in [`fetches`]):
+/// the real MMU against the software MMU reading the tables from `bus`.
+pub fn fetch(bus: &impl PhysBus, root: u64, target: u64, user: bool, t: &mut Tally) {
+    let mmu = machine::software_mmu(false);
+    let sw = mmu
+        .translate(bus, root, target, Access::Execute, mode(user))
+        .map(|l| l.xlat.pa);
+    t.walks += 1;
+    // SAFETY: the callers jump only to fetch stubs' addresses whose walks
+    // all fault or reach a tagged block (`fetches`); a stub sets a0 and
+    // returns.
+    let hw = unsafe { probe::fetch(target, user) };
+    t.probes += 1;
+    t.fetches += 1;
+    match &hw {
+        Ok(_) => t.fetched[user as usize] += 1,
+        Err(_) => t.faults += 1,
+    }
+    let err = match (&sw, &hw) {
+        (Ok(pa), Ok(v)) if *v == data::fetch_value(*pa) => return,
+        (Ok(pa), Ok(v)) => format!("stub returned {v:#x}, the stub of pa {pa:#x} expected"),
+        (Err(_), Err(f)) if f.scause == probe::FETCH_PF && f.stval == target => return,
+        (Err(_), Err(f)) => format!(
+            "real fault scause={} stval={:#x}, walker: fetch page fault {}",
+            f.scause,
+            f.stval,
+            show(&sw)
+        ),
+        (Ok(_), Err(f)) => format!(
+            "real fetch faulted (scause={} stval={:#x}), walker allows it ({})",
+            f.scause,
+            f.stval,
+            show(&sw)
+        ),
+        (Err(_), Ok(_)) => format!("real fetch succeeded, walker: {}", show(&sw)),
+    };
+    let m = if user { "U" } else { "S" };
+    t.differ(format!(
+        "fetch {target:#x} (root {root:#x}, {m}-mode): {err}"
+    ));
 }

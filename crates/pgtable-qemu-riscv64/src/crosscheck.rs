@@ -1,6 +1,8 @@
 //! The differential check: for every root after the set-up, the real MMU
-//! (loads and stores, SUM clear and set) on thousands of addresses equals
-//! the software MMU's walk of the same table memory.
+//! (loads and stores, SUM clear and set; S- and U-mode fetches of the
+//! pages' fetch stubs) on thousands of addresses equals the software MMU's
+//! walk of the same table memory; `crosscheck-fetch-negative` shows the
+//! fetch comparison catching a flipped X or U bit.
 //!
 //! Set-up on the main machine (its kernel root is init_mm's satp root):
 //! - process `before`;
@@ -208,8 +210,8 @@ pub fn run(c: &mut Checks, m: Machine) {
         }
         let r: CheckResult = if t.differences == 0 {
             Ok(format!(
-                "addresses={} walks={} probes={} faults={} tags={} differences=0",
-                t.addresses, t.walks, t.probes, t.faults, t.tags
+                "addresses={} walks={} probes={} faults={} tags={} fetches={} differences=0",
+                t.addresses, t.walks, t.probes, t.faults, t.tags, t.fetches
             ))
         } else {
             Err(format!(
@@ -222,12 +224,14 @@ pub fn run(c: &mut Checks, m: Machine) {
         c.record(&format!("crosscheck/{name}"), r);
         total.merge(&t);
     }
+    c.record("crosscheck-fetch-negative", negative(&m, &spaces[0]));
     machine::go_home();
     let o = total.outcomes;
     let r = if total.addresses >= MIN_ADDRESSES && total.differences == 0 {
         Ok(format!(
-            "roots=4 compared={} walks={} probes={} faults={} tags={} differences=0 outcomes[ok={} cause13={} cause15={} other={}]",
-            total.addresses, total.walks, total.probes, total.faults, total.tags, o[0], o[1], o[2], o[3]
+            "roots=4 compared={} walks={} probes={} faults={} tags={} fetches={} (returned S={} U={}) differences=0 outcomes[ok={} cause13={} cause15={} other={}]",
+            total.addresses, total.walks, total.probes, total.faults, total.tags, total.fetches,
+            total.fetched[0], total.fetched[1], o[0], o[1], o[2], o[3]
         ))
     } else {
         Err(format!(
@@ -242,6 +246,82 @@ pub fn run(c: &mut Checks, m: Machine) {
     // loaded as home); its spaces are leaked with it.
     drop(spaces);
     core::mem::forget(m);
+}
+
+/// The table memory with one leaf entry's bits flipped: the software MMU
+/// reading it sees a copy of the tables with one permission changed.
+struct Flipped {
+    entry_pa: u64,
+    bits: u64,
+}
+
+impl pgtable_mmu::PhysBus for Flipped {
+    fn read_u64(&self, pa: u64) -> u64 {
+        let v = PhysMem.read_u64(pa);
+        if pa == self.entry_pa {
+            v ^ self.bits
+        } else {
+            v
+        }
+    }
+    fn write_u64(&self, _: u64, _: u64) {}
+}
+
+/// The fetch comparison catches a changed execute or user permission: the
+/// real fetch against the software MMU over a copy of the tables whose
+/// leaf lost X (the user-executable page, U-mode) or gained U (the kernel
+/// read-only-executable page, S-mode) must differ, once each; over the
+/// tables as they are, not.
+fn negative(m: &Machine, before: &AddressSpace) -> CheckResult {
+    let cases = [
+        (
+            Some(before),
+            0x51_0000,
+            true,
+            1u64 << 3,
+            "X cleared, U-mode",
+        ),
+        (
+            None,
+            region_start(m, RegionKind::Vmalloc) + 4 * BLOCK_2M,
+            false,
+            1 << 4,
+            "U set, S-mode",
+        ),
+    ];
+    let mut out = String::new();
+    for (space, va, user, bits, what) in cases {
+        m.enter(space);
+        let root = m.root(space);
+        let target = va | data::FETCH_OFFSET;
+        let mode = if user {
+            pgtable_mmu::Mode::User
+        } else {
+            pgtable_mmu::Mode::Supervisor
+        };
+        let leaf = machine::software_mmu(false)
+            .translate(&PhysMem, root, target, pgtable_mmu::Access::Execute, mode)
+            .map_err(|f| format!("{va:#x} not executable: {f:?}"))?;
+        let mut same = Tally::default();
+        compare::fetch(&PhysMem, root, target, user, &mut same);
+        let mut flipped = Tally::default();
+        let bus = Flipped {
+            entry_pa: leaf.entry_pa,
+            bits,
+        };
+        compare::fetch(&bus, root, target, user, &mut flipped);
+        if same.differences != 0 || flipped.differences != 1 {
+            return Err(format!(
+                "{what} at {va:#x}: differences {} as is, {} flipped (expected 0 and 1)",
+                same.differences, flipped.differences
+            ));
+        }
+        out += &format!(
+            "{what} at {va:#x}: 0 as is, 1 flipped ({}); ",
+            flipped.first.unwrap_or_default()
+        );
+    }
+    Ok(out)
 }
 
 type Setup = ([AddressSpace; 3], String, Vec<u64>);

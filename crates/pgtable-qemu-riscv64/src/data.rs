@@ -16,8 +16,11 @@ pub fn block_2m() -> Result<u64, &'static str> {
     for off in (0..BLOCK_2M).step_by(8) {
         // SAFETY: the block was just taken from the frame allocator for good
         // and is mapped read-write at kva(pa) by every kernel root.
-        unsafe { core::ptr::write_volatile(kva(pa + off) as *mut u64, pa + off) };
+        unsafe { core::ptr::write_volatile(kva(pa + off) as *mut u64, tag(pa + off)) };
     }
+    // The stubs were written as data: make them visible to fetches.
+    // SAFETY: `fence.i` only orders instruction fetches after the stores.
+    unsafe { core::arch::asm!("fence.i") };
     TAGGED.lock().push((pa, pa + BLOCK_2M));
     Ok(pa)
 }
@@ -27,7 +30,27 @@ pub fn is_tagged(pa: u64) -> bool {
     TAGGED.lock().iter().any(|&(s, e)| (s..e).contains(&pa))
 }
 
-/// The tag a word at `pa` holds.
+/// Offset in every page of a block of its fetch stub.
+pub const FETCH_OFFSET: u64 = 0xff8;
+/// `c.jr ra`.
+const C_JR_RA: u64 = 0x8082;
+
+/// The tag a word at `pa` holds: its own address, or at [`FETCH_OFFSET`]
+/// the page's fetch stub (`lui a0, pa[31:12]` then `c.jr ra`; its last
+/// halfword, 0, is never reached).
 pub const fn tag(pa: u64) -> u64 {
-    pa & !7
+    let w = pa & !7;
+    if w & 0xfff == FETCH_OFFSET {
+        // lui a0 (x10), imm = pa[31:12] (RAM lies below 4 GiB).
+        let lui = (w & 0xffff_f000) | (10 << 7) | 0x37;
+        lui | (C_JR_RA << 32)
+    } else {
+        w
+    }
+}
+
+/// The value the fetch stub of the page at `pa` leaves in a0: `lui`
+/// sign-extends bit 31.
+pub const fn fetch_value(pa: u64) -> u64 {
+    (pa & 0xffff_f000) as u32 as i32 as i64 as u64
 }

@@ -10,8 +10,12 @@ use pgtable::PhysAddr;
 
 pub const BLOCK_2M: u64 = 2 << 20;
 
-/// Tagged physical ranges `[start, end)`.
-static TAGGED: SpinLock<Vec<(u64, u64)>> = SpinLock::new(Vec::new());
+/// Tagged physical ranges `[start, end)`, and whether each page of the
+/// range holds a fetch stub at [`FETCH_OFFSET`].
+static TAGGED: SpinLock<Vec<(u64, u64, bool)>> = SpinLock::new(Vec::new());
+
+/// Offset in every page of a [`tag_with_stubs`] range of its fetch stub.
+pub const FETCH_OFFSET: u64 = 0xff8;
 
 /// A zeroed, 2 MiB-aligned, 2 MiB block (for PMD leaves).
 pub fn block_2m() -> Result<u64, &'static str> {
@@ -45,12 +49,53 @@ fn fill(pa: u64, len: u64, value: impl Fn(u64) -> u64) {
 /// the range as tagged.
 pub fn tag(pa: u64, len: u64) {
     fill(pa, len, |w| w);
-    TAGGED.lock().push((pa, pa + len));
+    TAGGED.lock().push((pa, pa + len, false));
+}
+
+/// As [`tag`], but the word at [`FETCH_OFFSET`] of every page (`pa` and
+/// `len` page aligned) holds the page's fetch stub instead: `mov $page_pa,
+/// %eax; ret` (`b8 <imm32> c3 cc cc`; the identity-mapped RAM is below
+/// 4 GiB). The fetch probes call it; the value it returns proves which
+/// physical page the fetch reached.
+pub fn tag_with_stubs(pa: u64, len: u64) {
+    fill(pa, len, stub_or_tag);
+    TAGGED.lock().push((pa, pa + len, true));
+}
+
+fn stub_or_tag(w: u64) -> u64 {
+    if w & 0xfff == FETCH_OFFSET {
+        0xcccc_c300_0000_00b8 | (fetch_value(w) << 8)
+    } else {
+        w
+    }
+}
+
+/// The value the fetch stub of the page at `pa` leaves in rax.
+pub const fn fetch_value(pa: u64) -> u64 {
+    pa & 0xffff_f000
 }
 
 /// Whether `pa` lies in a tagged range.
 pub fn is_tagged(pa: u64) -> bool {
-    TAGGED.lock().iter().any(|&(s, e)| (s..e).contains(&pa))
+    TAGGED.lock().iter().any(|&(s, e, _)| (s..e).contains(&pa))
+}
+
+/// The word a tagged range holds at `pa` (8-byte aligned), if tagged.
+pub fn tag_at(pa: u64) -> Option<u64> {
+    let stubs = TAGGED
+        .lock()
+        .iter()
+        .find(|&&(s, e, _)| (s..e).contains(&pa))?
+        .2;
+    Some(if stubs { stub_or_tag(pa & !7) } else { pa & !7 })
+}
+
+/// Whether `pa` lies in a range with fetch stubs.
+pub fn has_stubs(pa: u64) -> bool {
+    TAGGED
+        .lock()
+        .iter()
+        .any(|&(s, e, stubs)| stubs && (s..e).contains(&pa))
 }
 
 /// Whether `pa` is RAM the kernel may read (its image, or the frames).
@@ -79,5 +124,5 @@ pub unsafe fn write_phys(pa: u64, value: u64) {
 
 /// The tagged ranges.
 pub fn tagged() -> Vec<(u64, u64)> {
-    TAGGED.lock().clone()
+    TAGGED.lock().iter().map(|&(s, e, _)| (s, e)).collect()
 }

@@ -105,7 +105,16 @@ pub fn fixup_exception(vector: u64, error_code: u64, rip: u64, rdi: u64) -> Opti
     if vector != VECTOR_PF && vector != VECTOR_GP {
         return None;
     }
-    let fixup = entries().iter().find(|e| e.insn == rip)?.fixup;
+    let fetch = FETCH_TARGET[cpu_index()].load(Ordering::SeqCst);
+    let fixup = match entries().iter().find(|e| e.insn == rip) {
+        Some(e) => e.fixup,
+        // A fetch probe's #PF at its target: the fetch itself faulted.
+        None if vector == VECTOR_PF && fetch != 0 && rip == fetch => {
+            FETCH_TARGET[cpu_index()].store(0, Ordering::SeqCst);
+            FETCH_FIXUP.load(Ordering::SeqCst)
+        }
+        None => return None,
+    };
     let addr = if vector == VECTOR_PF {
         crate::cpu::read_cr2()
     } else {
@@ -128,4 +137,18 @@ pub fn last_fault() -> Fault {
         error_code: last.error.load(Ordering::SeqCst),
         rip: last.rip.load(Ordering::SeqCst),
     }
+}
+
+/// Per CPU: the target of the fetch probe in progress (0: none). A #PF
+/// whose RIP is that target resumes at [`FETCH_FIXUP`]: unlike the table's
+/// entries, the faulting instruction is the target, not the probe's.
+static FETCH_TARGET: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Where a fetch probe resumes after a #PF at its target.
+static FETCH_FIXUP: AtomicU64 = AtomicU64::new(0);
+
+/// Arm (`target` != 0, resuming at `fixup`) or disarm (0) this CPU's fetch
+/// probe.
+pub fn arm_fetch(target: u64, fixup: u64) {
+    FETCH_FIXUP.store(fixup, Ordering::SeqCst);
+    FETCH_TARGET[cpu_index()].store(target, Ordering::SeqCst);
 }

@@ -72,6 +72,21 @@ pgq_probe_write_u64_insn:
 pgq_probe_fixup:
     mov eax, 1
     ret
+
+    .global pgq_probe_fetch
+pgq_probe_fetch:                # (rdi target, rsi out) -> rax 0 ok / 1 fault
+    push rsi                    # the stub (`mov eax, imm32; ret`) sets rax
+    call rdi
+    pop rsi
+    mov qword ptr [rsi], rax
+    xor eax, eax
+    ret
+    .global pgq_probe_fetch_fixup
+pgq_probe_fetch_fixup:          # #PF at the target (extable::arm_fetch):
+    add rsp, 8                  # drop the call's return address
+    pop rsi
+    mov eax, 1
+    ret
 "#
 );
 
@@ -80,6 +95,8 @@ extern "C" {
     fn pgq_probe_write_u8(va: u64) -> u64;
     fn pgq_probe_read_u64(va: u64, out: *mut u64) -> u64;
     fn pgq_probe_write_u64(va: u64, value: u64) -> u64;
+    fn pgq_probe_fetch(target: u64, out: *mut u64) -> u64;
+    fn pgq_probe_fetch_fixup();
 }
 
 /// Probes that returned a fault (the intermediate read of a write probe,
@@ -141,6 +158,25 @@ pub unsafe fn write_u64(va: u64, value: u64) -> Result<(), Fault> {
     // SAFETY: the caller vouches for the target; faults are caught.
     let status = unsafe { pgq_probe_write_u64(va, value) };
     result(status)
+}
+
+/// Call `target` at CPL 0 and return what its fetch stub
+/// (`data::FETCH_OFFSET`) left in rax, or the #PF the fetch raised.
+///
+/// # Safety
+///
+/// If the fetch is permitted the code at `target` runs: the caller calls
+/// only canonical addresses whose walks fault or reach a fetch stub.
+pub unsafe fn fetch(target: u64) -> Result<u64, Fault> {
+    let mut out = 0u64;
+    extable::arm_fetch(target, pgq_probe_fetch_fixup as *const () as u64);
+    // SAFETY: the probe follows the C ABI (rsi saved across the call), a
+    // #PF at `target` resumes at its fixup with the stack as at the
+    // faulting fetch; what runs at `target` is the caller's contract (a
+    // stub: `mov eax, imm32; ret`, which touches rax only).
+    let status = unsafe { pgq_probe_fetch(target, &mut out) };
+    extable::arm_fetch(0, 0);
+    result(status).map(|()| out)
 }
 
 /// Number of faults the probes have recovered from since boot.

@@ -1,6 +1,9 @@
 //! The differential check: for every root after the set-up, the real MMU
-//! (CPL-0 loads and stores) on thousands of addresses equals the software
-//! MMU's walk of the same table memory.
+//! (CPL-0 loads and stores, with CR4.SMAP and EFLAGS.AC clear and set;
+//! CPL-0 fetches of the pages' fetch stubs, CR4.SMEP clear and set) on
+//! thousands of addresses equals the software MMU's walk of the same table
+//! memory; `crosscheck-negative` shows the XD, SMEP and SMAP comparisons
+//! catching a flipped bit.
 //!
 //! Set-up on the main machine (its kernel root is init_mm's CR3 root):
 //! - process `before`;
@@ -23,10 +26,12 @@
 //! memory (and the kernel's in low memory): the walks through them are
 //! then the real MMU reading tables the kernel has no permanent mapping of.
 
+mod negative;
 mod setup;
 
 use crate::bus::{self, WalkBus};
 use crate::compare::{self, Tally};
+use crate::cpu;
 use crate::frame::kva;
 use crate::machine::{self, Machine, LEAF_SIZE};
 use crate::report::{CheckResult, Checks};
@@ -133,7 +138,7 @@ pub fn run(c: &mut Checks, m: Machine) {
     let names = ["init_mm", "before", "between", "after"];
     let mut total = Tally::default();
     let mut rng = Rng::new(0x6a09_e667_f3bc_c908);
-    let mmu = machine::software_mmu();
+    let (smep, smap) = (cpu::has_smep(), cpu::has_smap());
     for (i, name) in names.iter().enumerate() {
         let space = if i == 0 { None } else { Some(&spaces[i - 1]) };
         if let Err(e) = m.enter(space) {
@@ -142,13 +147,26 @@ pub fn run(c: &mut Checks, m: Machine) {
         }
         let root = m.root(space);
         let mut t = Tally::default();
-        for va in sample(root, &mut rng, &extra, &[(0, 0)], 500) {
+        let addresses = sample(root, &mut rng, &extra, &[(0, 0)], 500);
+        // Loads and stores with SMAP on (EFLAGS.AC clear and set), then
+        // fetches with SMEP off and on.
+        cpu::set_cr4(cpu::CR4_SMAP, smap);
+        let mmu = machine::software_mmu();
+        for &va in &addresses {
             compare::address(&mmu, root, va, &mut t);
         }
+        cpu::set_cr4(cpu::CR4_SMAP, false);
+        for on in [false, true].into_iter().filter(|&on| smep || !on) {
+            cpu::set_cr4(cpu::CR4_SMEP, on);
+            for &va in &addresses {
+                compare::fetches(root, va, &mut t);
+            }
+        }
+        cpu::set_cr4(cpu::CR4_SMEP, false);
         let r: CheckResult = if t.differences == 0 {
             Ok(format!(
-                "addresses={} walks={} probes={} faults={} tags={} differences=0",
-                t.addresses, t.walks, t.probes, t.faults, t.tags
+                "addresses={} walks={} probes={} faults={} tags={} fetches={} differences=0",
+                t.addresses, t.walks, t.probes, t.faults, t.tags, t.fetches
             ))
         } else {
             Err(format!(
@@ -161,12 +179,17 @@ pub fn run(c: &mut Checks, m: Machine) {
         c.record(&format!("crosscheck/{name}"), r);
         total.merge(&t);
     }
+    c.record(
+        "crosscheck-negative",
+        negative::run(&m, &spaces[0], smep, smap),
+    );
     machine::go_home();
     let o = total.outcomes;
     let r = if total.addresses >= MIN_ADDRESSES && total.differences == 0 {
         Ok(format!(
-            "roots=4 compared={} walks={} probes={} faults={} tags={} differences=0 outcomes[ok={} read#PF={} write#PF={}] qemu_pdpte_a={}",
-            total.addresses, total.walks, total.probes, total.faults, total.tags, o[0], o[1], o[2],
+            "roots=4 compared={} walks={} probes={} faults={} tags={} fetches={} (returned {}) smep={} smap={} differences=0 outcomes[ok={} read#PF={} write#PF={}] qemu_pdpte_a={}",
+            total.addresses, total.walks, total.probes, total.faults, total.tags, total.fetches,
+            total.fetched, smep as u8, smap as u8, o[0], o[1], o[2],
             bus::qemu_pdpte_accessed()
         ))
     } else {

@@ -8,13 +8,14 @@
 //! address the software MMU computed (tagged RAM holds its own address), and
 //! on read-only pages a write must fault as the software MMU says.
 
+mod fetch;
 mod sample;
 pub mod setup;
 
 use crate::data;
 use crate::probe;
 use crate::report::Checks;
-use crate::space::{self, Machine};
+use crate::space::{self, Machine, PhysMem};
 use crate::touch::{self, same_fault};
 use alloc::format;
 use alloc::string::String;
@@ -34,6 +35,9 @@ struct Tally {
     writes: u64,
     skipped: u64,
     library: u64,
+    /// Fetch probes (`fetch::check`), and those that returned from the stub.
+    fetches: u64,
+    fetched: u64,
     differences: Vec<String>,
     /// Per address, a bit per root in which the software MMU maps it.
     mapped_in: Vec<u32>,
@@ -47,6 +51,7 @@ impl Tally {
 
 pub fn run(c: &mut Checks, main: &setup::Main) {
     c.record_detail("crosscheck", crosscheck(main));
+    c.record_detail("crosscheck-fetch-negative", fetch::negative(main));
 }
 
 fn crosscheck(main: &setup::Main) -> Result<String, String> {
@@ -69,6 +74,7 @@ fn crosscheck(main: &setup::Main) -> Result<String, String> {
             if compare(m, root, va, &mut t) {
                 t.mapped_in[j] |= 1 << i;
             }
+            fetch::check(&m.mmu, &PhysMem, root, va, &mut t);
         }
     }
     space::go_home();
@@ -78,7 +84,8 @@ fn crosscheck(main: &setup::Main) -> Result<String, String> {
     let root_dependent = t.mapped_in.iter().filter(|&&b| b != 0 && b != all).count();
     let detail = format!(
         "compared={} differences={} roots={} addresses={} root_dependent={root_dependent} \
-         mapped={} faults={} ro_writes={} skipped_non_ram={} library_agrees={}",
+         mapped={} faults={} ro_writes={} skipped_non_ram={} library_agrees={} \
+         fetches={} (returned {})",
         t.compared,
         t.differences.len(),
         roots.len(),
@@ -87,7 +94,9 @@ fn crosscheck(main: &setup::Main) -> Result<String, String> {
         t.faults,
         t.writes,
         t.skipped,
-        t.library
+        t.library,
+        t.fetches,
+        t.fetched
     );
     if let Some(first) = t.differences.first() {
         return Err(format!("{detail}; first: {first}"));
@@ -116,7 +125,7 @@ fn compare(m: &Machine, root: PhysAddr, va: u64, t: &mut Tally) -> bool {
             t.mapped += 1;
             match probe::read_u64(va) {
                 Err(f) => t.differ(here(&format!("real {f:x?}, soft pa {:#x}", tr.pa))),
-                Ok(v) if data::is_tagged(tr.pa) && v != tr.pa => {
+                Ok(v) if data::tag_at(tr.pa).is_some_and(|w| w != v) => {
                     t.differ(here(&format!("read tag {v:#x}, soft pa {:#x}", tr.pa)))
                 }
                 Ok(_) => {}

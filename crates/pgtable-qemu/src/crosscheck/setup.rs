@@ -36,10 +36,10 @@ pub fn setup() -> Result<Main, String> {
     m.set_home();
     let a = m.process()?;
     let block = data::block_2m()?;
-    data::tag(block, BLOCK_2M);
+    data::tag_with_stubs(block, BLOCK_2M);
     let f = data::frames(TAGGED_FRAMES)?;
     for x in &f {
-        data::tag(x.0, 4096);
+        data::tag_with_stubs(x.0, 4096);
     }
     let layout = m.pt.arch().layout();
     let at = |k: RegionKind| layout.get(k).map_or(0, |r| r.start);
