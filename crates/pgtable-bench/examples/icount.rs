@@ -9,7 +9,7 @@
 //!
 //! With `--toggle-collect` on one function (ours: `map_4k`, `unmap_4k`,
 //! `map_2m`, `unmap_2m`, `store_loop`, `populate_eager`,
-//! `populate_preallocated`; the peers': `x86_64_*`, `aarch64_paging_*`,
+//! `populate_preallocated`, `create_spaces`, `destroy_spaces`; the peers': `x86_64_*`, `aarch64_paging_*`,
 //! `multiarch_*`), callgrind's total (`I refs`)
 //! is that function's instructions, callees included; divided by what the
 //! function did (printed by this program) it is the instructions per page,
@@ -19,7 +19,9 @@ use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
+use pgtable::{
+    AddressSpace, Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64,
+};
 use pgtable_bench::peers::{
     Arm64Peer, Arm64Shape, HostRegion, MultiPeer, Peer, PeerTables, Shape, Sv39Shape,
     X64PagingMetaData,
@@ -119,6 +121,20 @@ fn populate_preallocated<A: Arch>(pt: &Tables<A>, va: u64) {
 fn store_loop(words: &[&AtomicU64]) {
     for w in words {
         w.store(0, Ordering::Release);
+    }
+}
+
+/// `create_space` (a root, the kernel half cloned into it) `SPACES` times.
+#[inline(never)]
+fn create_spaces<A: Arch>(pt: &Tables<A>) -> Vec<AddressSpace> {
+    (0..SPACES).map(|_| pt.create_space().unwrap()).collect()
+}
+
+/// `destroy_space` of every space.
+#[inline(never)]
+fn destroy_spaces<A: Arch>(pt: &Tables<A>, spaces: Vec<AddressSpace>) {
+    for s in spaces {
+        pt.destroy_space(s).unwrap().ignore();
     }
 }
 
@@ -253,9 +269,25 @@ fn run<A: Arch>(arch: A) -> u64 {
         .filter(|w| w.load(Ordering::Acquire) != 0)
         .count();
     populate_preallocated(&pt, pre_va);
+    // Churn as part 4 of the bench measures it: every top-level kernel
+    // slot past these filled (x86-64: as the bench's 384..512 are), then
+    // the spaces destroyed and created again.
+    let mut k = pt.kernel();
+    let _ = k.edit(|e| {
+        e.preallocate(VirtAddr((slot + 2) << shift), VirtAddr(u64::MAX))
+            .unwrap()
+    });
+    drop(k);
+    drop(words);
+    destroy_spaces(&pt, spaces);
+    let before = pt.stats().entries_copied;
+    let spaces = create_spaces(&pt);
+    let copied = (pt.stats().entries_copied - before) / SPACES as u64;
+    destroy_spaces(&pt, spaces);
     println!(
         "{}: *map_4k/*unmap_4k: {PAGES} pages; *map_2m/*unmap_2m: {LEAVES} leaves; store_loop: {SPACES} roots; \
-         populate_eager − populate_preallocated: eager sync into {synced} of {SPACES} roots",
+         populate_eager − populate_preallocated: eager sync into {synced} of {SPACES} roots; \
+         create_spaces/destroy_spaces: {SPACES} spaces (about {copied} entries copied into each)",
         arch.name()
     );
     va

@@ -44,3 +44,10 @@ eager=$(ir x86-64 populate_eager) pre=$(ir x86-64 populate_preallocated) loop=$(
 echo '| eager populate | preallocated populate | sync per space ((eager − preallocated) ÷ N) | store loop per root |'
 echo '|---|---|---|---|'
 echo "| $eager | $pre | $(per $((eager - pre)) $spaces) | $(per "$loop" $spaces) |"
+echo
+echo "Address-space churn, $spaces spaces (x86-64 4-level), instructions per space:"
+echo
+create=$(ir x86-64 create_spaces) destroy=$(ir x86-64 destroy_spaces)
+echo '| create_space | destroy_space |'
+echo '|---|---|'
+echo "| $(per "$create" $spaces) | $(per "$destroy" $spaces) |"

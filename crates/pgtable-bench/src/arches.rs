@@ -10,7 +10,7 @@
 //! physical memory 2 MiB past a 1 GiB boundary, so that no side can use a
 //! 1 GiB leaf (both peers pick the largest leaf that fits).
 
-use crate::peer::HostRegion;
+use crate::peer::{HostRegion, PeerTables};
 use crate::peer_arm64::Arm64Peer;
 use crate::peer_multiarch::{Arm64Shape, MultiPeer, Shape, Sv39Shape, Sv48Shape};
 use crate::{Figure, Sizes, Stat};
@@ -28,29 +28,6 @@ const TABLE_PHYS: u64 = 1 << 32;
 const DATA_PA: u64 = 0x40_0000_0000;
 /// Map/unmap cycles averaged for each 2 MiB-leaf figure.
 const HUGE_REPS: u32 = 64;
-
-/// A peer's page tables, as the comparison drives them.
-pub trait PeerTables {
-    /// The peer, for the figure names.
-    const NAME: &'static str;
-    /// What the ratio divides by what.
-    const RATIO_OF: &'static str;
-    /// The peer's map call, for the figure names.
-    const MAP: &'static str;
-    /// The peer's unmap call, for the figure names.
-    const UNMAP: &'static str;
-    /// Start again from an empty root.
-    fn reset(&mut self);
-    /// Map `va..va+bytes` to `pa..`: 4 KiB pages, or 2 MiB leaves if `huge`.
-    fn map(&mut self, va: u64, pa: u64, bytes: u64, huge: bool);
-    /// Unmap `va..va+bytes`.
-    fn unmap(&mut self, va: u64, bytes: u64);
-    /// The leaf mapping `va`: the physical address `va` translates to and
-    /// the leaf's size (the tests check that each side does the work it is
-    /// timed on).
-    #[cfg(test)]
-    fn leaf(&self, va: u64) -> Option<(u64, u64)>;
-}
 
 /// Our tables of one mode over `OffsetMemory`, with where they map.
 struct Ours<A: Arch> {

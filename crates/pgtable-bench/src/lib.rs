@@ -9,6 +9,7 @@
 //! reference, its target and whether the target holds.
 
 mod arches;
+mod first_touch;
 mod peer;
 mod peer_arm64;
 mod peer_multiarch;
@@ -21,8 +22,7 @@ pub use report::{BenchReport, Figure, Stat};
 /// instruction counts; not a stable interface.
 #[doc(hidden)]
 pub mod peers {
-    pub use crate::arches::PeerTables;
-    pub use crate::peer::{HostRegion, Peer};
+    pub use crate::peer::{HostRegion, Peer, PeerTables};
     pub use crate::peer_arm64::Arm64Peer;
     pub use crate::peer_multiarch::{Arm64Shape, MultiPeer, Shape, Sv39Shape};
     pub use page_table_multiarch::x86_64::X64PagingMetaData;
@@ -103,6 +103,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> BenchReport {
     figures.extend(sections::map_unmap(&sizes, progress));
     progress("sync at scale");
     figures.extend(sections::sync_at_scale(&sizes, progress));
+    progress("SparseMemory's first touch and the first sync after many creates");
+    figures.extend(first_touch::first_touch(&sizes, progress));
     progress("1 TiB hotplug");
     figures.extend(sections::hotplug(&sizes, progress));
     progress("software MMU");

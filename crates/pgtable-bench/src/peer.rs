@@ -1,7 +1,8 @@
 //! The peer: the `x86_64` crate's `OffsetPageTable` over a host buffer posing
 //! as physical memory, with a bump frame allocator over the same region. The
 //! other peers ([`crate::peer_arm64`], [`crate::peer_multiarch`]) take their
-//! table frames from a [`HostRegion`] the same way.
+//! table frames from a [`HostRegion`] the same way, and are driven through
+//! [`PeerTables`].
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;
@@ -202,4 +203,27 @@ impl<'r> Peer<'r> {
             }
         });
     }
+}
+
+/// A peer's page tables, as the comparison drives them.
+pub trait PeerTables {
+    /// The peer, for the figure names.
+    const NAME: &'static str;
+    /// What the ratio divides by what.
+    const RATIO_OF: &'static str;
+    /// The peer's map call, for the figure names.
+    const MAP: &'static str;
+    /// The peer's unmap call, for the figure names.
+    const UNMAP: &'static str;
+    /// Start again from an empty root.
+    fn reset(&mut self);
+    /// Map `va..va+bytes` to `pa..`: 4 KiB pages, or 2 MiB leaves if `huge`.
+    fn map(&mut self, va: u64, pa: u64, bytes: u64, huge: bool);
+    /// Unmap `va..va+bytes`.
+    fn unmap(&mut self, va: u64, bytes: u64);
+    /// The leaf mapping `va`: the physical address `va` translates to and
+    /// the leaf's size (the tests check that each side does the work it is
+    /// timed on).
+    #[cfg(test)]
+    fn leaf(&self, va: u64) -> Option<(u64, u64)>;
 }

@@ -4,8 +4,7 @@
 //! `LinearTranslation`, with table frames taken from a [`HostRegion`] as the
 //! `x86_64` peer takes them.
 
-use crate::arches::PeerTables;
-use crate::peer::HostRegion;
+use crate::peer::{HostRegion, PeerTables};
 use aarch64_paging::descriptor::{El1Attributes, PhysicalAddress};
 use aarch64_paging::paging::{Constraints, El1And0, MemoryRegion, PageTable, Translation, VaRange};
 use aarch64_paging::Mapping;

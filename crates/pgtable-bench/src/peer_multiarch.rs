@@ -12,8 +12,7 @@
 //! `X64PTE`. The walk, the allocation and the per-page loop are the crate's
 //! code; only the bit layout of an entry differs from the real one.
 
-use crate::arches::PeerTables;
-use crate::peer::HostRegion;
+use crate::peer::{HostRegion, PeerTables};
 use memory_addr::{PhysAddr, VirtAddr};
 use page_table_entry::x86_64::X64PTE;
 use page_table_multiarch::x86_64::X64PagingMetaData;

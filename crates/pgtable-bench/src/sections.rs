@@ -25,7 +25,7 @@ const DATA_PA: u64 = 0x40_0000_0000;
 /// Map/unmap cycles averaged for each 2 MiB-leaf figure.
 const HUGE_REPS: u32 = 64;
 
-fn time(f: impl FnOnce()) -> Duration {
+pub(crate) fn time(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
     f();
     t.elapsed()
@@ -86,7 +86,7 @@ fn offset_tables(len: u64) -> PageTables<X86_64, OffsetMemory> {
     PageTables::new(X86_64::FOUR_LEVEL, mem).expect("kernel root")
 }
 
-fn edit<A: Arch, M: TableMemory>(
+pub(crate) fn edit<A: Arch, M: TableMemory>(
     pt: &PageTables<A, M>,
     f: impl FnOnce(&mut pgtable::KernelEdit<'_, '_, A, M>),
 ) {
@@ -271,14 +271,14 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
 /// part starts with the roots' lines out of the caches, so the sync and its
 /// store-loop reference both pay the memory's price, and neither inherits
 /// the lines the other just brought in.
-struct Evict(Vec<u64>);
+pub(crate) struct Evict(Vec<u64>);
 
 impl Evict {
-    fn new() -> Evict {
+    pub(crate) fn new() -> Evict {
         Evict(vec![0; (64 << 20) / 8])
     }
 
-    fn sweep(&mut self) {
+    pub(crate) fn sweep(&mut self) {
         for w in self.0.iter_mut().step_by(8) {
             *w = w.wrapping_add(1);
         }
@@ -287,7 +287,7 @@ impl Evict {
 }
 
 /// Address of top-level kernel slot `slot` (4-level).
-fn slot_va(slot: u64) -> u64 {
+pub(crate) fn slot_va(slot: u64) -> u64 {
     0xffff_0000_0000_0000 | (slot << 39)
 }
 

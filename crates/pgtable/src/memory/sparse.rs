@@ -7,10 +7,13 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use hashbrown::HashMap;
-use spin::Once;
+use hashbrown::hash_map::{Entry, HashMap};
 
-const WORDS: usize = (PAGE_SIZE / 8) as usize;
+mod pages;
+#[cfg(test)]
+use pages::CHUNK;
+use pages::{Index, Page, PageRef};
+
 /// The whole pages of `start..end`, without overflow on any bounds.
 fn whole_pages(start: u64, end: u64) -> Range<u64> {
     let start = start
@@ -18,78 +21,6 @@ fn whole_pages(start: u64, end: u64) -> Range<u64> {
         .unwrap_or(!(PAGE_SIZE - 1));
     let end = end & !(PAGE_SIZE - 1);
     start..end.max(start)
-}
-
-/// Pages per chunk of a [`Index`].
-const CHUNK: usize = 512;
-/// The most table frames an [`Index`] covers.
-const MAX_INDEXED_PAGES: u64 = 1 << 24;
-
-struct Page {
-    words: [AtomicU64; WORDS],
-    /// In the write log since it was last taken.
-    logged: AtomicBool,
-    /// Handed out as a table frame and not given back.
-    allocated: AtomicBool,
-}
-
-impl Page {
-    fn zeroed() -> Box<Page> {
-        Box::new(Page {
-            words: [const { AtomicU64::new(0) }; WORDS],
-            logged: AtomicBool::new(false),
-            allocated: AtomicBool::new(false),
-        })
-    }
-}
-
-type Chunk = [Once<Box<Page>>; CHUNK];
-
-/// The pages of one range of table frames, found without a lock: two levels
-/// of [`Once`] cells. A page, once created, lives as long as the memory
-/// (freeing a table zeroes it), so references to it may be lent out for
-/// `&self`'s lifetime.
-struct Index {
-    first_pfn: u64,
-    pages: u64,
-    chunks: Box<[Once<Box<Chunk>>]>,
-}
-
-impl Index {
-    fn new(range: &Range<u64>) -> Index {
-        let first_pfn = range.start >> PAGE_SHIFT;
-        // Index at most MAX_INDEXED_PAGES frames (64 GiB of tables, 32 Ki
-        // chunk cells): a huge or hostile range must not allocate a huge
-        // index. Frames past it live in the hash map like other pages.
-        let pages = (range.end >> PAGE_SHIFT)
-            .saturating_sub(first_pfn)
-            .min(MAX_INDEXED_PAGES);
-        let chunks = (0..pages.div_ceil(CHUNK as u64))
-            .map(|_| Once::new())
-            .collect();
-        Index {
-            first_pfn,
-            pages,
-            chunks,
-        }
-    }
-
-    /// The cell of page `pfn`, if the range holds it; `create` makes its
-    /// chunk when missing.
-    #[inline]
-    fn cell(&self, pfn: u64, create: bool) -> Option<&Once<Box<Page>>> {
-        let i = pfn.wrapping_sub(self.first_pfn);
-        if i >= self.pages {
-            return None;
-        }
-        let cell = &self.chunks[(i / CHUNK as u64) as usize];
-        let chunk = match cell.get() {
-            Some(c) => c,
-            None if create => cell.call_once(|| Box::new([const { Once::new() }; CHUNK])),
-            None => return None,
-        };
-        Some(&chunk[(i % CHUNK as u64) as usize])
-    }
 }
 
 /// Physical memory of any size whose pages exist only once written.
@@ -102,8 +33,11 @@ impl Index {
 /// The pages of the table ranges are found without a lock, are lent whole
 /// through [`TableMemory::table_words`](super::TableMemory::table_words), and are never given back to the
 /// host while the memory lives (a freed table is zeroed in place), so a lent
-/// page cannot be freed under its borrower. Pages elsewhere sit in a hash
-/// map behind a lock.
+/// page cannot be freed under its borrower. They are stored 512 to a chunk
+/// (2 MiB), made zeroed on first use, so a page's first touch is a flag, not
+/// an allocation; a dropped memory's chunks are kept, zeroed, for the next
+/// memory of the process (up to 128 MiB), which then pays no host page
+/// faults for them. Pages elsewhere sit in a hash map behind a lock.
 ///
 /// For checkers, the memory also knows which table frames are allocated
 /// ([`is_table_allocated`](Self::is_table_allocated)) and can log the pages
@@ -206,7 +140,7 @@ impl SparseMemory {
         let pfns = core::mem::take(&mut *self.log.lock());
         pfns.into_iter()
             .map(|pfn| {
-                self.with_page(pfn, |p| p.logged.store(false, Ordering::SeqCst));
+                self.with_page(pfn, |p, _| p.flags.logged.store(false, Ordering::SeqCst));
                 PhysAddr(pfn << PAGE_SHIFT)
             })
             .collect()
@@ -216,10 +150,14 @@ impl SparseMemory {
     /// frame handed out and not given back.
     pub fn is_table_allocated(&self, table: PhysAddr) -> bool {
         let pfn = table.0 >> PAGE_SHIFT;
-        let allocated = |p: &Page| p.allocated.load(Ordering::SeqCst);
+        let allocated = |p: PageRef<'_>| p.flags.allocated.load(Ordering::SeqCst);
         match self.indexed(pfn, false) {
-            Some(cell) => cell.get().is_some_and(|p| allocated(p)),
-            None => self.pages.read().get(&pfn).is_some_and(|p| allocated(p)),
+            Some(page) => page.is_some_and(allocated),
+            None => self
+                .pages
+                .read()
+                .get(&pfn)
+                .is_some_and(|p| allocated(p.get())),
         }
     }
 
@@ -231,71 +169,87 @@ impl SparseMemory {
         if table.0 & (PAGE_SIZE - 1) != 0 {
             return None;
         }
-        let page = self.indexed(table.0 >> PAGE_SHIFT, false)?.get()?;
-        Some(&page.words)
+        let page = self.indexed(table.0 >> PAGE_SHIFT, false)??;
+        page.flags
+            .backed
+            .load(Ordering::Acquire)
+            .then_some(&page.words[..])
     }
 
     fn split(pa: PhysAddr) -> (u64, usize) {
         (pa.0 >> PAGE_SHIFT, ((pa.0 & (PAGE_SIZE - 1)) / 8) as usize)
     }
 
-    /// The cell of an indexed (table-range) page.
+    /// An indexed (table-range) page: `None` outside the table ranges,
+    /// `Some(None)` where its chunk does not exist yet; `create` makes it.
     #[inline]
-    fn indexed(&self, pfn: u64, create: bool) -> Option<&Once<Box<Page>>> {
-        match self.index.cell(pfn, create) {
-            Some(c) => Some(c),
-            None => self.high_index.as_ref()?.cell(pfn, create),
+    fn indexed(&self, pfn: u64, create: bool) -> Option<Option<PageRef<'_>>> {
+        match self.index.page(pfn, create) {
+            Some(p) => Some(p),
+            None => self.high_index.as_ref()?.page(pfn, create),
         }
     }
 
-    /// The indexed page `pfn`, created zeroed if missing.
+    /// The indexed page `pfn`, marked backed, and whether it was backed
+    /// already (if not, it holds only zeroes).
     #[inline]
-    fn indexed_page(&self, pfn: u64) -> Option<&Page> {
-        let cell = self.indexed(pfn, true)?;
-        Some(cell.call_once(|| {
+    fn indexed_page(&self, pfn: u64) -> Option<(PageRef<'_>, bool)> {
+        let page = self.indexed(pfn, true)??;
+        let backed = &page.flags.backed;
+        // Marked before anything is stored into it, so an unmarked page
+        // holds only the zeroes its chunk was made with.
+        let was = backed.load(Ordering::Acquire) || backed.swap(true, Ordering::AcqRel);
+        if !was {
             self.backed.fetch_add(1, Ordering::Relaxed);
-            Page::zeroed()
-        }))
+        }
+        Some((page, was))
     }
 
     #[inline]
-    fn note_written(&self, pfn: u64, page: &Page) {
+    fn note_written(&self, pfn: u64, page: PageRef<'_>) {
+        let logged = &page.flags.logged;
         if self.logging.load(Ordering::Relaxed)
-            && !page.logged.load(Ordering::Relaxed)
-            && !page.logged.swap(true, Ordering::SeqCst)
+            && !logged.load(Ordering::Relaxed)
+            && !logged.swap(true, Ordering::SeqCst)
         {
             self.log.lock().push(pfn);
         }
     }
 
-    /// Run `f` on page `pfn`, created zeroed if missing, and note the write.
-    fn with_page<R>(&self, pfn: u64, f: impl FnOnce(&Page) -> R) -> R {
-        if let Some(page) = self.indexed_page(pfn) {
-            return f(page);
+    /// Run `f` on page `pfn`, created zeroed if missing, with whether it
+    /// was backed before (if not, it holds only zeroes).
+    fn with_page<R>(&self, pfn: u64, f: impl FnOnce(PageRef<'_>, bool) -> R) -> R {
+        if let Some((page, was)) = self.indexed_page(pfn) {
+            return f(page, was);
         }
         if let Some(page) = self.pages.read().get(&pfn) {
-            return f(page);
+            return f(page.get(), true);
         }
-        let mut pages = self.pages.write();
-        f(pages.entry(pfn).or_insert_with(Page::zeroed))
+        match self.pages.write().entry(pfn) {
+            Entry::Occupied(page) => f(page.get().get(), true),
+            Entry::Vacant(slot) => f(slot.insert(Page::zeroed()).get(), false),
+        }
     }
 
     fn with_word<R>(&self, pa: PhysAddr, f: impl FnOnce(&AtomicU64) -> R) -> R {
         let (pfn, idx) = Self::split(pa);
-        self.with_page(pfn, |p| {
+        self.with_page(pfn, |p, _| {
             self.note_written(pfn, p);
             f(&p.words[idx])
         })
     }
 
     /// A table frame handed out: back it, zeroed, and mark it allocated.
+    /// A page never backed is zero already: its first touch stores nothing.
     fn hand_out(&self, pa: u64) {
         let pfn = pa >> PAGE_SHIFT;
-        self.with_page(pfn, |p| {
-            for w in &p.words {
-                w.store(0, Ordering::Relaxed);
+        self.with_page(pfn, |p, was_backed| {
+            if was_backed {
+                for w in p.words {
+                    w.store(0, Ordering::Relaxed);
+                }
             }
-            p.allocated.store(true, Ordering::SeqCst);
+            p.flags.allocated.store(true, Ordering::SeqCst);
             self.note_written(pfn, p);
         });
     }
@@ -304,11 +258,11 @@ impl SparseMemory {
     /// lent reference dangles) and mark it free.
     fn take_back(&self, pa: u64) {
         let pfn = pa >> PAGE_SHIFT;
-        self.with_page(pfn, |p| {
-            for w in &p.words {
+        self.with_page(pfn, |p, _| {
+            for w in p.words {
                 w.store(0, Ordering::Relaxed);
             }
-            p.allocated.store(false, Ordering::SeqCst);
+            p.flags.allocated.store(false, Ordering::SeqCst);
             self.note_written(pfn, p);
         });
     }
@@ -412,15 +366,16 @@ impl SparseMemory {
     #[inline]
     pub fn read_u64(&self, pa: PhysAddr) -> u64 {
         let (pfn, idx) = Self::split(pa);
-        if let Some(cell) = self.indexed(pfn, false) {
-            return cell
-                .get()
-                .map_or(0, |p| p.words[idx].load(Ordering::Acquire));
+        if let Some(word) = self.index.read(pfn, idx) {
+            return word;
+        }
+        if let Some(word) = self.high_index.as_ref().and_then(|h| h.read(pfn, idx)) {
+            return word;
         }
         self.pages
             .read()
             .get(&pfn)
-            .map_or(0, |p| p.words[idx].load(Ordering::Acquire))
+            .map_or(0, |p| p.get().words[idx].load(Ordering::Acquire))
     }
 
     /// Write the 8-byte word at `pa`.
@@ -471,9 +426,9 @@ impl SparseMemory {
             return None;
         }
         let pfn = table.0 >> PAGE_SHIFT;
-        let page = self.indexed_page(pfn)?;
+        let (page, _) = self.indexed_page(pfn)?;
         self.note_written(pfn, page);
-        Some(&page.words)
+        Some(page.words)
     }
 }
 
@@ -492,6 +447,35 @@ mod tests {
         assert_eq!(m.read_u32(PhysAddr(0xf_0000_0008)), 7);
         assert_eq!(m.read_u32(PhysAddr(0xf_0000_000c)), 9);
         assert_eq!(m.pages_backed(), 1);
+    }
+
+    #[test]
+    fn a_new_memory_over_a_dropped_ones_range_looks_new() {
+        let range = PhysAddr(0x1000_0000)..PhysAddr(0x1000_0000 + 2 * CHUNK as u64 * PAGE_SIZE);
+        let m = SparseMemory::new(range.clone());
+        for i in 0..CHUNK as u64 + 3 {
+            m.write_u64(PhysAddr(range.start.0 + i * PAGE_SIZE + 8), !0);
+        }
+        let t = m.alloc_table().unwrap();
+        m.table_words(t).unwrap()[511].store(3, Ordering::SeqCst);
+        drop(m);
+        for _ in 0..4 {
+            let m = SparseMemory::new(range.clone());
+            assert_eq!(m.pages_backed(), 0);
+            assert!(m.peek_words(range.start).is_none());
+            for i in 0..2 * CHUNK as u64 {
+                let page = PhysAddr(range.start.0 + i * PAGE_SIZE);
+                assert_eq!(m.read_u64(PhysAddr(page.0 + 8)), 0);
+                assert!(!m.is_table_allocated(page));
+            }
+            let t = m.alloc_table().unwrap();
+            assert!(m
+                .table_words(t)
+                .unwrap()
+                .iter()
+                .all(|w| w.load(Ordering::SeqCst) == 0));
+            assert_eq!(m.pages_backed(), 1);
+        }
     }
 
     #[test]
