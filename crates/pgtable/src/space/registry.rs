@@ -5,7 +5,7 @@ use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level, SyncMethod};
 use crate::error::Result;
-use crate::memory::TableMemory;
+use crate::memory::{RawAccess, TableMemory};
 use crate::walk::tables::{entry_level, EntryPtr, Tables};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -135,6 +135,12 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         root: PhysAddr,
         slots: core::ops::Range<usize>,
     ) -> Result<()> {
+        if let Some(copied) = self.copy_shared_top(root, &slots) {
+            self.stats
+                .entries_copied
+                .fetch_add(copied, Ordering::Relaxed);
+            return Ok(());
+        }
         let t = self.tables();
         let size = self.arch.entry_size();
         let top = self.arch.top_level();
@@ -159,6 +165,30 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
             .entries_copied
             .fetch_add(copied, Ordering::Relaxed);
         r
+    }
+
+    /// [`clone_kernel_half`](Self::clone_kernel_half) where the root's
+    /// entries are shared as they are (x86-64, riscv64, x86-32 2-level):
+    /// one pass over both roots' words, no decoding. `None` where that does
+    /// not apply (4-byte entries, tables below the root copied per space,
+    /// memory that does not lend whole tables); the entry-by-entry path
+    /// then runs. Returns the number of entries copied.
+    fn copy_shared_top(&self, root: PhysAddr, slots: &core::ops::Range<usize>) -> Option<u64> {
+        if self.arch.entry_size() != 8 || !self.shared_at(self.arch.top_level()) {
+            return None;
+        }
+        let kernel = self.mem.table_words(RawAccess::new(), self.kernel_root)?;
+        let own = self.mem.table_words(RawAccess::new(), root)?;
+        let (kernel, own) = (kernel.get(slots.clone())?, own.get(slots.clone())?);
+        let mut copied = 0;
+        for (k, o) in kernel.iter().zip(own) {
+            let raw = k.load(Ordering::Acquire);
+            if raw != 0 {
+                o.store(raw, Ordering::Release);
+                copied += 1;
+            }
+        }
+        Some(copied)
     }
 
     /// Whether the entries of `level` are copied into every space as they
@@ -234,6 +264,11 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     pub(crate) fn free_kernel_copies(&self, root: PhysAddr) {
         let t = self.tables();
         let top = self.arch.top_level();
+        if self.shared_at(top) {
+            // The root's kernel entries are the kernel's own: no copy to
+            // free, and the root is zeroed again before it is handed out.
+            return;
+        }
         for slot in self.arch.kernel_top_slots() {
             let e = EntryPtr(PhysAddr(root.0 + slot as u64 * self.arch.entry_size()));
             let raw = t.read(e);
