@@ -96,6 +96,18 @@ struct ScenarioJson<'a> {
 struct StressJson<'a> {
     ok: bool,
     reports: &'a [stress::StressReport],
+    /// The process's peak resident set after every run, in bytes (Linux's
+    /// `VmHWM`; null where the system does not say).
+    peak_rss_bytes: Option<u64>,
+}
+
+/// The process's peak resident set in bytes, from `/proc/self/status`'s
+/// `VmHWM` (Linux); `None` elsewhere.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `pgtable scenario NAME`.
@@ -172,6 +184,7 @@ fn stress_cmd(a: &ScenarioArgs, modes: &[SimArch], json: bool) -> Result<bool, F
         print_json(&StressJson {
             ok,
             reports: &reports,
+            peak_rss_bytes: peak_rss_bytes(),
         })?;
     } else {
         for r in &reports {
@@ -184,6 +197,13 @@ fn stress_cmd(a: &ScenarioArgs, modes: &[SimArch], json: bool) -> Result<bool, F
                 out(show::stress_table(chunk));
             }
         }
+        out(&match peak_rss_bytes() {
+            Some(b) => format!(
+                "peak resident set: {:.1} MiB\n",
+                b as f64 / (1 << 20) as f64
+            ),
+            None => "peak resident set: not reported by this system\n".to_string(),
+        });
     }
     Ok(ok)
 }
