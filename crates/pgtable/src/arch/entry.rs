@@ -30,4 +30,19 @@ pub trait EntryFormat {
     fn encode_leaf(&self, level: Level, pa: PhysAddr, prot: Prot) -> u64;
     /// Decode an entry of real level `level`.
     fn decode(&self, level: Level, raw: u64) -> Decoded;
+    /// The address part of the leaf of real level `level` for `pa`, when
+    /// the format writes a leaf as the address part or'ed into the leaf of
+    /// the same protection for address 0, the address part being linear
+    /// in the frame number: for every `prot` and every `pa` aligned to
+    /// `level_size(level)` below `phys_limit()`,
+    /// `encode_leaf(level, pa, prot) == encode_leaf(level, PhysAddr(0), prot) | bits(pa)`
+    /// and `bits(pa) == pa / level_size(level) * bits(level_size(level))`.
+    /// The map walk then writes a run of leaves with one encoding and an
+    /// addition per entry (`pfn_pte()` of the next frame, as Linux's
+    /// `set_ptes()` advances a PTE by `1 << PFN_PTE_SHIFT`). `None`, the
+    /// default: each leaf is encoded in full.
+    #[inline]
+    fn leaf_addr_bits(&self, _level: Level, _pa: PhysAddr) -> Option<u64> {
+        None
+    }
 }

@@ -10,7 +10,7 @@ use crate::memory::TableMemory;
 use crate::prot::Prot;
 use crate::tlb::{FlushRange, FlushScope, TlbFlush};
 use crate::walk::map::{map_range, MapCtx, Source};
-use crate::walk::unmap::{unmap_range, Pass};
+use crate::walk::unmap::unmap_checked;
 
 impl<A: Arch, M: TableMemory + ?Sized> Vmalloc<'_, A, M> {
     fn map(
@@ -76,8 +76,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Vmalloc<'_, A, M> {
     pub fn vunmap_range(&mut self, va: VirtAddr, size: u64) -> Result<TlbFlush> {
         let end = check_range(self.pop.t.arch, Half::Kernel, va, size)?;
         let (root, keep) = (self.root, Some(self.keep));
-        unmap_range(&mut self.pop, root, va.0, end, keep, Pass::Check)?;
-        let cleared = unmap_range(&mut self.pop, root, va.0, end, keep, Pass::Clear)?;
+        let cleared = unmap_checked(&mut self.pop, root, va.0, end, keep)?;
         self.areas.release_fixed(va.0, end);
         Ok(TlbFlush::new(FlushRange {
             scope: FlushScope::Kernel,

@@ -88,17 +88,60 @@ impl<A: Arch, M: TableMemory + ?Sized> MapCtx<'_, '_, A, M> {
     /// it stopped (`end` when all were written).
     #[inline(always)]
     fn fill(&mut self, level: Level, first: EntryPtr, addr: u64, end: u64, fresh: bool) -> u64 {
-        let written = match self.src {
-            Source::Contiguous(base) => {
-                let delta = base.0.wrapping_sub(self.start);
-                fill_entries(self, level, first, addr, end, fresh, |a| {
-                    PhysAddr(a.wrapping_add(delta))
+        let arch = *self.pop.t.arch;
+        let prot = self.prot;
+        let step = arch.level_size(level);
+        let shift = arch.level_shift(level);
+        let count = (end.wrapping_sub(addr) / step) as usize;
+        let from = (addr - self.start) as usize;
+        let first_pa = match self.src {
+            Source::Contiguous(base) => base.0.wrapping_add(addr - self.start),
+            Source::Pages(frames) => frames.get(from / PAGE_SIZE as usize).map_or(0, |f| f.0),
+        };
+        // With a linear address part, a leaf is the template (the leaf for
+        // address 0) or'ed with the frame number times the unit (the
+        // address part of one frame); the callers checked every address
+        // (aligned, below the physical limit), as the contract requires.
+        let unit = arch.leaf_addr_bits(level, PhysAddr(step));
+        let template = arch.encode_leaf(level, PhysAddr(0), prot);
+        debug_assert!(unit.is_none_or(|unit| {
+            template | (first_pa >> shift).wrapping_mul(unit)
+                == arch.encode_leaf(level, PhysAddr(first_pa), prot)
+        }));
+        let written = match (self.src, unit) {
+            (Source::Contiguous(_), Some(unit)) => {
+                let mut bits = (first_pa >> shift).wrapping_mul(unit);
+                fill_entries(self, level, first, addr, fresh, count, |_| {
+                    let raw = template | bits;
+                    bits = bits.wrapping_add(unit);
+                    raw
                 })
             }
-            Source::Pages(frames) => {
-                let frames = &frames[((addr - self.start) / PAGE_SIZE) as usize..];
-                fill_entries(self, level, first, addr, end, fresh, |a| {
-                    frames[((a - addr) / PAGE_SIZE) as usize]
+            (Source::Contiguous(_), None) => {
+                fill_entries(self, level, first, addr, fresh, count, |k| {
+                    let pa = first_pa.wrapping_add(k as u64 * step);
+                    arch.encode_leaf(level, PhysAddr(pa), prot)
+                })
+            }
+            // One frame per base page of the walk (`vmap_pages` sized the
+            // range from them): one bounds check for the run. Here the
+            // address part is the address itself (x86, arm64).
+            (Source::Pages(frames), Some(unit)) if unit == step => {
+                let frames = &frames[from / PAGE_SIZE as usize..][..count];
+                fill_entries(self, level, first, addr, fresh, count, |k| {
+                    template | (frames[k].0 & !(step - 1))
+                })
+            }
+            (Source::Pages(frames), Some(unit)) => {
+                let frames = &frames[from / PAGE_SIZE as usize..][..count];
+                fill_entries(self, level, first, addr, fresh, count, |k| {
+                    template | (frames[k].0 >> shift).wrapping_mul(unit)
+                })
+            }
+            (Source::Pages(frames), None) => {
+                let frames = &frames[from / PAGE_SIZE as usize..][..count];
+                fill_entries(self, level, first, addr, fresh, count, |k| {
+                    arch.encode_leaf(level, frames[k], prot)
                 })
             }
         };
@@ -205,6 +248,9 @@ fn vmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
+    if cx.huge_run(Level::Pmd, addr, end) && fill_new_table(cx, Level::Pud, pud, addr, end)? {
+        return Ok(());
+    }
     let pmd = cx.pop.alloc_track(Level::Pud, pud, addr)?;
     if cx.huge_run(Level::Pmd, addr, end) {
         return cx.huge_entries(Level::Pmd, pmd, addr, end, vmap_pte_range);
@@ -231,19 +277,7 @@ fn vmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
-    let t = cx.pop.t;
-    let span = t.arch.level_size(Level::Pmd);
-    if !t.arch.is_passthrough(Level::Pmd)
-        && addr & (span - 1) == 0
-        && end.wrapping_sub(addr) == span
-        && t.none(Level::Pmd, pmd)
-    {
-        // A whole new PTE table: filled before it is linked, so it need not
-        // be cleared first (`pte_alloc_kernel_track()` then `set_pte()`s,
-        // in the other order but with the same result).
-        let table = t.alloc_for_overwrite(Level::Pte)?;
-        cx.fill(Level::Pte, EntryPtr(table), addr, end, true);
-        cx.pop.populate(Level::Pmd, addr, pmd, table);
+    if fill_new_table(cx, Level::Pmd, pmd, addr, end)? {
         return Ok(());
     }
     let pte = cx.pop.alloc_track(Level::Pmd, pmd, addr)?;
@@ -253,21 +287,55 @@ fn vmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
     }
 }
 
-/// The loop of [`MapCtx::fill`]: write leaves of `level` from the entry
-/// `first`; returns where it stopped.
+/// Where the entry `e` of `parent` is none and `addr..end` is all it
+/// maps, a whole new table of leaves below it (the caller knows every one
+/// may be a leaf): filled before it is linked, so it need not be cleared
+/// first (`pte_alloc_kernel_track()` then `set_pte()`s, in the other order
+/// but with the same result). Returns whether it did.
+#[inline(always)]
+fn fill_new_table<A: Arch, M: TableMemory + ?Sized>(
+    cx: &mut MapCtx<'_, '_, A, M>,
+    parent: Level,
+    e: EntryPtr,
+    addr: u64,
+    end: u64,
+) -> Result<bool> {
+    let t = cx.pop.t;
+    let Some(child) = parent.next() else {
+        return Ok(false);
+    };
+    let span = t.arch.level_size(parent);
+    if t.arch.is_passthrough(parent)
+        || t.arch.is_folded(child)
+        || span / t.arch.level_size(child) != 1 << t.arch.level_bits(child)
+        || addr & (span - 1) != 0
+        || end.wrapping_sub(addr) != span
+        || !t.none(parent, e)
+    {
+        return Ok(false);
+    }
+    let table = t.alloc_for_overwrite(child)?;
+    cx.fill(child, EntryPtr(table), addr, end, true);
+    cx.pop.populate(parent, addr, e, table);
+    Ok(true)
+}
+
+/// The loop of [`MapCtx::fill`]: write the leaves `raw(0)`, `raw(1)`, …
+/// (`count` of them, of `level`) from the entry `first`; returns where it
+/// stopped.
 #[inline(always)]
 fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
     cx: &MapCtx<'_, '_, A, M>,
     level: Level,
     first: EntryPtr,
     addr: u64,
-    end: u64,
     fresh: bool,
-    pa: impl Fn(u64) -> PhysAddr,
+    count: usize,
+    // Called once per entry, in order, with the entry's index in the run.
+    mut raw: impl FnMut(usize) -> u64,
 ) -> u64 {
     let t = cx.pop.t;
     let step = t.arch.level_size(level);
-    let prot = cx.prot;
     let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
     let words = if t.arch.entry_size() == 8 {
         t.mem.table_words(RawAccess::new(), table)
@@ -278,26 +346,23 @@ fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
     if let Some(words) = words {
         // The direct-map case: one bounds check for the whole run.
         let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
-        let count = (end.wrapping_sub(addr) / step) as usize;
-        for w in &words[index..index + count] {
+        for (k, w) in words[index..index + count].iter().enumerate() {
             if !fresh && w.load(Ordering::Relaxed) != 0 {
                 return a;
             }
-            w.store(t.arch.encode_leaf(level, pa(a), prot), Ordering::Release);
+            w.store(raw(k), Ordering::Release);
             a = a.wrapping_add(step);
         }
         return a;
     }
     let mut e = first;
-    loop {
+    for k in 0..count {
         if !fresh && !t.none(level, e) {
             return a;
         }
-        t.write(e, t.arch.encode_leaf(level, pa(a), prot));
+        t.write(e, raw(k));
         a = a.wrapping_add(step);
-        if a == end {
-            return a;
-        }
         e = t.next_entry(e);
     }
+    a
 }

@@ -72,12 +72,20 @@ impl EntryFormat for Arm64 {
         self.encode_addr(pa.0, 1 << Self::lookup_shift(lookup)) | attr | f.bits()
     }
 
+    /// The output address field, without FEAT_LPA2 (which moves bits 51:50
+    /// of the address to bits 9:8 of the descriptor: not linear).
+    #[inline]
+    fn leaf_addr_bits(&self, level: Level, pa: PhysAddr) -> Option<u64> {
+        let align = 1 << Self::lookup_shift(self.lookup_level(level));
+        (!self.lpa2()).then(|| self.encode_addr(pa.0, align))
+    }
+
     /// What the walk does with the descriptor (D8.3): invalid, a table
     /// above level 3, a block where the level allows one, a page at level
     /// 3. Reserved encodings (a block at level 3, or at level 0 without
     /// LPA2 and level -1) give a Translation fault and decode as
     /// [`Decoded::None`].
-    #[inline]
+    #[inline(always)]
     fn decode(&self, level: Level, raw: u64) -> Decoded {
         let f = Arm64Flags::from_bits_retain(raw);
         if !f.contains(Arm64Flags::VALID) {

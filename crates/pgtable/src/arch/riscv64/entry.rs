@@ -49,11 +49,18 @@ impl EntryFormat for Riscv64 {
         ppn(pa.0 & !(size - 1)) | f.bits()
     }
 
+    /// The PPN field (`pfn << _PAGE_PFN_SHIFT`), aligned to the superpage.
+    #[inline]
+    fn leaf_addr_bits(&self, level: Level, pa: PhysAddr) -> Option<u64> {
+        let size = 1u64 << (12 + 9 * self.spec_level(level));
+        Some(ppn(pa.0 & !(size - 1)))
+    }
+
     /// What the walk does with the entry: V = 0, a malformed entry (W
     /// without R, reserved bits, PBMT 3 or PBMT in a pointer), a pointer at
     /// the PTE level and a misaligned superpage all fault and decode as
     /// [`Decoded::None`]; R or X makes a leaf; otherwise a table.
-    #[inline]
+    #[inline(always)]
     fn decode(&self, level: Level, raw: u64) -> Decoded {
         let f = RiscvFlags::from_bits_retain(raw);
         if !f.contains(RiscvFlags::VALID) || Self::malformed(raw) {

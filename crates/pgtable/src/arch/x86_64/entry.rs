@@ -48,7 +48,13 @@ impl EntryFormat for X86_64 {
         raw
     }
 
+    /// The address bits of the entry: the address itself, aligned.
     #[inline]
+    fn leaf_addr_bits(&self, level: Level, pa: PhysAddr) -> Option<u64> {
+        Some(pa.0 & Self::leaf_addr_mask(level))
+    }
+
+    #[inline(always)]
     fn decode(&self, level: Level, raw: u64) -> Decoded {
         let f = X86Flags::from_bits_retain(raw);
         if !f.contains(X86Flags::PRESENT) {

@@ -6,13 +6,15 @@
 //! entries point at: clearing a top-level kernel entry would have to be
 //! synced into every root, and Linux never does it either.
 
+mod runs;
+
 use super::pgalloc::Populate;
 use super::tables::{for_each_entry, EntryPtr};
-use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
-use crate::memory::{RawAccess, TableMemory};
-use core::sync::atomic::Ordering;
+use crate::memory::TableMemory;
+use runs::LeafRuns;
 
 /// Whether the walk only checks or clears.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,12 +36,48 @@ pub(crate) fn unmap_range<A: Arch, M: TableMemory + ?Sized>(
     keep_level: Option<Level>,
     pass: Pass,
 ) -> Result<Cleared> {
+    let mut runs = LeafRuns::default();
+    walk(pop, root, start, end, keep_level, pass, &mut runs, false)
+}
+
+/// `vunmap_range()`: check that `start..end` is mapped in full and splits
+/// no leaf, then clear it, as [`Pass::Check`] then [`Pass::Clear`] over
+/// [`unmap_range`] would; the clear pass reuses what the check found (the
+/// two run back to back, under the caller's lock, and the check changes
+/// nothing).
+pub(crate) fn unmap_checked<A: Arch, M: TableMemory + ?Sized>(
+    pop: &mut Populate<'_, A, M>,
+    root: PhysAddr,
+    start: u64,
+    end: u64,
+    keep_level: Option<Level>,
+) -> Result<Cleared> {
+    let mut runs = LeafRuns::default();
+    let mut pass =
+        |pass, checked| walk(pop, root, start, end, keep_level, pass, &mut runs, checked);
+    pass(Pass::Check, false)?;
+    pass(Pass::Clear, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk<A: Arch, M: TableMemory + ?Sized>(
+    pop: &mut Populate<'_, A, M>,
+    root: PhysAddr,
+    start: u64,
+    end: u64,
+    keep_level: Option<Level>,
+    pass: Pass,
+    runs: &mut LeafRuns,
+    checked: bool,
+) -> Result<Cleared> {
     let t = pop.t;
     let mut cx = Unmap {
         pop,
         keep_level,
         pass,
         cleared: Cleared::default(),
+        runs,
+        checked,
     };
     let first = t.pgd_offset(root, start);
     for_each_entry(
@@ -70,11 +108,17 @@ pub(crate) fn clear_range<A: Arch, M: TableMemory + ?Sized>(
     let _ = unmap_range(pop, root, start, end, keep_level, Pass::Clear);
 }
 
-struct Unmap<'p, 'a, A, M: ?Sized> {
+struct Unmap<'p, 'a, 'r, A, M: ?Sized> {
     pop: &'p mut Populate<'a, A, M>,
     keep_level: Option<Level>,
     pass: Pass,
     cleared: Cleared,
+    /// The leaf runs the check pass found (recorded by it, read by the
+    /// clear pass after it).
+    runs: &'r mut LeafRuns,
+    /// A clear pass right after a check pass of the same range that
+    /// succeeded: every entry of the range is a leaf or a table, no hole.
+    checked: bool,
 }
 
 /// What a clear pass removed: what the TLB flush after it must cover.
@@ -97,7 +141,7 @@ impl Cleared {
     }
 }
 
-impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
+impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
     /// The entry below `e` for `addr`, if `e` points at a table; a hole is
     /// an error in the check pass.
     fn descend(&self, level: Level, e: EntryPtr, addr: u64) -> Result<Option<EntryPtr>> {
@@ -145,52 +189,6 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
         }
     }
 
-    /// Check or clear the whole leaves of `level` from the entry `first` on
-    /// in one loop over the table, as long as they are leaves; returns where
-    /// it stopped, for the per-entry walk to go on from there.
-    fn leaf_run(&mut self, level: Level, first: EntryPtr, addr: u64, end: u64) -> u64 {
-        let t = self.pop.t;
-        let size = t.arch.level_size(level);
-        if t.arch.is_passthrough(level) || t.arch.entry_size() != 8 || addr & (size - 1) != 0 {
-            return addr;
-        }
-        let Some(words) = t
-            .mem
-            .table_words(RawAccess::new(), PhysAddr(first.0 .0 & !(PAGE_SIZE - 1)))
-        else {
-            return addr;
-        };
-        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
-        let whole = (end.wrapping_sub(addr) / size) as usize;
-        let mut a = addr;
-        for w in &words[index..index + whole] {
-            if !matches!(
-                t.arch.decode(level, w.load(Ordering::Acquire)),
-                Decoded::Leaf(..)
-            ) {
-                break;
-            }
-            if self.pass == Pass::Clear {
-                w.store(0, Ordering::Release);
-            }
-            a = a.wrapping_add(size);
-        }
-        if a != addr && self.pass == Pass::Clear {
-            self.pop.note(level, addr);
-            self.pop.note(level, a.wrapping_sub(size));
-            self.cleared.leaf(level);
-        }
-        a
-    }
-
-    /// The entry of the same table as `first` for `addr` (`first` being the
-    /// one for `from`).
-    fn entry_for(&self, level: Level, first: EntryPtr, from: u64, addr: u64) -> EntryPtr {
-        let t = self.pop.t;
-        let skipped = (addr - from) / t.arch.level_size(level) * t.arch.entry_size();
-        EntryPtr(PhysAddr(first.0 .0 + skipped))
-    }
-
     /// Free the table under `e` if nothing is left in it.
     fn free_if_empty(&mut self, level: Level, e: EntryPtr, addr: u64, next: u64) {
         let t = self.pop.t;
@@ -216,68 +214,10 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, A, M> {
             self.cleared.freed_tables = true;
         }
     }
-
-    /// The PTE entries of `addr..end` starting at `first`: checked (every
-    /// one a leaf) or cleared, in one loop over the table.
-    fn ptes(&mut self, first: EntryPtr, addr: u64, end: u64) -> Result<()> {
-        let t = self.pop.t;
-        let count = (end.wrapping_sub(addr) / PAGE_SIZE) as usize;
-        let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
-        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
-        let is_leaf = |raw: u64| matches!(t.arch.decode(Level::Pte, raw), Decoded::Leaf(..));
-        let words = if t.arch.entry_size() == 8 {
-            t.mem.table_words(RawAccess::new(), table)
-        } else {
-            None
-        };
-        let hole = match words {
-            Some(words) => {
-                let words = &words[index..index + count];
-                match self.pass {
-                    Pass::Check => words
-                        .iter()
-                        .position(|w| !is_leaf(w.load(Ordering::Acquire))),
-                    Pass::Clear => {
-                        for w in words {
-                            if is_leaf(w.load(Ordering::Acquire)) {
-                                w.store(0, Ordering::Release);
-                            }
-                        }
-                        None
-                    }
-                }
-            }
-            None => {
-                let mut hole = None;
-                for i in 0..count {
-                    let e = EntryPtr(PhysAddr(first.0 .0 + i as u64 * t.arch.entry_size()));
-                    let leaf = is_leaf(t.read(e));
-                    match self.pass {
-                        Pass::Check if !leaf => {
-                            hole = Some(i);
-                            break;
-                        }
-                        Pass::Clear if leaf => t.write(e, 0),
-                        _ => {}
-                    }
-                }
-                hole
-            }
-        };
-        if let Some(i) = hole {
-            return Err(Error::NotMapped(VirtAddr(addr + i as u64 * PAGE_SIZE)));
-        }
-        if self.pass == Pass::Clear {
-            self.pop.note(Level::Pte, addr);
-            self.pop.note(Level::Pte, end.wrapping_sub(PAGE_SIZE));
-            self.cleared.leaf(Level::Pte);
-        }
-        Ok(())
-    }
 }
 
 fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
-    cx: &mut Unmap<'_, '_, A, M>,
+    cx: &mut Unmap<'_, '_, '_, A, M>,
     pgd: EntryPtr,
     addr: u64,
     end: u64,
@@ -301,7 +241,7 @@ fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
 }
 
 fn vunmap_pud_range<A: Arch, M: TableMemory + ?Sized>(
-    cx: &mut Unmap<'_, '_, A, M>,
+    cx: &mut Unmap<'_, '_, '_, A, M>,
     p4d: EntryPtr,
     addr: u64,
     end: u64,
@@ -332,7 +272,7 @@ fn vunmap_pud_range<A: Arch, M: TableMemory + ?Sized>(
 }
 
 fn vunmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
-    cx: &mut Unmap<'_, '_, A, M>,
+    cx: &mut Unmap<'_, '_, '_, A, M>,
     pud: EntryPtr,
     addr: u64,
     end: u64,
@@ -363,7 +303,7 @@ fn vunmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
 }
 
 fn vunmap_pte_range<A: Arch, M: TableMemory + ?Sized>(
-    cx: &mut Unmap<'_, '_, A, M>,
+    cx: &mut Unmap<'_, '_, '_, A, M>,
     pmd: EntryPtr,
     addr: u64,
     end: u64,
