@@ -8,6 +8,8 @@
 //! carries its median over [`BenchOptions::runs`] runs, a ratio against its
 //! reference, its target and whether the target holds.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod arches;
 mod first_touch;
 mod peer;
