@@ -1,4 +1,5 @@
-//! Entry, boot page tables, exception vectors and the probe primitives.
+//! Entry, boot page tables, exception vectors and the probe primitives
+//! (loads, stores and instruction fetches).
 //!
 //! QEMU's `virt` machine starts the CPU at EL1 (no `virtualization=on`),
 //! MMU off, at the ELF entry point, which the linker script sets to the
@@ -296,6 +297,26 @@ pgq_trap_common:
     PROBE pgq_probe_str, "str x1, [x0]"
     PROBE pgq_probe_ldtr, "ldtr x0, [x0]"
     PROBE pgq_probe_sttr, "sttr x1, [x0]"
+
+    // Fetch probe: `blr` to x0 (a page's fetch stub, which sets x0 and
+    // returns to x30), or the instruction abort at x0 resumes at 8f.
+    // x30 is saved on the stack (the handler leaves sp as it found it).
+    .global pgq_probe_fetch
+pgq_probe_fetch:
+    stp x29, x30, [sp, #-16]!
+    adr x9, 8f
+    adrp x10, PGQ_PROBE_FIXUP
+    str x9, [x10, :lo12:PGQ_PROBE_FIXUP]
+    blr x0
+    adrp x10, PGQ_PROBE_FIXUP
+    str xzr, [x10, :lo12:PGQ_PROBE_FIXUP]
+    mov x1, #0
+    ldp x29, x30, [sp], #16
+    ret
+8:  mov x0, #0
+    mov x1, #1
+    ldp x29, x30, [sp], #16
+    ret
 "#,
     dev = const BOOT_DEV_BLOCK,
     ram = const BOOT_RAM_BLOCK,

@@ -76,6 +76,11 @@ pub struct Tally {
     /// PAR_EL1 outcomes seen: successes by ATTR byte, faults by FST.
     pub attrs: [u64; 256],
     pub fsts: [u64; 64],
+    /// EL1 fetch probes (`fetch.rs`), those that returned from the stub,
+    /// and the others' instruction fault status codes.
+    pub fetches: u64,
+    pub fetched: u64,
+    pub ifscs: [u64; 64],
 }
 
 impl Default for Tally {
@@ -89,12 +94,30 @@ impl Default for Tally {
             first: None,
             attrs: [0; 256],
             fsts: [0; 64],
+            fetches: 0,
+            fetched: 0,
+            ifscs: [0; 64],
         }
     }
 }
 
 impl Tally {
-    pub fn merge_outcomes(&mut self, o: &Tally) {
+    /// Add `o`'s counts (not its first difference).
+    pub fn merge(&mut self, o: &Tally) {
+        self.addresses += o.addresses;
+        self.translations += o.translations;
+        self.probes += o.probes;
+        self.faults += o.faults;
+        self.differences += o.differences;
+        self.fetches += o.fetches;
+        self.fetched += o.fetched;
+        for (a, b) in self.ifscs.iter_mut().zip(o.ifscs.iter()) {
+            *a += b;
+        }
+        self.merge_outcomes(o);
+    }
+
+    fn merge_outcomes(&mut self, o: &Tally) {
         for (a, b) in self.attrs.iter_mut().zip(o.attrs.iter()) {
             *a += b;
         }
@@ -103,7 +126,7 @@ impl Tally {
         }
     }
 
-    /// `attr 0xff=N ... FST 0x05=N ...` for the log.
+    /// `attr0xff=N ... FST0x05=N ... fetch-IFSC0x0f=N ...` for the log.
     pub fn outcomes(&self) -> String {
         let mut s = String::new();
         for (i, n) in self.attrs.iter().enumerate().filter(|(_, n)| **n > 0) {
@@ -112,10 +135,13 @@ impl Tally {
         for (i, n) in self.fsts.iter().enumerate().filter(|(_, n)| **n > 0) {
             s += &format!("FST{i:#04x}={n} ");
         }
+        for (i, n) in self.ifscs.iter().enumerate().filter(|(_, n)| **n > 0) {
+            s += &format!("fetch-IFSC{i:#04x}={n} ");
+        }
         s.trim_end().into()
     }
 
-    fn differ(&mut self, what: String) {
+    pub fn differ(&mut self, what: String) {
         self.differences += 1;
         if self.first.is_none() {
             self.first = Some(what);
@@ -148,7 +174,8 @@ fn access_agrees(
             }
         }
         (Err(fst), Err(f)) => {
-            if f.ec() == 0x25 && f.dfsc() == *fst && f.far == va && f.wnr() != read {
+            if f.ec() == probe::EC_DATA_ABORT && f.dfsc() == *fst && f.far == va && f.wnr() != read
+            {
                 Ok(())
             } else {
                 Err(format!(

@@ -184,3 +184,20 @@ pub fn pa_bits_of(enc: u64) -> u8 {
 pub fn mair_attr(idx: u8) -> u8 {
     (mair() >> (8 * u64::from(idx & 7))) as u8
 }
+
+/// Make instructions just written as data at `va + off` of every `step`
+/// bytes of `[va, va + len)` visible to instruction fetches (Arm ARM
+/// D7.5.9 "Ordering and completion of data and instruction cache
+/// instructions"): clean each line to the point of unification (`DC
+/// CVAU`), `DSB ISH`, invalidate the instruction cache (`IC IALLU`: one
+/// CPU), `DSB ISH`, `ISB`.
+pub fn sync_icache(va: u64, len: u64, step: u64, off: u64) {
+    for a in (va..va + len).step_by(step as usize) {
+        // SAFETY: a clean to PoU of a mapped, written line changes no
+        // memory contents.
+        unsafe { asm!("dc cvau, {}", in(reg) a + off, options(nostack)) };
+    }
+    // SAFETY: barriers and an instruction-cache invalidate change no
+    // memory; the code about to run is re-fetched from memory.
+    unsafe { asm!("dsb ish", "ic iallu", "dsb ish", "isb", options(nostack)) };
+}

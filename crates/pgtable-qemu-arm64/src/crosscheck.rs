@@ -1,7 +1,11 @@
 //! The differential check: for every root after the set-up, the real MMU's
 //! translation (AT + PAR_EL1, and real accesses) of thousands of addresses
 //! equals the software MMU's walk of the same table memory, and the
-//! library's own `translate` agrees too.
+//! library's own `translate` agrees too; EL1 instruction fetches of the
+//! pages' fetch stubs (`fetch.rs`) agree with the walker's PXN verdict,
+//! `crosscheck-fetch-negative` shows a flipped PXN caught, and
+//! `crosscheck-fetch-el0-writable` an EL0-writable page without PXN still
+//! not executable at EL1.
 //!
 //! Set-up on the main machine (whose kernel root is in TTBR1):
 //! - process `before`, created first;
@@ -23,9 +27,11 @@
 use crate::compare::{self, Tally};
 use crate::cpu::VA_BITS;
 use crate::data::{self, BLOCK_2M};
+use crate::fetch;
 use crate::frame::{kva, RAM_START};
 use crate::machine::{Edit, Machine, PhysMem};
 use crate::report::{CheckResult, Checks};
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -226,15 +232,20 @@ pub fn run(c: &mut Checks, m: Machine) {
         let roots = m.roots(space);
         let mut t = Tally::default();
         let lib_root = space.map_or(m.pt.kernel_root(), |s| s.root());
+        let mut targets = BTreeSet::new();
         for va in sample(&m, &roots, &mut rng, vm) {
             compare::address(&m.mmu, &roots, va, &mut t);
             lib.compare(&m, &roots, lib_root, name, va & !7);
+            targets.extend(fetch::target(&m.mmu, &roots, va));
+        }
+        for target in targets {
+            fetch::compare(&m.mmu, &PhysMem, &roots, target, &mut t);
         }
         let name = format!("crosscheck/{name}");
         let r: CheckResult = if t.differences == 0 {
             Ok(format!(
-                "addresses={} translations={} probes={} faults={} differences=0",
-                t.addresses, t.translations, t.probes, t.faults
+                "addresses={} translations={} probes={} faults={} fetches={} (returned {}) differences=0",
+                t.addresses, t.translations, t.probes, t.faults, t.fetches, t.fetched
             ))
         } else {
             Err(format!(
@@ -245,25 +256,33 @@ pub fn run(c: &mut Checks, m: Machine) {
             ))
         };
         c.record(&name, r);
-        total.addresses += t.addresses;
-        total.translations += t.translations;
-        total.probes += t.probes;
-        total.faults += t.faults;
-        total.differences += t.differences;
-        total.merge_outcomes(&t);
+        total.merge(&t);
     }
     c.record("library-translate", lib.verdict());
+    m.enter(None);
+    let (rox, rw) = (vm + 4 * BLOCK_2M, vm);
+    c.record(
+        "crosscheck-fetch-negative",
+        fetch::negative(&m.mmu, &m.roots(None), rox, rw),
+    );
+    m.enter(Some(&spaces[0]));
+    c.record(
+        "crosscheck-fetch-el0-writable",
+        fetch::el0_writable(&m.mmu, &m.roots(Some(&spaces[0])), 0x40_0000),
+    );
     if crate::cpu::LPA2 {
         c.record("high-pa", crate::high_pa::verify(&m, &spaces, vm));
     }
     crate::machine::go_home();
     let r = if total.addresses >= MIN_ADDRESSES && total.differences == 0 {
         Ok(format!(
-            "roots=4 compared={} translations={} probes={} faults={} differences=0 outcomes[{}]",
+            "roots=4 compared={} translations={} probes={} faults={} fetches={} (returned {}) differences=0 outcomes[{}]",
             total.addresses,
             total.translations,
             total.probes,
             total.faults,
+            total.fetches,
+            total.fetched,
             total.outcomes()
         ))
     } else {

@@ -14,6 +14,7 @@ mod cpu;
 mod crosscheck;
 mod data;
 mod exit;
+mod fetch;
 mod frame;
 mod heap;
 mod high_pa;

@@ -18,7 +18,13 @@ extern "C" {
     fn pgq_probe_str(va: u64, value: u64) -> Ret;
     fn pgq_probe_ldtr(va: u64) -> Ret;
     fn pgq_probe_sttr(va: u64, value: u64) -> Ret;
+    fn pgq_probe_fetch(target: u64) -> Ret;
 }
+
+/// ESR_EL1.EC of a data abort taken without a change of EL.
+pub const EC_DATA_ABORT: u64 = 0x25;
+/// ESR_EL1.EC of an instruction abort taken without a change of EL.
+pub const EC_INSN_ABORT: u64 = 0x21;
 
 /// A recovered fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +34,12 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// ESR_EL1.EC: 0x25 for a data abort taken without a change of EL.
+    /// ESR_EL1.EC: [`EC_DATA_ABORT`] or [`EC_INSN_ABORT`].
     pub fn ec(&self) -> u64 {
         self.esr >> 26
     }
-    /// ISS.DFSC: the fault status code (same encoding as PAR_EL1.FST).
+    /// ISS.DFSC (IFSC for instruction aborts): the fault status code
+    /// (same encoding as PAR_EL1.FST).
     pub fn dfsc(&self) -> u8 {
         (self.esr & 0x3f) as u8
     }
@@ -92,4 +99,20 @@ pub unsafe fn write(va: u64, value: u64, el0: bool) -> Result<(), Fault> {
 /// Faults recovered so far.
 pub fn fault_count() -> u64 {
     boot::last_fault().2
+}
+
+/// Branch with link to `target` at EL1 and return what its fetch stub
+/// (`data::FETCH_OFFSET`) left in x0, or the instruction abort the fetch
+/// raised (ESR_EL1, FAR_EL1 = `target`).
+///
+/// # Safety
+///
+/// If the fetch is permitted the code at `target` runs: the caller jumps
+/// only where the walk faults or reaches a fetch stub.
+pub unsafe fn fetch(target: u64) -> Result<u64, Fault> {
+    // SAFETY: the probe follows the C ABI, touches only x0, x1, x9, x10,
+    // x29/x30 (saved on the stack) and PGQ_PROBE_FIXUP, and an instruction
+    // abort at the target is resumed at its recovery label by the handler.
+    // What runs at the target is the caller's contract.
+    finish(unsafe { pgq_probe_fetch(target) })
 }

@@ -49,7 +49,7 @@ pub fn probe_recovery() -> CheckResult {
         Ok(v) => return Err(format!("read of unmapped {hole:#x} returned {v:#x}")),
         Err(f) => f,
     };
-    if f.ec() != 0x25 || f.far != hole || f.dfsc() != 0b000101 {
+    if f.ec() != probe::EC_DATA_ABORT || f.far != hole || f.dfsc() != 0b000101 {
         return Err(format!(
             "fault ESR={:#x} FAR={:#x}, want EC 0x25 DFSC 0x5 FAR {hole:#x}",
             f.esr, f.far
