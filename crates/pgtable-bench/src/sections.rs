@@ -468,7 +468,18 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
     // Part 4: destroy and create every space again, `runs` times.
     let (mut creates, mut destroys) = (Vec::new(), Vec::new());
     let _ = create_first;
+    // The memory's part of a create: every new root is a 4 KiB page zeroed
+    // (and then partly written). Zeroing as many pages as there are spaces,
+    // interleaved with the creates, is the rate no create can pass.
+    let mut pages = vec![1u64; max * 512];
+    let mut zeroings = Vec::new();
     for _ in 0..s.runs {
+        zeroings.push(time(|| {
+            for page in pages.chunks_exact_mut(512) {
+                page.fill(0);
+            }
+            black_box(&mut pages);
+        }));
         destroys.push(time(|| {
             for sp in spaces.drain(..) {
                 pt.destroy_space(sp).expect("own space").ignore();
@@ -502,6 +513,18 @@ pub fn sync_at_scale(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
         ratio: None,
         target: Some("≥ 2 M/s".into()),
         holds: Some(c >= 2.0),
+    });
+    let zs = Stat::of(&rate(&zeroings));
+    figs.push(Figure {
+        section: "4",
+        name: format!("  (information) vs zeroing one 4 KiB page per space, {max} pages"),
+        ours: cs,
+        unit: "M/s",
+        reference: Some(zs),
+        ratio_of: "create ÷ zeroing",
+        ratio: Some(Stat::ratio(&rate(&creates), &rate(&zeroings))),
+        target: None,
+        holds: None,
     });
     figs.push(Figure {
         section: "4",

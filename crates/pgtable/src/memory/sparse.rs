@@ -248,6 +248,13 @@ impl SparseMemory {
                 for w in p.words {
                     w.store(0, Ordering::Relaxed);
                 }
+            } else {
+                // Still as its chunk was made: zero already. One store
+                // makes the host back the page now, so its first-touch
+                // price (a host page fault) is paid when the table is
+                // handed out, as `pagetable_alloc()`'s zeroing pays it,
+                // not by whoever writes the table first (the sync).
+                p.words[0].store(0, Ordering::Relaxed);
             }
             p.flags.allocated.store(true, Ordering::SeqCst);
             self.note_written(pfn, p);
