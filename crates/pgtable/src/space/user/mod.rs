@@ -207,19 +207,5 @@ pub(crate) fn free_user_half<A: Arch, M: TableMemory, L: RawMutex>(
         side: Side::User,
         tracker: &mut scratch,
     };
-    // Only the user slots that hold something are walked: a process that
-    // mapped little has most of its user half empty, and `exit_mmap()`'s
-    // cost should follow what it mapped, not the size of the half.
-    let arch = pt.arch();
-    let (top, end) = (arch.top_level(), arch.user_end());
-    let span = arch.level_size(top);
-    let mut start = 0u64;
-    while start < end {
-        let next = start.saturating_add(span).min(end);
-        let e = pt.tables().pgd_offset(root, start);
-        if !pt.tables().none(top, e) {
-            clear_range(&mut pop, root, start, next, None);
-        }
-        start = next;
-    }
+    clear_range(&mut pop, root, 0, pt.arch().user_end(), None);
 }

@@ -88,6 +88,9 @@ fn walk<A: Arch, M: TableMemory + ?Sized>(
         start,
         end,
         |cx, pgd, addr, next| {
+            if cx.hole(pgd) {
+                return Ok(());
+            }
             vunmap_p4d_range(cx, pgd, addr, next)?;
             cx.free_if_empty(Level::Pgd, pgd, addr, next);
             Ok(())
@@ -190,6 +193,15 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
     }
 
     /// Free the table under `e` if nothing is left in it.
+    /// Whether the clear pass may pass `e` by: an empty entry has nothing
+    /// below it to clear or free (`p?d_none_or_clear_bad()` and `continue`
+    /// in `vunmap_p?d_range()`), found without decoding it. The check
+    /// pass still goes on to refuse the hole.
+    #[inline]
+    fn hole(&self, e: EntryPtr) -> bool {
+        self.pass == Pass::Clear && self.pop.t.read(e) == 0
+    }
+
     fn free_if_empty(&mut self, level: Level, e: EntryPtr, addr: u64, next: u64) {
         let t = self.pop.t;
         if self.pass == Pass::Check
@@ -233,6 +245,9 @@ fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
         addr,
         end,
         |cx, p4d, addr, next| {
+            if cx.hole(p4d) {
+                return Ok(());
+            }
             vunmap_pud_range(cx, p4d, addr, next)?;
             cx.free_if_empty(Level::P4d, p4d, addr, next);
             Ok(())
@@ -262,6 +277,9 @@ fn vunmap_pud_range<A: Arch, M: TableMemory + ?Sized>(
         stop,
         end,
         |cx, pud, addr, next| {
+            if cx.hole(pud) {
+                return Ok(());
+            }
             if !cx.leaf(Level::Pud, pud, addr, next)? {
                 vunmap_pmd_range(cx, pud, addr, next)?;
                 cx.free_if_empty(Level::Pud, pud, addr, next);
@@ -293,6 +311,9 @@ fn vunmap_pmd_range<A: Arch, M: TableMemory + ?Sized>(
         stop,
         end,
         |cx, pmd, addr, next| {
+            if cx.hole(pmd) {
+                return Ok(());
+            }
             if !cx.leaf(Level::Pmd, pmd, addr, next)? {
                 vunmap_pte_range(cx, pmd, addr, next)?;
                 cx.free_if_empty(Level::Pmd, pmd, addr, next);
