@@ -45,4 +45,23 @@ pub trait EntryFormat {
     fn leaf_addr_bits(&self, _level: Level, _pa: PhysAddr) -> Option<u64> {
         None
     }
+    /// Whether `raw` is a leaf of real level `level`: exactly
+    /// `matches!(self.decode(level, raw), Decoded::Leaf(..))` for every
+    /// `raw` (Linux's `pte_present()` at the PTE level, `pmd_leaf()` and
+    /// `pud_leaf()` above), as a test of a few bits. The unmap walk's check
+    /// runs it over every entry it is asked to clear. The default decodes.
+    #[inline]
+    fn is_leaf(&self, level: Level, raw: u64) -> bool {
+        matches!(self.decode(level, raw), Decoded::Leaf(..))
+    }
+    /// The bits of an entry of real level `level` that
+    /// [`is_leaf`](EntryFormat::is_leaf) reads: two entries equal in these
+    /// bits are both leaves or both not. The unmap walk's check then tests
+    /// a run of entries with an xor and an or each against its first, and
+    /// only a run that differs there entry by entry. The default, every
+    /// bit, is true of any format.
+    #[inline]
+    fn leaf_bits(&self, _level: Level) -> u64 {
+        u64::MAX
+    }
 }

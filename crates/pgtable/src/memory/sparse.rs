@@ -34,10 +34,11 @@ fn whole_pages(start: u64, end: u64) -> Range<u64> {
 /// through [`TableMemory::table_words`](super::TableMemory::table_words), and are never given back to the
 /// host while the memory lives (a freed table is zeroed in place), so a lent
 /// page cannot be freed under its borrower. They are stored 512 to a chunk
-/// (2 MiB), made zeroed on first use, so a page's first touch is a flag, not
-/// an allocation; a dropped memory's chunks are kept, zeroed, for the next
-/// memory of the process (up to 128 MiB), which then pays no host page
-/// faults for them. Pages elsewhere sit in a hash map behind a lock.
+/// (2 MiB), made zeroed when its first page is touched, so the first touch
+/// of each other page is a flag, not an allocation (the host's own page
+/// fault for it is still paid, and for a table frame at hand-out: what
+/// `pgtable bench` part 3 measures). Pages elsewhere sit in a hash map
+/// behind a lock.
 ///
 /// For checkers, the memory also knows which table frames are allocated
 /// ([`is_table_allocated`](Self::is_table_allocated)) and can log the pages

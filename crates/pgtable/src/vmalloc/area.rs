@@ -17,16 +17,19 @@ pub struct VmapAreas {
     fixed: BTreeMap<u64, u64>,
 }
 
-/// Remove `start..end` from the ranges of `map` (start → end); returns the
-/// pieces removed.
-fn cut(map: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> alloc::vec::Vec<(u64, u64)> {
-    let hits: alloc::vec::Vec<(u64, u64)> = map
+/// Remove `start..end` from the ranges of `map` (start → end), handing
+/// each piece removed to `removed`. The ranges are disjoint, so the last
+/// one starting below `end` is the only one that can still overlap once
+/// the pieces after it are gone; what is left of a range cut in two starts
+/// at or after `end`, or ends at `start`, and is not met again. Nothing is
+/// allocated beyond the map's own nodes: an unmap pays no vector for it.
+fn cut(map: &mut BTreeMap<u64, u64>, start: u64, end: u64, mut removed: impl FnMut(u64, u64)) {
+    while let Some((s, e)) = map
         .range(..end)
+        .next_back()
         .filter(|&(_, &e)| e > start)
         .map(|(&s, &e)| (s, e))
-        .collect();
-    let mut removed = alloc::vec::Vec::new();
-    for (s, e) in hits {
+    {
         map.remove(&s);
         if s < start {
             map.insert(s, start);
@@ -34,9 +37,8 @@ fn cut(map: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> alloc::vec::Vec<(u
         if e > end {
             map.insert(end, e);
         }
-        removed.push((s.max(start), e.min(end)));
+        removed(s.max(start), e.min(end));
     }
-    removed
 }
 
 /// Add `start..end` (overlapping nothing in `map`) to `map`, merged with
@@ -105,17 +107,15 @@ impl VmapAreas {
     /// Record `start..end` as mapped at a fixed address: whatever part of it
     /// is free is taken, so no later [`alloc`](Self::alloc) lands on it.
     pub fn reserve_fixed(&mut self, start: u64, end: u64) {
-        for (s, e) in cut(&mut self.free, start, end) {
-            join(&mut self.fixed, s, e);
-        }
+        let fixed = &mut self.fixed;
+        cut(&mut self.free, start, end, |s, e| join(fixed, s, e));
     }
 
     /// `start..end` was unmapped: the parts of it that
     /// [`reserve_fixed`](Self::reserve_fixed) took become free again.
     pub fn release_fixed(&mut self, start: u64, end: u64) {
-        for (s, e) in cut(&mut self.fixed, start, end) {
-            join(&mut self.free, s, e);
-        }
+        let free = &mut self.free;
+        cut(&mut self.fixed, start, end, |s, e| join(free, s, e));
     }
 
     /// Number of busy areas.
@@ -149,6 +149,30 @@ mod tests {
         a.release_fixed(first, first + 2 * p);
         assert_eq!(a.size_of(first), Some(p));
         assert!(a.fixed.is_empty());
+    }
+
+    #[test]
+    fn a_fixed_range_over_several_free_ranges_takes_each_piece() {
+        let p = PAGE_SIZE;
+        let mut a = VmapAreas::new(0, 16 * p);
+        let (x, y, z) = (a.alloc(p, p), a.alloc(p, p), a.alloc(p, p));
+        assert_eq!((x, y, z), (Some(0), Some(2 * p), Some(4 * p)));
+        a.free(2 * p);
+        // Free now: 2p..4p and 6p..16p, with busy areas around them.
+        a.reserve_fixed(p, 12 * p);
+        assert_eq!(
+            a.fixed
+                .iter()
+                .map(|(&s, &e)| (s, e))
+                .collect::<alloc::vec::Vec<_>>(),
+            [(2 * p, 4 * p), (6 * p, 12 * p)]
+        );
+        assert_eq!(a.alloc(p, p), Some(12 * p), "only 12p..16p is left free");
+        a.free(12 * p);
+        a.release_fixed(0, 16 * p);
+        assert!(a.fixed.is_empty());
+        assert_eq!(a.alloc(p, p), Some(2 * p), "both pieces free again");
+        assert_eq!(a.alloc(9 * p, p), Some(6 * p), "6p..16p joined back whole");
     }
 
     #[test]

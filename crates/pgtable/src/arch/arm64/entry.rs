@@ -118,4 +118,24 @@ impl EntryFormat for Arm64 {
         let pa = self.decode_addr(raw, 1 << Self::lookup_shift(lookup));
         Decoded::Leaf(PhysAddr(pa), Prot::new(access, cache))
     }
+
+    /// Bits 1:0 of a leaf, as [`decode`](Self::decode) reads them: a page
+    /// (0b11) at lookup level 3, a block (0b01) at levels 1 and 2, and at
+    /// level 0 under FEAT_LPA2.
+    #[inline]
+    fn is_leaf(&self, level: Level, raw: u64) -> bool {
+        let want = match self.lookup_level(level) {
+            3 => 0b11,
+            1 | 2 => 0b01,
+            0 if self.lpa2() => 0b01,
+            _ => return false,
+        };
+        raw & 0b11 == want
+    }
+
+    /// Bits 1:0: all [`is_leaf`](Self::is_leaf) reads.
+    #[inline]
+    fn leaf_bits(&self, _level: Level) -> u64 {
+        0b11
+    }
 }

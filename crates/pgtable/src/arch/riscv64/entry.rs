@@ -90,4 +90,38 @@ impl EntryFormat for Riscv64 {
         };
         Decoded::Leaf(PhysAddr(pa), Prot::new(access, cache))
     }
+
+    /// [`decode`](Self::decode)'s leaf as three tests on the bits: V set,
+    /// no reserved bit and a superpage's PPN aligned; R, W, X a leaf's
+    /// (R or X, and no W without R); PBMT not 3.
+    #[inline]
+    fn is_leaf(&self, level: Level, raw: u64) -> bool {
+        let misaligned = ((1u64 << (9 * self.spec_level(level))) - 1) << 10;
+        let plain =
+            raw & (RiscvFlags::VALID.bits() | RESERVED | misaligned) == RiscvFlags::VALID.bits();
+        let rwx = LEAF_VRWX >> (raw & 0xf) & 1 != 0;
+        plain & rwx & (raw & PBMT_MASK != PBMT_MASK)
+    }
+
+    /// Every bit but the PPN's, and the PPN bits a superpage of `level`
+    /// must have clear.
+    #[inline]
+    fn leaf_bits(&self, level: Level) -> u64 {
+        !PPN_MASK | ((1u64 << (9 * self.spec_level(level))) - 1) << 10
+    }
 }
+
+/// Bit `n` set where the low four bits `n` (V, R, W, X from bit 0) are a
+/// leaf's: V, R or X, and not W without R.
+const LEAF_VRWX: u16 = {
+    let mut bits = 0;
+    let mut n = 0;
+    while n < 16 {
+        let (v, r, w, x) = (n & 1 != 0, n & 2 != 0, n & 4 != 0, n & 8 != 0);
+        if v && (r || x) && !(w && !r) {
+            bits |= 1 << n;
+        }
+        n += 1;
+    }
+    bits
+};

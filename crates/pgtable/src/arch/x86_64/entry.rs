@@ -80,4 +80,24 @@ impl EntryFormat for X86_64 {
         let pa = PhysAddr(raw & Self::leaf_addr_mask(level));
         Decoded::Leaf(pa, Prot::new(access, Self::cache_of(idx)))
     }
+
+    /// P at the PTE level; P and PS where a level may hold a leaf
+    /// (`pmd_leaf()`, `pud_leaf()`); never elsewhere, as [`decode`](Self::decode).
+    #[inline]
+    fn is_leaf(&self, level: Level, raw: u64) -> bool {
+        let need = if level == Level::Pte {
+            X86Flags::PRESENT.bits()
+        } else if self.leaf_allowed(level) {
+            (X86Flags::PRESENT | X86Flags::HUGE).bits()
+        } else {
+            return false;
+        };
+        raw & need == need
+    }
+
+    /// P and PS: all [`is_leaf`](Self::is_leaf) reads.
+    #[inline]
+    fn leaf_bits(&self, _level: Level) -> u64 {
+        (X86Flags::PRESENT | X86Flags::HUGE).bits()
+    }
 }

@@ -174,7 +174,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
     /// leaf.
     fn leaf(&mut self, level: Level, e: EntryPtr, addr: u64, next: u64) -> Result<bool> {
         let t = self.pop.t;
-        if t.arch.is_passthrough(level) || !matches!(t.decode(level, e), Decoded::Leaf(..)) {
+        if t.arch.is_passthrough(level) || !t.arch.is_leaf(level, t.read(e)) {
             return Ok(false);
         }
         let size = t.arch.level_size(level);

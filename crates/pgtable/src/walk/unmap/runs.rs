@@ -12,7 +12,7 @@
 
 use super::{Pass, Unmap};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::arch::{Arch, Decoded, Level};
+use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
 use crate::memory::{RawAccess, TableMemory};
 use crate::walk::tables::EntryPtr;
@@ -50,6 +50,51 @@ impl LeafRuns {
     }
 }
 
+/// How many of `words`, from the first, are leaves of `level`. A block of
+/// eight entries equal to the first in the bits that make a leaf
+/// ([`EntryFormat::leaf_bits`](crate::arch::EntryFormat::leaf_bits)) is
+/// whole leaves if the first is one, found with an xor and an or per entry
+/// and no branch; a block that differs there is tested entry by entry. A
+/// strict unmap's range is whole leaves of one protection but for a
+/// refused call.
+#[inline]
+fn leading_leaves<A: Arch>(arch: &A, level: Level, words: &[AtomicU64]) -> usize {
+    let load = |w: &AtomicU64| w.load(Ordering::Acquire);
+    let is_leaf = |w: &AtomicU64| arch.is_leaf(level, load(w));
+    let Some(first) = words.first().map(load) else {
+        return 0;
+    };
+    if !arch.is_leaf(level, first) {
+        return 0;
+    }
+    let bits = arch.leaf_bits(level);
+    let mut leaves = 0;
+    for block in words.chunks_exact(8) {
+        let differ = block.iter().fold(0, |acc, w| acc | (load(w) ^ first));
+        if differ & bits != 0 && !block.iter().all(is_leaf) {
+            break;
+        }
+        leaves += 8;
+    }
+    let rest = &words[leaves..];
+    leaves + rest.iter().position(|w| !is_leaf(w)).unwrap_or(rest.len())
+}
+
+/// Store zero into every entry of `words`, eight to a block so that the
+/// loop is unrolled in every mode's walk alike.
+#[inline]
+fn clear(words: &[AtomicU64]) {
+    let mut blocks = words.chunks_exact(8);
+    for block in &mut blocks {
+        for w in block {
+            w.store(0, Ordering::Release);
+        }
+    }
+    for w in blocks.remainder() {
+        w.store(0, Ordering::Release);
+    }
+}
+
 impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
     /// Check or clear the whole leaves of `level` from the entry `first` on
     /// in one loop over the table, as long as they are leaves; returns where
@@ -72,25 +117,18 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
         // A local copy: read through `t.arch`, its fields would be reloaded
         // after every store.
         let arch = *t.arch;
-        let is_leaf = |w: &AtomicU64| {
-            matches!(
-                arch.decode(level, w.load(Ordering::Acquire)),
-                Decoded::Leaf(..)
-            )
-        };
+        let is_leaf = |w: &AtomicU64| arch.is_leaf(level, w.load(Ordering::Acquire));
         let known = if self.checked {
             self.runs.stop(first.0 .0, addr)
         } else {
             None
         };
         let count = match (self.pass, known) {
-            (Pass::Check, _) => words.iter().position(|w| !is_leaf(w)).unwrap_or(whole),
+            (Pass::Check, _) => leading_leaves(&arch, level, words),
             // The check pass found these whole leaves: clear them unread.
             (Pass::Clear, Some(stop)) => {
                 let count = (stop.wrapping_sub(addr) / size) as usize;
-                for w in &words[..count] {
-                    w.store(0, Ordering::Release);
-                }
+                clear(&words[..count]);
                 count
             }
             (Pass::Clear, None) => {
@@ -141,7 +179,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
         let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
         let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
         let arch = *t.arch;
-        let is_leaf = |raw: u64| matches!(arch.decode(Level::Pte, raw), Decoded::Leaf(..));
+        let is_leaf = |raw: u64| arch.is_leaf(Level::Pte, raw);
         let words = if t.arch.entry_size() == 8 {
             t.mem.table_words(RawAccess::new(), table)
         } else {
@@ -151,14 +189,13 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
             Some(words) => {
                 let words = &words[index..index + count];
                 match self.pass {
-                    Pass::Check => words
-                        .iter()
-                        .position(|w| !is_leaf(w.load(Ordering::Acquire))),
+                    Pass::Check => {
+                        let leaves = leading_leaves(&arch, Level::Pte, words);
+                        (leaves < count).then_some(leaves)
+                    }
                     // After a check pass every entry here is a leaf.
                     Pass::Clear if self.checked => {
-                        for w in words {
-                            w.store(0, Ordering::Release);
-                        }
+                        clear(words);
                         None
                     }
                     Pass::Clear => {
