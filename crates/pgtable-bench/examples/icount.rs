@@ -241,7 +241,9 @@ fn run<A: Arch>(arch: A) -> u64 {
     let shift = arch.level_shift(top);
     let vmalloc = arch.layout().get(RegionKind::Vmalloc).expect("vmalloc");
     let va = vmalloc.start.next_multiple_of(1 << 30);
-    let mem = OffsetMemory::new_host(PhysAddr(1 << 32), (SPACES as u64 + 256) * 4096).unwrap();
+    // A root per space, the maps' tables, and a table under each top-level
+    // kernel slot the churn below preallocates (256 on arm64 48-bit).
+    let mem = OffsetMemory::new_host(PhysAddr(1 << 32), (SPACES as u64 + 1024) * 4096).unwrap();
     let pt = PageTables::new(arch, mem).unwrap();
     map_4k(&pt, va);
     unmap_4k(&pt, va);

@@ -19,7 +19,7 @@ use pgtable::arch::arm64::Arm64;
 use pgtable::arch::riscv64::Riscv64;
 use pgtable::arch::RegionKind;
 use pgtable::PageSize;
-use pgtable::{Arch, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
+use pgtable::{Arch, Level, OffsetMemory, PageTables, PhysAddr, Prot, VirtAddr, X86_64};
 use std::time::{Duration, Instant};
 
 /// Fake physical address of the table memory (both sides).
@@ -140,6 +140,12 @@ fn compare<A: Arch, P: PeerTables>(
     let ours = Ours::new(arch, table_bytes(bytes));
     let va = ours.va;
     let mut r: [Vec<f64>; 8] = Default::default();
+    // The store loop over as many entries as the 4 KiB map writes: what no
+    // map can beat, so the peer's time over it is the most any map of 4 KiB
+    // pages can be ahead of the peer.
+    let mut words = vec![0u64; (bytes / 4096) as usize];
+    let leaf = arch.encode_leaf(Level::Pte, PhysAddr(0), Prot::KERNEL);
+    let mut stores = Vec::new();
     for run in 0..=s.runs {
         // Run 0 warms caches and faults every page in; it is not counted.
         let o = one_run(|op| match op {
@@ -152,10 +158,12 @@ fn compare<A: Arch, P: PeerTables>(
             Op::Unmap => peer.unmap(va, bytes),
             Op::Reset => peer.reset(),
         });
+        let l = crate::sections::store_loop(&mut words, leaf);
         if run > 0 {
             for (i, d) in o.iter().chain(&p).enumerate() {
                 r[i].push(d.as_secs_f64() * 1e6);
             }
+            stores.push(l.as_secs_f64() * 1e3);
             progress(&format!(
                 "  {mode} run {run}: 4K map {:.2} ms ({} {:.2} ms), unmap {:.2} ms ({:.2} ms)",
                 o[0].as_secs_f64() * 1e3,
@@ -174,29 +182,56 @@ fn compare<A: Arch, P: PeerTables>(
         (format!("map {sz}, 2 MiB"), "vmap_range", P::MAP, 3.0),
         (format!("unmap {sz}, 2 MiB"), "vunmap_range", P::UNMAP, 3.0),
     ];
-    what.into_iter()
-        .enumerate()
-        .map(|(i, (work, our_call, peer_call, target))| {
-            // The 4 KiB figures in ms, the 2 MiB ones in µs.
-            let (ours, theirs, unit) = if i < 2 {
-                (ms(&r[i]), ms(&r[i + 4]), "ms")
-            } else {
-                (r[i].clone(), r[i + 4].clone(), "µs")
-            };
-            let ratio = Stat::ratio(&theirs, &ours);
-            Figure {
+    let mut figs = Vec::new();
+    for (i, (work, our_call, peer_call, target)) in what.into_iter().enumerate() {
+        // The 4 KiB figures in ms, the 2 MiB ones in µs.
+        let (ours, theirs, unit) = if i < 2 {
+            (ms(&r[i]), ms(&r[i + 4]), "ms")
+        } else {
+            (r[i].clone(), r[i + 4].clone(), "µs")
+        };
+        let ratio = Stat::ratio(&theirs, &ours);
+        let unmap = i % 2 == 1;
+        let same_work = !unmap || P::UNMAP_CLEARS_ENTRIES;
+        let judged = judged && same_work;
+        let note = if same_work {
+            ""
+        } else {
+            " (information: not the same work, it frees whole tables and leaves their entries)"
+        };
+        figs.push(Figure {
+            section: "7",
+            name: format!(
+                "{mode}: {work}: {our_call} vs {} {peer_call}{note}",
+                P::NAME
+            ),
+            ours: Stat::of(&ours),
+            unit,
+            reference: Some(Stat::of(&theirs)),
+            ratio_of: P::RATIO_OF,
+            ratio: Some(ratio),
+            target: judged.then(|| format!("≥ {target}×")),
+            holds: judged.then_some(ratio.median >= target),
+        });
+        if i == 0 {
+            figs.push(Figure {
                 section: "7",
-                name: format!("{mode}: {work}: {our_call} vs {} {peer_call}", P::NAME),
-                ours: Stat::of(&ours),
+                name: format!(
+                    "  (information) one 8-byte store per entry vs {} {peer_call}: the \
+                     most any map of 4 KiB pages can be ahead of it",
+                    P::NAME
+                ),
+                ours: Stat::of(&stores),
                 unit,
                 reference: Some(Stat::of(&theirs)),
-                ratio_of: P::RATIO_OF,
-                ratio: Some(ratio),
-                target: judged.then(|| format!("≥ {target}×")),
-                holds: judged.then_some(ratio.median >= target),
-            }
-        })
-        .collect()
+                ratio_of: "peer ÷ store loop",
+                ratio: Some(Stat::ratio(&theirs, &stores)),
+                target: None,
+                holds: None,
+            });
+        }
+    }
+    figs
 }
 
 fn ours_map<A: Arch>(ours: &Ours<A>, pa: u64, bytes: u64, huge: bool) {

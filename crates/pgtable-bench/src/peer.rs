@@ -215,6 +215,11 @@ pub trait PeerTables {
     const MAP: &'static str;
     /// The peer's unmap call, for the figure names.
     const UNMAP: &'static str;
+    /// Whether the peer's unmap clears every entry of the range, as ours
+    /// and Linux's `vunmap_range()` do. A peer that drops whole tables
+    /// instead, their entries left in place, does other work: its unmap
+    /// figures are shown for information, without a target.
+    const UNMAP_CLEARS_ENTRIES: bool = true;
     /// Start again from an empty root.
     fn reset(&mut self);
     /// Map `va..va+bytes` to `pa..`: 4 KiB pages, or 2 MiB leaves if `huge`.

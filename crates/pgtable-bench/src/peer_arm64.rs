@@ -92,6 +92,9 @@ impl PeerTables for Arm64Peer<'_> {
     const RATIO_OF: &'static str = "aarch64-paging ÷ ours";
     const MAP: &'static str = "map_range";
     const UNMAP: &'static str = "map_range(invalid)";
+    // A range covering whole 2 MiB (or 1 GiB) chunks loses its tables in
+    // one entry write each (`aarch64_paging_unmap_frees_tables_whole`).
+    const UNMAP_CLEARS_ENTRIES: bool = false;
 
     fn reset(&mut self) {
         // The old tables go first (the crate frees them into the old

@@ -171,15 +171,7 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             *d /= HUGE_REPS;
         }
         let words = &mut region.words()[..n4k as usize];
-        // The limit: one 8-byte store per entry, as `WRITE_ONCE()`/`set_pte()`
-        // writes an entry (a page-table entry is never written in pieces).
-        t[9] = time(|| {
-            for (i, w) in words.iter_mut().enumerate() {
-                // SAFETY: `w` is a valid, aligned `u64` of the region.
-                unsafe { std::ptr::write_volatile(w, (DATA_PA + ((i as u64) << 12)) | leaf) };
-            }
-        });
-        words.fill(0);
+        t[9] = store_loop(words, leaf);
         // For information: the same loop as the compiler vectorizes it.
         t[10] = time(|| {
             for (i, w) in words.iter_mut().enumerate() {
@@ -264,6 +256,21 @@ pub fn map_unmap(s: &Sizes, progress: &mut dyn FnMut(&str)) -> Vec<Figure> {
             holds: None,
         },
     ]
+}
+
+/// The limit of any map of 4 KiB pages: one 8-byte store per entry into
+/// `words`, as `WRITE_ONCE()`/`set_pte()` writes an entry (an entry is never
+/// written in pieces), leaf `i` mapping `DATA_PA + i * 4 KiB` with the bits
+/// `leaf`. Timed, then `words` zeroed again.
+pub(crate) fn store_loop(words: &mut [u64], leaf: u64) -> Duration {
+    let t = time(|| {
+        for (i, w) in words.iter_mut().enumerate() {
+            // SAFETY: `w` is a valid, aligned `u64` of the slice.
+            unsafe { std::ptr::write_volatile(w, (DATA_PA + ((i as u64) << 12)) | leaf) };
+        }
+    });
+    words.fill(0);
+    t
 }
 
 /// A buffer twice the size of this machine's last-level cache (32 MiB),
