@@ -1,6 +1,7 @@
 //! Creating and destroying user address spaces (`pgd_alloc()`,
 //! `pgd_free()`), and the loom model's broken variants of both.
 
+use super::root_fill::RootFill;
 #[cfg(loom)]
 use super::LoomBug;
 use super::{user, AddressSpace, PageTables, UserSpace};
@@ -15,10 +16,11 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// kernel's, registered so that every later sync reaches it.
     pub fn create_space(&self) -> Result<AddressSpace> {
         let t = self.tables();
-        let root = t.alloc(Level::Pgd)?;
+        let fill = self.root_fill();
+        let root = self.alloc_root(fill)?;
         let user = match &self.pti {
             None => None,
-            Some(_) => match t.alloc(Level::Pgd) {
+            Some(_) => match self.alloc_root(fill) {
                 Ok(u) => Some(u),
                 Err(e) => {
                     t.free(Level::Pgd, root);
@@ -28,12 +30,12 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         };
         #[cfg(loom)]
         if let Some(bug) = self.loom_bug {
-            if let Some(space) = self.create_space_broken(bug, root, user) {
+            if let Some(space) = self.create_space_broken(bug, root, user, fill) {
                 return space;
             }
         }
         let mut roots = self.roots.lock();
-        if let Err(e) = self.clone_kernel_halves(root, user) {
+        if let Err(e) = self.clone_kernel_halves(root, user, fill) {
             drop(roots);
             for r in [Some(root), user].into_iter().flatten() {
                 self.free_kernel_copies(r);
@@ -46,11 +48,17 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     }
 
     /// Copy the kernel half into the new `root` and, under PTI, the shared
-    /// slots into its user-mode root `user`. Callers hold the registry lock.
-    fn clone_kernel_halves(&self, root: PhysAddr, user: Option<PhysAddr>) -> Result<()> {
-        self.clone_kernel_half(root, self.arch.kernel_top_slots())?;
+    /// slots into its user-mode root `user`, both allocated for `fill`.
+    /// Callers hold the registry lock.
+    fn clone_kernel_halves(
+        &self,
+        root: PhysAddr,
+        user: Option<PhysAddr>,
+        fill: RootFill,
+    ) -> Result<()> {
+        self.clone_kernel_half(root, self.arch.kernel_top_slots(), fill)?;
         match (user, &self.pti) {
-            (Some(u), Some(shared)) => self.clone_kernel_half(u, shared.clone()),
+            (Some(u), Some(shared)) => self.clone_kernel_half(u, shared.clone(), fill),
             _ => Ok(()),
         }
     }
@@ -136,12 +144,13 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         bug: LoomBug,
         root: PhysAddr,
         user: Option<PhysAddr>,
+        fill: RootFill,
     ) -> Option<Result<AddressSpace>> {
         match bug {
             LoomBug::CopyBeforeLock => Some((|| {
                 // The failure cleanup is left out: this path exists to be
                 // caught, and the model's memory never runs out.
-                self.clone_kernel_halves(root, user)?;
+                self.clone_kernel_halves(root, user, fill)?;
                 self.roots.lock().insert(root, user);
                 Ok(AddressSpace::new(root, user, self.id))
             })()),

@@ -14,6 +14,7 @@ mod policy;
 mod raw;
 mod registry;
 mod report;
+mod root_fill;
 mod setup;
 mod user;
 mod vmap;

@@ -1,6 +1,7 @@
 //! The list of every root and the sync that copies kernel entries into them
 //! (`pgd_list`, `pgd_lock`, `sync_global_pgds()`).
 
+use super::root_fill::RootFill;
 use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level, SyncMethod};
@@ -125,7 +126,9 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
 
     /// `pgd_ctor()`: copy the kernel half of the kernel root into `root`
     /// (only `slots` of it for a PTI user-mode root). Called with the
-    /// registry lock held, so no sync can run in between. Where the sync
+    /// registry lock held, so no sync can run in between. A root from
+    /// [`alloc_root`](Self::alloc_root) with [`RootFill::Overwrite`] gets
+    /// every word of `slots` written, empty ones included. Where the sync
     /// level lies below the root's entries (x86-32 PAE with an unshared
     /// kernel PMD, `pgd_prepopulate_pmd()`), the tables above it are copied
     /// for this space; on failure, what was copied is left linked in `root`
@@ -134,8 +137,13 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         &self,
         root: PhysAddr,
         slots: core::ops::Range<usize>,
+        fill: RootFill,
     ) -> Result<()> {
-        if let Some(copied) = self.copy_shared_top(root, &slots) {
+        let shared = match fill {
+            RootFill::Overwrite => Some(self.overwrite_root(root, &slots)),
+            RootFill::Zeroed => self.copy_shared_top(root, &slots),
+        };
+        if let Some(copied) = shared {
             self.stats
                 .entries_copied
                 .fetch_add(copied, Ordering::Relaxed);
@@ -167,8 +175,8 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         r
     }
 
-    /// [`clone_kernel_half`](Self::clone_kernel_half) where the root's
-    /// entries are shared as they are (x86-64, riscv64, x86-32 2-level):
+    /// [`clone_kernel_half`](Self::clone_kernel_half) into a zeroed root
+    /// where the root's entries are shared as they are (x86-64, riscv64):
     /// one pass over both roots' words, no decoding. `None` where that does
     /// not apply (4-byte entries, tables below the root copied per space,
     /// memory that does not lend whole tables); the entry-by-entry path
@@ -193,7 +201,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
 
     /// Whether the entries of `level` are copied into every space as they
     /// are: at or below the sync level (or everywhere when nothing syncs).
-    fn shared_at(&self, level: Level) -> bool {
+    pub(super) fn shared_at(&self, level: Level) -> bool {
         match self.arch.sync_method() {
             SyncMethod::CopyEntries(sync) => level >= sync,
             SyncMethod::None => true,
@@ -266,7 +274,8 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         let top = self.arch.top_level();
         if self.shared_at(top) {
             // The root's kernel entries are the kernel's own: no copy to
-            // free, and the root is zeroed again before it is handed out.
+            // free, and every word of the root is written again (zeroed or
+            // copied) before it is handed out.
             return;
         }
         for slot in self.arch.kernel_top_slots() {
