@@ -146,6 +146,7 @@ fn compare<A: Arch, P: PeerTables>(
     let mut words = vec![0u64; (bytes / 4096) as usize];
     let leaf = arch.encode_leaf(Level::Pte, PhysAddr(0), Prot::KERNEL);
     let mut stores = Vec::new();
+    let mut one_leaf = Vec::new();
     for run in 0..=s.runs {
         // Run 0 warms caches and faults every page in; it is not counted.
         let o = one_run(|op| match op {
@@ -159,11 +160,13 @@ fn compare<A: Arch, P: PeerTables>(
             Op::Reset => peer.reset(),
         });
         let l = crate::sections::store_loop(&mut words, leaf);
+        let one = one_leaf_unmap(&ours);
         if run > 0 {
             for (i, d) in o.iter().chain(&p).enumerate() {
                 r[i].push(d.as_secs_f64() * 1e6);
             }
             stores.push(l.as_secs_f64() * 1e3);
+            one_leaf.push(one.as_secs_f64() * 1e6);
             progress(&format!(
                 "  {mode} run {run}: 4K map {:.2} ms ({} {:.2} ms), unmap {:.2} ms ({:.2} ms)",
                 o[0].as_secs_f64() * 1e3,
@@ -231,7 +234,40 @@ fn compare<A: Arch, P: PeerTables>(
             });
         }
     }
+    // Ours alone: what an unmap call costs besides its leaves.
+    figs.push(Figure {
+        section: "7",
+        name: format!(
+            "  (information) {mode}: vunmap_range of one 2 MiB leaf vs of {}: the \
+             call's cost besides its leaves",
+            bytes >> 21
+        ),
+        ours: Stat::of(&one_leaf),
+        unit: "µs",
+        reference: Some(Stat::of(&r[3])),
+        ratio_of: "one ÷ all",
+        ratio: Some(Stat::ratio(&one_leaf, &r[3])),
+        target: None,
+        holds: None,
+    });
     figs
+}
+
+/// Ours mapping two 2 MiB leaves and unmapping the first, `HUGE_REPS`
+/// times: the mean time of that unmap, the part of every unmap call that
+/// does not grow with its leaves (two walks from the root, the vmap area's
+/// bookkeeping, the edit and its flush). The second leaf keeps the table
+/// from being freed (a scan of its 512 entries finds it at once), and is
+/// unmapped untimed.
+fn one_leaf_unmap<A: Arch>(ours: &Ours<A>) -> Duration {
+    const M2: u64 = 2 << 20;
+    let mut t = Duration::ZERO;
+    for _ in 0..HUGE_REPS {
+        ours_map(ours, DATA_PA + (1 << 30) + M2, 2 * M2, true);
+        t += time(|| ours.edit(|e| e.vunmap_range(VirtAddr(ours.va), M2).unwrap().ignore()));
+        ours.edit(|e| e.vunmap_range(VirtAddr(ours.va + M2), M2).unwrap().ignore());
+    }
+    t / HUGE_REPS
 }
 
 fn ours_map<A: Arch>(ours: &Ours<A>, pa: u64, bytes: u64, huge: bool) {
