@@ -19,41 +19,63 @@ pub struct VmapAreas {
 
 /// Remove `start..end` from the ranges of `map` (start → end), handing
 /// each piece removed to `removed`. The ranges are disjoint, so the last
-/// one starting below `end` is the only one that can still overlap once
-/// the pieces after it are gone; what is left of a range cut in two starts
-/// at or after `end`, or ends at `start`, and is not met again. Nothing is
-/// allocated beyond the map's own nodes: an unmap pays no vector for it.
+/// one starting below `end` is the only one that can overlap once the
+/// pieces after it are gone; a range cut in two keeps its left part in
+/// place and gets its right part inserted at `end`, and the first range
+/// starting at or below `start` is the last one met. Nothing is allocated
+/// beyond the map's own nodes.
 fn cut(map: &mut BTreeMap<u64, u64>, start: u64, end: u64, mut removed: impl FnMut(u64, u64)) {
-    while let Some((s, e)) = map
-        .range(..end)
-        .next_back()
-        .filter(|&(_, &e)| e > start)
-        .map(|(&s, &e)| (s, e))
-    {
-        map.remove(&s);
+    loop {
+        let Some((&s, e)) = map.range_mut(..end).next_back() else {
+            return;
+        };
+        let old_end = *e;
+        if old_end <= start {
+            return;
+        }
         if s < start {
-            map.insert(s, start);
+            *e = start;
+        } else {
+            map.remove(&s);
         }
-        if e > end {
-            map.insert(end, e);
+        if old_end > end {
+            map.insert(end, old_end);
         }
-        removed(s.max(start), e.min(end));
+        removed(s.max(start), old_end.min(end));
+        if s <= start {
+            return;
+        }
     }
 }
 
 /// Add `start..end` (overlapping nothing in `map`) to `map`, merged with
-/// the ranges it touches.
-fn join(map: &mut BTreeMap<u64, u64>, mut start: u64, mut end: u64) {
-    if let Some((&s, &e)) = map.range(..start).next_back() {
-        if e == start {
-            map.remove(&s);
-            start = s;
+/// the ranges it touches: one search finds both neighbours, and a range
+/// ending at `start` grows in place.
+fn join(map: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
+    let mut near = map.range_mut(..=end);
+    let mut below = near.next_back();
+    // A range starting at `end` is merged in (and removed below).
+    let after = match below {
+        Some((&s, &mut e)) if s == end => {
+            below = near.next_back();
+            Some(e)
         }
+        _ => None,
+    };
+    let merged_end = after.unwrap_or(end);
+    let grown = match below {
+        Some((_, e)) if *e == start => {
+            *e = merged_end;
+            true
+        }
+        _ => false,
+    };
+    if after.is_some() {
+        map.remove(&end);
     }
-    if let Some(e) = map.remove(&end) {
-        end = e;
+    if !grown {
+        map.insert(start, merged_end);
     }
-    map.insert(start, end);
 }
 
 impl VmapAreas {
@@ -173,6 +195,68 @@ mod tests {
         assert!(a.fixed.is_empty());
         assert_eq!(a.alloc(p, p), Some(2 * p), "both pieces free again");
         assert_eq!(a.alloc(9 * p, p), Some(6 * p), "6p..16p joined back whole");
+    }
+
+    /// The pages of `map`'s ranges, checking the map is canonical: ranges
+    /// non-empty, in order, none touching the next (they would be one).
+    fn pages_of(map: &BTreeMap<u64, u64>) -> alloc::vec::Vec<u64> {
+        let mut last_end = None;
+        let mut pages = alloc::vec::Vec::new();
+        for (&s, &e) in map {
+            assert!(s < e, "empty range {s:#x}..{e:#x}");
+            assert!(last_end.is_none_or(|l| l < s), "{map:x?} not coalesced");
+            last_end = Some(e);
+            pages.extend((s..e).step_by(PAGE_SIZE as usize));
+        }
+        pages
+    }
+
+    #[test]
+    fn fixed_reservations_match_a_page_model() {
+        let p = PAGE_SIZE;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..200 {
+            let mut a = VmapAreas::new(0, 64 * p);
+            for _ in 0..next(6) {
+                let _ = a.alloc((1 + next(4)) * p, p);
+            }
+            let busy: alloc::vec::Vec<u64> = (0..64 * p)
+                .step_by(p as usize)
+                .filter(|pg| !pages_of(&a.free).contains(pg))
+                .collect();
+            // Each page: free, fixed, or neither (busy or a guard page).
+            let mut fixed = [false; 64];
+            let mut free: alloc::vec::Vec<bool> =
+                (0..64).map(|i| !busy.contains(&(i * p))).collect();
+            for _ in 0..40 {
+                let s = next(64);
+                let e = s + 1 + next(64 - s);
+                if next(2) == 0 {
+                    a.reserve_fixed(s * p, e * p);
+                    for i in s..e {
+                        fixed[i as usize] |= free[i as usize];
+                        free[i as usize] = false;
+                    }
+                } else {
+                    a.release_fixed(s * p, e * p);
+                    for i in s..e {
+                        free[i as usize] |= fixed[i as usize];
+                        fixed[i as usize] = false;
+                    }
+                }
+                let want = |m: &[bool]| -> alloc::vec::Vec<u64> {
+                    (0..64).filter(|&i| m[i as usize]).map(|i| i * p).collect()
+                };
+                assert_eq!(pages_of(&a.free), want(&free), "free after {s}..{e}");
+                assert_eq!(pages_of(&a.fixed), want(&fixed), "fixed after {s}..{e}");
+            }
+        }
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
         if self.t.arch.is_folded(child) {
             return Ok(e);
         }
-        match self.t.decode(level, e) {
+        let table = match self.t.decode(level, e) {
             Decoded::None => {
                 let table = if self.side == Side::User && child == Level::Pte {
                     self.t.alloc_user_pte()?.0
@@ -118,16 +118,25 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
                     self.t.alloc(child)?
                 };
                 self.populate(level, addr, e, table);
+                table
             }
             Decoded::Leaf(..) => return Err(Error::AlreadyMapped(VirtAddr(addr))),
             // Writing below a shared table would change every alias of it.
             Decoded::Table(t) if self.t.shared.contains(t) => {
                 return Err(Error::SharedTable(VirtAddr(addr)))
             }
-            Decoded::Table(_) => {}
+            Decoded::Table(t) => t,
+        };
+        if self.t.arch.is_passthrough(level) {
+            // Nothing was written at a pass-through level: the entry, read
+            // again, says where its table is.
+            return self
+                .t
+                .offset(child, e, addr)
+                .ok_or(Error::AlreadyMapped(VirtAddr(addr)));
         }
-        self.t
-            .offset(child, e, addr)
-            .ok_or(Error::AlreadyMapped(VirtAddr(addr)))
+        // The table just decoded or linked: `offset()` would read and
+        // decode the entry again.
+        Ok(self.t.entry_in(table, child, addr))
     }
 }

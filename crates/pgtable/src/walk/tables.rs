@@ -150,6 +150,15 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
         ))
     }
 
+    /// The entry of `level` for `va` in `table`, a table of that level
+    /// (what [`offset`](Self::offset) gives once it has decoded the parent).
+    #[inline]
+    pub fn entry_in(&self, table: PhysAddr, level: Level, va: u64) -> EntryPtr {
+        EntryPtr(PhysAddr(
+            table.0 + self.arch.index(level, va) * self.arch.entry_size(),
+        ))
+    }
+
     /// `p4d_offset()` … `pte_offset_kernel()`: the entry of `level` for `va`
     /// below `parent`, the entry of the level above. A folded level returns
     /// `parent` itself; `None` if `parent` is not a table entry, and for
@@ -161,9 +170,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
         }
         let up = *Level::ALL.get((level as usize).checked_sub(1)?)?;
         match self.decode(up, parent) {
-            Decoded::Table(t) => Some(EntryPtr(PhysAddr(
-                t.0 + self.arch.index(level, va) * self.arch.entry_size(),
-            ))),
+            Decoded::Table(t) => Some(self.entry_in(t, level, va)),
             _ => None,
         }
     }

@@ -163,7 +163,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
                 Pass::Check => Err(Error::SharedTable(VirtAddr(addr))),
                 Pass::Clear => Ok(None),
             },
-            Decoded::Table(_) => Ok(t.offset(child, e, addr)),
+            // The table just decoded: `offset()` would read and decode
+            // the entry again.
+            Decoded::Table(table) => Ok(Some(t.entry_in(table, child, addr))),
             Decoded::None if self.pass == Pass::Check => Err(Error::NotMapped(VirtAddr(addr))),
             _ => Ok(None),
         }

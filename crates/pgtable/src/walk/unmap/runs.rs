@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Runs remembered: a range spanning more tables than this clears the rest
 /// as an unchecked clear pass does, decoding each entry.
-const RUNS: usize = 32;
+const RUNS: usize = 8;
 
 /// Runs of whole leaves, each as where it starts and where it stops.
 #[derive(Default)]
