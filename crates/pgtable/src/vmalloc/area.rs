@@ -15,7 +15,14 @@ pub struct VmapAreas {
     /// chose the address), start → end: taken out of `free` so no later
     /// area lands on them, and given back as they are unmapped.
     fixed: BTreeMap<u64, u64>,
+    /// Fixed ranges unmapped and not yet given back to `free`: the first
+    /// `released_len` of them. Every other `&mut` call settles them first.
+    released: [(u64, u64); RELEASED],
+    released_len: usize,
 }
+
+/// Fixed ranges an unmap may leave to be given back later.
+const RELEASED: usize = 4;
 
 /// Remove `start..end` from the ranges of `map` (start → end), handing
 /// each piece removed to `removed`. The ranges are disjoint, so the last
@@ -88,14 +95,23 @@ impl VmapAreas {
         }
         VmapAreas {
             free,
-            busy: BTreeMap::new(),
-            fixed: BTreeMap::new(),
+            ..VmapAreas::default()
         }
+    }
+
+    /// Give the fixed ranges released since the last call back to `free`.
+    fn settle(&mut self) {
+        let (free, fixed) = (&mut self.free, &mut self.fixed);
+        for &(start, end) in &self.released[..self.released_len] {
+            cut(fixed, start, end, |s, e| join(free, s, e));
+        }
+        self.released_len = 0;
     }
 
     /// Reserve `size` bytes aligned to `align` (both powers of two or page
     /// multiples), plus a guard page.
     pub fn alloc(&mut self, size: u64, align: u64) -> Option<u64> {
+        self.settle();
         let need = size.checked_add(PAGE_SIZE)?;
         let align = align.max(PAGE_SIZE);
         let (start, end, va) = self.free.iter().find_map(|(&s, &e)| {
@@ -121,6 +137,7 @@ impl VmapAreas {
 
     /// Release the area starting at `va`; returns its size.
     pub fn free(&mut self, va: u64) -> Option<u64> {
+        self.settle();
         let size = self.busy.remove(&va)?;
         join(&mut self.free, va, va + size + PAGE_SIZE);
         Some(size)
@@ -129,15 +146,27 @@ impl VmapAreas {
     /// Record `start..end` as mapped at a fixed address: whatever part of it
     /// is free is taken, so no later [`alloc`](Self::alloc) lands on it.
     pub fn reserve_fixed(&mut self, start: u64, end: u64) {
+        self.settle();
         let fixed = &mut self.fixed;
         cut(&mut self.free, start, end, |s, e| join(fixed, s, e));
     }
 
     /// `start..end` was unmapped: the parts of it that
-    /// [`reserve_fixed`](Self::reserve_fixed) took become free again.
+    /// [`reserve_fixed`](Self::reserve_fixed) took become free again, as
+    /// every later call of this allocator sees. They are given back when
+    /// the next call needs them (as Linux's `free_vmap_area_noflush()`
+    /// leaves a freed area to `purge_vmap_area_lazy()`, which the next
+    /// `alloc_vmap_area()` runs), so an unmap does not search the trees;
+    /// with nothing reserved there is nothing to give back.
     pub fn release_fixed(&mut self, start: u64, end: u64) {
-        let free = &mut self.free;
-        cut(&mut self.fixed, start, end, |s, e| join(free, s, e));
+        if self.fixed.is_empty() || start >= end {
+            return;
+        }
+        if self.released_len == RELEASED {
+            self.settle();
+        }
+        self.released[self.released_len] = (start, end);
+        self.released_len += 1;
     }
 
     /// Number of busy areas.
@@ -170,6 +199,7 @@ mod tests {
         // guard page stays).
         a.release_fixed(first, first + 2 * p);
         assert_eq!(a.size_of(first), Some(p));
+        a.settle();
         assert!(a.fixed.is_empty());
     }
 
@@ -192,6 +222,7 @@ mod tests {
         assert_eq!(a.alloc(p, p), Some(12 * p), "only 12p..16p is left free");
         a.free(12 * p);
         a.release_fixed(0, 16 * p);
+        a.settle();
         assert!(a.fixed.is_empty());
         assert_eq!(a.alloc(p, p), Some(2 * p), "both pieces free again");
         assert_eq!(a.alloc(9 * p, p), Some(6 * p), "6p..16p joined back whole");
@@ -250,13 +281,55 @@ mod tests {
                         fixed[i as usize] = false;
                     }
                 }
+                // Releases wait for the next call (or this settle): some
+                // steps look, others go on with releases still pending.
+                if next(3) != 0 {
+                    continue;
+                }
+                a.settle();
                 let want = |m: &[bool]| -> alloc::vec::Vec<u64> {
                     (0..64).filter(|&i| m[i as usize]).map(|i| i * p).collect()
                 };
                 assert_eq!(pages_of(&a.free), want(&free), "free after {s}..{e}");
                 assert_eq!(pages_of(&a.fixed), want(&fixed), "fixed after {s}..{e}");
             }
+            a.settle();
+            let fixed_pages = (0..64).filter(|&i| fixed[i as usize]).map(|i| i * p);
+            assert_eq!(
+                pages_of(&a.fixed),
+                fixed_pages.collect::<alloc::vec::Vec<_>>()
+            );
         }
+    }
+
+    #[test]
+    fn a_release_is_seen_by_every_later_call() {
+        let p = PAGE_SIZE;
+        let mut a = VmapAreas::new(0, 16 * p);
+        a.reserve_fixed(0, 16 * p);
+        assert_eq!(a.alloc(p, p), None, "all of it fixed");
+        // More releases than wait at once: the first ones are given back
+        // to make room, the rest by the calls below.
+        for i in 0..6 {
+            a.release_fixed(i * 2 * p, (i * 2 + 1) * p);
+        }
+        assert_eq!(
+            a.alloc(p, p),
+            None,
+            "no free piece fits a page and its guard"
+        );
+        a.release_fixed(12 * p, 16 * p);
+        assert_eq!(
+            a.alloc(3 * p, p),
+            Some(12 * p),
+            "the last release, pending, is free"
+        );
+        // Reserving again after a release takes the released part back.
+        a.release_fixed(p, 2 * p);
+        a.reserve_fixed(0, 4 * p);
+        a.settle();
+        assert_eq!(pages_of(&a.fixed).first(), Some(&0));
+        assert_eq!(pages_of(&a.free).first(), Some(&(4 * p)));
     }
 
     #[test]

@@ -236,6 +236,15 @@ fn vunmap_p4d_range<A: Arch, M: TableMemory + ?Sized>(
     addr: u64,
     end: u64,
 ) -> Result<()> {
+    // A folded P4D is the PGD entry itself (`p4d_offset()` returns it in
+    // `pgtable-nop4d.h`), one entry over the same range that holds no
+    // leaf: no descent and no loop over one entry, straight on to the PUD
+    // level, then the P4D's own freeing of the table below it.
+    if cx.pop.t.arch.is_folded(Level::P4d) {
+        vunmap_pud_range(cx, pgd, addr, end)?;
+        cx.free_if_empty(Level::P4d, pgd, addr, end);
+        return Ok(());
+    }
     let Some(p4d) = cx.descend(Level::Pgd, pgd, addr)? else {
         return Ok(());
     };

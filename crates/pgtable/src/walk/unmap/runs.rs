@@ -69,12 +69,12 @@ fn leading_leaves<A: Arch>(arch: &A, level: Level, words: &[AtomicU64]) -> usize
     }
     let bits = arch.leaf_bits(level);
     let mut leaves = 0;
-    for block in words.chunks_exact(8) {
+    for block in words.chunks_exact(16) {
         let differ = block.iter().fold(0, |acc, w| acc | (load(w) ^ first));
         if differ & bits != 0 && !block.iter().all(is_leaf) {
             break;
         }
-        leaves += 8;
+        leaves += 16;
     }
     let rest = &words[leaves..];
     leaves + rest.iter().position(|w| !is_leaf(w)).unwrap_or(rest.len())
