@@ -130,3 +130,45 @@ fn a_hole_anywhere_in_a_run_refuses_the_unmap() {
     // gibibyte of 2 MiB leaves.
     check(X86_32::PAE, pgtable::PAGE_SIZE);
 }
+
+/// The clear pass's scan of the top-level entries where the range ends at
+/// the top of the address space (its end wraps to 0): the last slot's
+/// pages are cleared and its tables freed, as anywhere else.
+fn top_of_address_space<A: Arch>(arch: A) {
+    let name = arch.name();
+    let pt = machine(arch);
+    let tables = pt.mem().tables_in_use();
+    let va = 0u64.wrapping_sub(2 * pgtable::PAGE_SIZE);
+    let (r, _) = pt.kernel().edit(|e| {
+        e.vmap_range(
+            VirtAddr(va),
+            PhysAddr(0x1000),
+            2 * pgtable::PAGE_SIZE,
+            Prot::KERNEL,
+            PageSize::Base,
+        )
+    });
+    r.expect("map the last two pages");
+    assert!(pt.kernel().translate(VirtAddr(va)).is_some(), "{name}");
+    unmap(&pt, va, 2 * pgtable::PAGE_SIZE).expect("unmap to the top");
+    let k = pt.kernel();
+    assert!(k.translate(VirtAddr(va)).is_none(), "{name}");
+    assert!(k.translate(VirtAddr(u64::MAX)).is_none(), "{name}");
+    drop(k);
+    // What the unmap emptied is freed, but for the table a root entry
+    // points at (never freed: that would need a sync into every root).
+    assert!(
+        pt.mem().tables_in_use() <= tables + 1,
+        "{name}: {} tables",
+        pt.mem().tables_in_use()
+    );
+}
+
+#[test]
+fn an_unmap_reaching_the_top_of_the_address_space() {
+    top_of_address_space(X86_64::FOUR_LEVEL);
+    top_of_address_space(X86_64::FIVE_LEVEL);
+    top_of_address_space(Arm64::VA_48);
+    top_of_address_space(Riscv64::SV39);
+    top_of_address_space(Riscv64::SV48);
+}

@@ -9,7 +9,7 @@
 mod runs;
 
 use super::pgalloc::Populate;
-use super::tables::{for_each_entry, EntryPtr};
+use super::tables::{for_each_entry, for_each_present_entry, EntryPtr};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
@@ -80,22 +80,17 @@ fn walk<A: Arch, M: TableMemory + ?Sized>(
         checked,
     };
     let first = t.pgd_offset(root, start);
-    for_each_entry(
-        t,
-        &mut cx,
-        Level::Pgd,
-        first,
-        start,
-        end,
-        |cx, pgd, addr, next| {
-            if cx.hole(pgd) {
-                return Ok(());
-            }
-            vunmap_p4d_range(cx, pgd, addr, next)?;
-            cx.free_if_empty(Level::Pgd, pgd, addr, next);
-            Ok(())
-        },
-    )?;
+    let body = |cx: &mut Unmap<'_, '_, '_, A, M>, pgd, addr, next| {
+        vunmap_p4d_range(cx, pgd, addr, next)?;
+        cx.free_if_empty(Level::Pgd, pgd, addr, next);
+        Ok(())
+    };
+    match pass {
+        // The check pass goes on to refuse a hole; the clear passes empty
+        // top-level entries by, as `cx.hole()` does at the other levels.
+        Pass::Check => for_each_entry(t, &mut cx, Level::Pgd, first, start, end, body)?,
+        Pass::Clear => for_each_present_entry(t, &mut cx, Level::Pgd, first, start, end, body)?,
+    }
     Ok(cx.cleared)
 }
 
