@@ -18,9 +18,17 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
+/// Words of the sweep of the low twelve bits, at the end of `entries`.
+const SWEEP: usize = 18 * 4096;
+
 /// Entries worth asking about at `level`: every leaf and table encoding
 /// the mode writes (over every protection and memory type, at a few
-/// addresses), each with every single bit flipped, and random words.
+/// addresses), each with every single bit flipped; every value of the low
+/// twelve bits (where the formats keep their type and permission bits)
+/// under a few high parts (none, each of the top twelve bits alone, an
+/// address part aligned to each of the first levels); and random words
+/// (which on riscv are nearly all malformed: the sweep is what reaches its
+/// leaves with odd bits).
 fn entries<A: Arch>(arch: &A, level: Level, state: &mut u64) -> Vec<u64> {
     let caches = [
         CacheMode::WriteBack,
@@ -53,6 +61,14 @@ fn entries<A: Arch>(arch: &A, level: Level, state: &mut u64) -> Vec<u64> {
     let width = arch.entry_size() * 8;
     all.extend((0..20_000).map(|_| next(state)));
     all.extend([0, u64::MAX]);
+    // The sweep last: `check` flips bits around the entries before it only.
+    let highs =
+        (52..64)
+            .map(|bit| 1u64 << bit)
+            .chain([0, 1 << 12, 1 << 21, 1 << 30, 1 << 39, 0x1ff << 12]);
+    for high in highs {
+        all.extend((0..4096).map(|low| high | low));
+    }
     if width < 64 {
         for raw in &mut all {
             *raw &= (1 << width) - 1;
@@ -61,17 +77,18 @@ fn entries<A: Arch>(arch: &A, level: Level, state: &mut u64) -> Vec<u64> {
     all
 }
 
-/// Returns the number of entries compared.
-fn check<A: Arch>(arch: A) -> usize {
+/// Returns the number of entries compared at each real level.
+fn check<A: Arch>(arch: A) -> Vec<(Level, usize)> {
     let mut state = 0x2545_f491_4f6c_dd1d;
-    let mut compared = 0;
+    let mut levels = Vec::new();
     for &level in Level::ALL.iter() {
         if arch.is_passthrough(level) {
             continue;
         }
+        let mut compared = 0;
         let all = entries(&arch, level, &mut state);
         let bits = arch.leaf_bits(level);
-        for &raw in &all {
+        for &raw in &all[..all.len() - SWEEP] {
             // Any bits outside `leaf_bits` changed, the answer stays.
             let other = (raw & bits) | (next(&mut state) & !bits);
             for changed in (0..64).map(|bit| raw ^ (1 << bit) & !bits).chain([other]) {
@@ -93,8 +110,9 @@ fn check<A: Arch>(arch: A) -> usize {
             );
             compared += 1;
         }
+        levels.push((level, compared));
     }
-    compared
+    levels
 }
 
 #[test]
@@ -114,6 +132,14 @@ fn is_leaf_says_leaf_exactly_where_decode_does() {
         check(Arm32::SHORT),
         check(Arm32::SHORT_PXN),
     ];
-    // Every real level of every mode was asked about.
-    assert!(modes.iter().all(|&n| n >= 2 * 20_000), "{modes:?}");
+    // Every real level of every mode was asked about, the PTE level
+    // included, with the random words and the sweep.
+    for levels in &modes {
+        assert!(levels.iter().any(|&(l, _)| l == Level::Pte), "{levels:?}");
+        assert!(levels.len() >= 2, "{levels:?}");
+        assert!(
+            levels.iter().all(|&(_, n)| n >= 20_000 + SWEEP),
+            "{levels:?}"
+        );
+    }
 }

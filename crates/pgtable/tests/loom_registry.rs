@@ -17,7 +17,7 @@
 //! | init_mm's lock, `pgd_lock` (`roots`), the unlinked and fragment lists | `loom::sync::Mutex`, through `src/sync.rs` |
 //! | the sync counters, the shared-table set, the temporary-map count | loom atomics, through `src/sync.rs` |
 //! | the global machine counter `NEXT_ID` | `core`'s atomic: a static, which loom atomics cannot be (see `src/sync.rs`) |
-//! | table memory | [`LoomMemory`] below: every word of a handed-out frame is a loom `AtomicU64`, read `Acquire` and written `Release` as `SparseMemory` and `OffsetMemory` do |
+//! | table memory | [`LoomMemory`] below: every word of a handed-out frame is a loom `AtomicU64`, read `Acquire` and written `Release` as `SparseMemory` and `OffsetMemory` do. It lends no whole tables (`table_words`), so `create_space` takes its zeroed-root path here, never `RootFill::Overwrite` (`space/root_fill.rs`), which writes the root under the same lock |
 //!
 //! [`LoomMemory`] makes a frame's atomics on the thread that allocates it,
 //! so loom also reports a thread that reaches a table it never

@@ -1,5 +1,5 @@
 //! The strict unmap's check pass (`vunmap_range`) over runs of leaves: it
-//! tests eight entries at a time against the first, so a hole or a
+//! tests sixteen entries at a time against the first, so a hole or a
 //! non-leaf anywhere in a run, at a block's edge or inside one, must
 //! still refuse the call at its address and change nothing; and a run of
 //! leaves of mixed protections, which the block test cannot take whole,
@@ -100,8 +100,10 @@ fn check<A: Arch>(arch: A, size: u64) {
     }
     unmap(&pt, va, 512 * size).expect("whole run");
     assert_eq!(mapped(&pt, va, size), 0, "{name}");
-    // Leaves of four protections, one changing at every entry: no block
-    // is eight copies of its first, so each is tested entry by entry.
+    // Leaves of four protections, one changing at every entry. On riscv,
+    // whose `leaf_bits` hold the permission and memory-type bits, no block
+    // is sixteen copies of its first, so each block is tested entry by
+    // entry; elsewhere every leaf of a level agrees in its `leaf_bits`.
     let prots = [
         Prot::KERNEL,
         Prot::KERNEL_RO,

@@ -53,11 +53,8 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     ///
     /// An overwritten root gets one store into each of its cache lines
     /// here, before the registry lock: the page's lines (cold, with many
-    /// spaces) are then fetched together, where the eight stores a line of
-    /// the plain write under the lock keep few fetches in flight. Part 4 of
-    /// `pgtable bench` (100,000 spaces) measured the creates faster this
-    /// way than without these 64 stores or with the words outside the
-    /// kernel slots zeroed here instead.
+    /// spaces) are fetched before the lock is taken, together, rather than
+    /// eight stores a line at a time under it.
     pub(crate) fn alloc_root(&self, fill: RootFill) -> Result<PhysAddr> {
         let t = self.tables();
         if fill == RootFill::Zeroed {
@@ -79,7 +76,7 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// counted without a branch. Returns that count.
     ///
     /// All of it under the registry lock, though no sync writes outside
-    /// `slots`: zeroing the rest before the lock measured slower (see
+    /// `slots`: one pass over the page in address order (see
     /// [`alloc_root`](Self::alloc_root)).
     pub(super) fn overwrite_root(&self, root: PhysAddr, slots: &core::ops::Range<usize>) -> u64 {
         let n = (PAGE_SIZE / 8) as usize;

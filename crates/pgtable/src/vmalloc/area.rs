@@ -5,7 +5,7 @@ use crate::addr::PAGE_SIZE;
 use alloc::collections::BTreeMap;
 
 /// Free and busy ranges of a region of kernel virtual addresses.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct VmapAreas {
     /// Free ranges, start → end (exclusive).
     free: BTreeMap<u64, u64>,
@@ -19,6 +19,19 @@ pub struct VmapAreas {
     /// `released_len` of them. Every other `&mut` call settles them first.
     released: [(u64, u64); RELEASED],
     released_len: usize,
+}
+
+impl core::fmt::Debug for VmapAreas {
+    /// The ranges as they stand, with the fixed ranges released but not
+    /// yet given back to `free` (the next `&mut` call gives them back).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VmapAreas")
+            .field("free", &self.free)
+            .field("busy", &self.busy)
+            .field("fixed", &self.fixed)
+            .field("released", &&self.released[..self.released_len])
+            .finish()
+    }
 }
 
 /// Fixed ranges an unmap may leave to be given back later.
@@ -153,7 +166,8 @@ impl VmapAreas {
 
     /// `start..end` was unmapped: the parts of it that
     /// [`reserve_fixed`](Self::reserve_fixed) took become free again, as
-    /// every later call of this allocator sees. They are given back when
+    /// every later call of this allocator sees (its `Debug` shows them
+    /// still pending). They are given back when
     /// the next call needs them (as Linux's `free_vmap_area_noflush()`
     /// leaves a freed area to `purge_vmap_area_lazy()`, which the next
     /// `alloc_vmap_area()` runs), so an unmap does not search the trees;

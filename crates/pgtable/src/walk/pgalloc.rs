@@ -127,16 +127,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Populate<'_, A, M> {
             }
             Decoded::Table(t) => t,
         };
-        if self.t.arch.is_passthrough(level) {
-            // Nothing was written at a pass-through level: the entry, read
-            // again, says where its table is.
-            return self
-                .t
-                .offset(child, e, addr)
-                .ok_or(Error::AlreadyMapped(VirtAddr(addr)));
-        }
-        // The table just decoded or linked: `offset()` would read and
-        // decode the entry again.
+        // The table just decoded or linked (`level` is no pass-through: its
+        // child is not folded), whose entry `offset()` would read and
+        // decode again.
         Ok(self.t.entry_in(table, child, addr))
     }
 }

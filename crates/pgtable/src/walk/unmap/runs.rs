@@ -51,7 +51,7 @@ impl LeafRuns {
 }
 
 /// How many of `words`, from the first, are leaves of `level`. A block of
-/// eight entries equal to the first in the bits that make a leaf
+/// sixteen entries equal to the first in the bits that make a leaf
 /// ([`EntryFormat::leaf_bits`](crate::arch::EntryFormat::leaf_bits)) is
 /// whole leaves if the first is one, found with an xor and an or per entry
 /// and no branch; a block that differs there is tested entry by entry. A
