@@ -47,9 +47,9 @@ pub trait EntryFormat {
     }
     /// Whether `raw` is a leaf of real level `level`: exactly
     /// `matches!(self.decode(level, raw), Decoded::Leaf(..))` for every
-    /// `raw` (Linux's `pte_present()` at the PTE level, `pmd_leaf()` and
-    /// `pud_leaf()` above), as a test of a few bits. The unmap walk's check
-    /// runs it over every entry it is asked to clear. The default decodes.
+    /// `raw`, as a test of a few bits (`tests/is_leaf.rs` holds each mode
+    /// to it). The unmap walk's check runs it over every entry it is asked
+    /// to clear. The default decodes.
     #[inline]
     fn is_leaf(&self, level: Level, raw: u64) -> bool {
         matches!(self.decode(level, raw), Decoded::Leaf(..))
