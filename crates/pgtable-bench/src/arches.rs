@@ -255,8 +255,8 @@ fn compare<A: Arch, P: PeerTables>(
 
 /// Ours mapping two 2 MiB leaves and unmapping the first, `HUGE_REPS`
 /// times: the mean time of that unmap, the part of every unmap call that
-/// does not grow with its leaves (two walks from the root, the vmap area's
-/// bookkeeping, the edit and its flush). The second leaf keeps the table
+/// does not grow with its leaves (two walks from the root, the edit and its
+/// flush; the vmap area's bookkeeping is left to the next call, the map). The second leaf keeps the table
 /// from being freed (a scan of its 512 entries finds it at once), and is
 /// unmapped untimed.
 fn one_leaf_unmap<A: Arch>(ours: &Ours<A>) -> Duration {

@@ -216,7 +216,8 @@ pub trait PeerTables {
     /// The peer's unmap call, for the figure names.
     const UNMAP: &'static str;
     /// Whether the peer's unmap clears every entry of the range, as ours
-    /// and Linux's `vunmap_range()` do. A peer that drops whole tables
+    /// does and Linux's `vunmap_pte_range()` does, one
+    /// `ptep_get_and_clear()` per PTE. A peer that drops whole tables
     /// instead, their entries left in place, does other work: its unmap
     /// figures are shown for information, without a target.
     const UNMAP_CLEARS_ENTRIES: bool = true;

@@ -6,7 +6,7 @@ use super::PageTables;
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::arch::{Arch, Decoded, Level, SyncMethod};
 use crate::error::Result;
-use crate::memory::{RawAccess, TableMemory};
+use crate::memory::TableMemory;
 use crate::walk::tables::{entry_level, EntryPtr, Tables};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -139,11 +139,8 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
         slots: core::ops::Range<usize>,
         fill: RootFill,
     ) -> Result<()> {
-        let shared = match fill {
-            RootFill::Overwrite => Some(self.overwrite_root(root, &slots)),
-            RootFill::Zeroed => self.copy_shared_top(root, &slots),
-        };
-        if let Some(copied) = shared {
+        if fill == RootFill::Overwrite {
+            let copied = self.overwrite_root(root, &slots);
             self.stats
                 .entries_copied
                 .fetch_add(copied, Ordering::Relaxed);
@@ -173,30 +170,6 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
             .entries_copied
             .fetch_add(copied, Ordering::Relaxed);
         r
-    }
-
-    /// [`clone_kernel_half`](Self::clone_kernel_half) into a zeroed root
-    /// where the root's entries are shared as they are (x86-64, riscv64):
-    /// one pass over both roots' words, no decoding. `None` where that does
-    /// not apply (4-byte entries, tables below the root copied per space,
-    /// memory that does not lend whole tables); the entry-by-entry path
-    /// then runs. Returns the number of entries copied.
-    fn copy_shared_top(&self, root: PhysAddr, slots: &core::ops::Range<usize>) -> Option<u64> {
-        if self.arch.entry_size() != 8 || !self.shared_at(self.arch.top_level()) {
-            return None;
-        }
-        let kernel = self.mem.table_words(RawAccess::new(), self.kernel_root)?;
-        let own = self.mem.table_words(RawAccess::new(), root)?;
-        let (kernel, own) = (kernel.get(slots.clone())?, own.get(slots.clone())?);
-        let mut copied = 0;
-        for (k, o) in kernel.iter().zip(own) {
-            let raw = k.load(Ordering::Acquire);
-            if raw != 0 {
-                o.store(raw, Ordering::Release);
-                copied += 1;
-            }
-        }
-        Some(copied)
     }
 
     /// Whether the entries of `level` are copied into every space as they

@@ -1,13 +1,13 @@
-//! A new root's page (`pgd_alloc()`'s `__pgd_alloc()`): where the kernel
-//! root's entries are shared as they are and the memory lends whole
-//! tables, a frame that is not cleared first, every word of it written
-//! once the registry lock is held.
+//! A new root (`pgd_alloc()`'s `__pgd_alloc()`): where the kernel root's
+//! entries are shared as they are and the memory lends its words, a frame
+//! that is not cleared first, every word of it written once the registry
+//! lock is held.
 
 use super::PageTables;
 use crate::addr::{PhysAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
 use crate::error::Result;
-use crate::memory::{RawAccess, TableMemory};
+use crate::memory::TableMemory;
 use crate::walk::tables::EntryPtr;
 use core::sync::atomic::{AtomicU64, Ordering};
 use lock_api::RawMutex;
@@ -26,19 +26,13 @@ pub(crate) enum RootFill {
 
 impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// How [`create_space`](Self::create_space) fills a new root:
-    /// [`RootFill::Overwrite`] where the root is one page of 8-byte entries
-    /// shared as they are at the top level, and the memory lends the kernel
-    /// root's words (x86-64, riscv64 on `OffsetMemory`, `SparseMemory`,
-    /// `DirectMap`).
+    /// [`RootFill::Overwrite`] where the root's 8-byte entries are shared
+    /// as they are at the top level and the memory lends the kernel root's
+    /// words (x86-64, riscv64 and arm64 on `OffsetMemory`, `SparseMemory`,
+    /// `DirectMap`), so the kernel half is copied word for word.
     pub(crate) fn root_fill(&self) -> RootFill {
-        let top = self.arch.top_level();
-        if self.arch.entry_size() == 8
-            && self.arch.table_bytes(Level::Pgd) == PAGE_SIZE
-            && self.shared_at(top)
-            && self
-                .mem
-                .table_words(RawAccess::new(), self.kernel_root)
-                .is_some()
+        let t = self.tables();
+        if self.shared_at(self.arch.top_level()) && t.words_of(EntryPtr(self.kernel_root)).is_some()
         {
             RootFill::Overwrite
         } else {
@@ -61,9 +55,12 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
             return t.alloc(Level::Pgd);
         }
         let root = t.alloc_for_overwrite(Level::Pgd)?;
-        if let Some(words) = self.mem.table_words(RawAccess::new(), root) {
-            for line in words.as_chunks::<8>().0 {
-                line[0].store(0, Ordering::Relaxed);
+        // Only a root that is a whole page: a smaller one shares its page.
+        if self.arch.table_bytes(Level::Pgd) == PAGE_SIZE {
+            if let Some((words, _)) = t.words_of(EntryPtr(root)) {
+                for line in words.as_chunks::<8>().0 {
+                    line[0].store(0, Ordering::Relaxed);
+                }
             }
         }
         Ok(root)
@@ -79,20 +76,21 @@ impl<A: Arch, M: TableMemory, L: RawMutex> PageTables<A, M, L> {
     /// `slots`: one pass over the page in address order (see
     /// [`alloc_root`](Self::alloc_root)).
     pub(super) fn overwrite_root(&self, root: PhysAddr, slots: &core::ops::Range<usize>) -> u64 {
-        let n = (PAGE_SIZE / 8) as usize;
+        let t = self.tables();
+        // The root's entries (fewer than a page's on arm64 52-bit).
+        let n = (self.arch.table_bytes(Level::Pgd) / 8) as usize;
         let (start, end) = (slots.start.min(n), slots.end.clamp(slots.start.min(n), n));
-        let kernel = self.mem.table_words(RawAccess::new(), self.kernel_root);
-        let own = self.mem.table_words(RawAccess::new(), root);
-        if let (Some(kernel), Some(own)) = (kernel, own) {
-            if kernel.len() == n && own.len() == n {
-                zero_words(&own[..start]);
-                let copied = copy_words(&kernel[start..end], &own[start..end]);
-                zero_words(&own[end..]);
-                return copied;
-            }
+        let lent = |table| {
+            let (words, at) = t.words_of(EntryPtr(table))?;
+            words.get(at..at + n)
+        };
+        if let (Some(kernel), Some(own)) = (lent(self.kernel_root), lent(root)) {
+            zero_words(&own[..start]);
+            let copied = copy_words(&kernel[start..end], &own[start..end]);
+            zero_words(&own[end..]);
+            return copied;
         }
         // A memory that lends the kernel root's words and not this one's.
-        let t = self.tables();
         let mut copied = 0;
         for i in 0..n {
             let off = i as u64 * 8;

@@ -7,7 +7,7 @@ use super::unmap::clear_range;
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
-use crate::memory::{RawAccess, TableMemory};
+use crate::memory::TableMemory;
 use crate::prot::Prot;
 use core::sync::atomic::Ordering;
 
@@ -336,16 +336,9 @@ fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
 ) -> u64 {
     let t = cx.pop.t;
     let step = t.arch.level_size(level);
-    let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
-    let words = if t.arch.entry_size() == 8 {
-        t.mem.table_words(RawAccess::new(), table)
-    } else {
-        None
-    };
     let mut a = addr;
-    if let Some(words) = words {
+    if let Some((words, index)) = t.words_of(first) {
         // The direct-map case: one bounds check for the whole run.
-        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
         for (k, w) in words[index..index + count].iter().enumerate() {
             if !fresh && w.load(Ordering::Relaxed) != 0 {
                 return a;

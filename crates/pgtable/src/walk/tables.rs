@@ -7,7 +7,7 @@ use crate::addr::PAGE_SIZE;
 use crate::arch::{Arch, Decoded, Level};
 use crate::error::{Error, Result};
 use crate::memory::{Fragments, RawAccess, TableMemory};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The physical address of one entry in some table.
 ///
@@ -53,7 +53,23 @@ fn size_of(bytes: u64) -> Size {
     }
 }
 
-impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
+impl<'a, A: Arch, M: TableMemory + ?Sized> Tables<'a, A, M> {
+    /// The words of the page holding the 8-byte entry `e`, with `e`'s index
+    /// among them, where the memory lends that page
+    /// ([`TableMemory::table_words`]). Only a page lent whole (512 words)
+    /// is taken: the walks' tight loops index it by the entries' own
+    /// positions, and a memory lending fewer words is read entry by entry.
+    #[inline]
+    pub fn words_of(&self, e: EntryPtr) -> Option<(&'a [AtomicU64; 512], usize)> {
+        if self.arch.entry_size() != 8 {
+            return None;
+        }
+        let page = PhysAddr(e.0 .0 & !(PAGE_SIZE - 1));
+        let mem: &'a M = self.mem;
+        let words = mem.table_words(RawAccess::new(), page)?.try_into().ok()?;
+        Some((words, ((e.0 .0 - page.0) / 8) as usize))
+    }
+
     /// A zeroed table indexed by `level` (a level that is not folded; the
     /// root is indexed by [`Level::Pgd`]), of the architecture's size for it.
     #[inline]
@@ -197,13 +213,7 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     /// if sooner. `end == 0` stands for the top of the address space.
     #[inline]
     pub fn addr_end(&self, level: Level, addr: u64, end: u64) -> u64 {
-        let size = self.arch.level_size(level);
-        let boundary = (addr.wrapping_add(size)) & !(size - 1);
-        if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
-            boundary
-        } else {
-            end
-        }
+        span_end(self.arch.level_size(level), addr, end)
     }
 
     /// Whether a table holding entries of `holds` may be linked at an entry
@@ -236,15 +246,28 @@ impl<A: Arch, M: TableMemory + ?Sized> Tables<'_, A, M> {
     /// Whether every entry of the table `table` (of real level `level`) is
     /// empty.
     pub fn table_is_empty(&self, level: Level, table: PhysAddr) -> bool {
-        if self.arch.entry_size() == 8 && self.arch.table_bytes(level) == PAGE_SIZE {
+        if self.arch.table_bytes(level) == PAGE_SIZE {
             // A page of 8-byte entries: one tight scan where the memory
             // lends the page's words.
-            if let Some(words) = self.mem.table_words(RawAccess::new(), table) {
+            if let Some((words, _)) = self.words_of(EntryPtr(table)) {
                 return words.iter().all(|w| w.load(Ordering::Acquire) == 0);
             }
         }
         let n = 1u64 << self.arch.level_bits(level);
         (0..n).all(|i| self.read(EntryPtr(PhysAddr(table.0 + i * self.arch.entry_size()))) == 0)
+    }
+}
+
+/// `pXd_addr_end()` for entries spanning `size` bytes: the end of the
+/// entry holding `addr`, or `end` if sooner (`end == 0` stands for the top
+/// of the address space).
+#[inline]
+fn span_end(size: u64, addr: u64, end: u64) -> u64 {
+    let boundary = addr.wrapping_add(size) & !(size - 1);
+    if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
+        boundary
+    } else {
+        end
     }
 }
 
@@ -266,13 +289,7 @@ pub(crate) fn for_each_entry<A: Arch, M: TableMemory + ?Sized, C>(
     let (size, step) = (t.arch.level_size(level), t.arch.entry_size());
     let mut e = first;
     loop {
-        // `pXd_addr_end()`, as `Tables::addr_end`.
-        let boundary = addr.wrapping_add(size) & !(size - 1);
-        let next = if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
-            boundary
-        } else {
-            end
-        };
+        let next = span_end(size, addr, end);
         f(cx, e, addr, next)?;
         addr = next;
         if addr == end {
@@ -297,12 +314,11 @@ pub(crate) fn for_each_present_entry<A: Arch, M: TableMemory + ?Sized, C>(
     end: u64,
     mut f: impl FnMut(&mut C, EntryPtr, u64, u64) -> crate::Result<()>,
 ) -> crate::Result<()> {
-    let page = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
-    let words = match t.arch.entry_size() == 8 && t.arch.table_bytes(level) == PAGE_SIZE {
-        true => t.mem.table_words(RawAccess::new(), page),
+    let words = match t.arch.table_bytes(level) == PAGE_SIZE {
+        true => t.words_of(first),
         false => None,
     };
-    let Some(words) = words else {
+    let Some((words, from)) = words else {
         return for_each_entry(
             t,
             cx,
@@ -319,25 +335,22 @@ pub(crate) fn for_each_present_entry<A: Arch, M: TableMemory + ?Sized, C>(
     let size = t.arch.level_size(level);
     // The entries from `first` on, each `size` from the start of the
     // first's span (`end == 0` stands for the top of the address space).
+    // A range never runs past its table; the count stays in the page.
     let base = addr & !(size - 1);
     let count = end.wrapping_sub(1).wrapping_sub(base) / size + 1;
-    let from = ((first.0 .0 - page.0) / 8) as usize;
-    // A range never runs past its table; `get` keeps that unchecked claim
-    // from reading past the page.
     let count = usize::try_from(count).map_or(0, |n| n.min(words.len() - from));
     for (k, w) in words[from..from + count].iter().enumerate() {
         if w.load(Ordering::Acquire) == 0 {
             continue;
         }
         let span = base.wrapping_add(k as u64 * size);
-        let boundary = span.wrapping_add(size);
-        let next = if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
-            boundary
-        } else {
-            end
-        };
-        let e = EntryPtr(PhysAddr(page.0 + (from + k) as u64 * 8));
-        f(cx, e, if k == 0 { addr } else { span }, next)?;
+        let e = EntryPtr(PhysAddr(first.0 .0 + k as u64 * 8));
+        f(
+            cx,
+            e,
+            if k == 0 { addr } else { span },
+            span_end(size, span, end),
+        )?;
     }
     Ok(())
 }

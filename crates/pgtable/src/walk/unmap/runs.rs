@@ -14,7 +14,7 @@ use super::{Pass, Unmap};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::{Arch, Level};
 use crate::error::{Error, Result};
-use crate::memory::{RawAccess, TableMemory};
+use crate::memory::TableMemory;
 use crate::walk::tables::EntryPtr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -105,13 +105,9 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
         if t.arch.is_passthrough(level) || t.arch.entry_size() != 8 || addr & (size - 1) != 0 {
             return addr;
         }
-        let Some(words) = t
-            .mem
-            .table_words(RawAccess::new(), PhysAddr(first.0 .0 & !(PAGE_SIZE - 1)))
-        else {
+        let Some((words, index)) = t.words_of(first) else {
             return addr;
         };
-        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
         let whole = (end.wrapping_sub(addr) / size) as usize;
         let words = &words[index..index + whole];
         // A local copy: read through `t.arch`, its fields would be reloaded
@@ -176,17 +172,10 @@ impl<A: Arch, M: TableMemory + ?Sized> Unmap<'_, '_, '_, A, M> {
     pub(super) fn ptes(&mut self, first: EntryPtr, addr: u64, end: u64) -> Result<()> {
         let t = self.pop.t;
         let count = (end.wrapping_sub(addr) / PAGE_SIZE) as usize;
-        let table = PhysAddr(first.0 .0 & !(PAGE_SIZE - 1));
-        let index = ((first.0 .0 & (PAGE_SIZE - 1)) / 8) as usize;
         let arch = *t.arch;
         let is_leaf = |raw: u64| arch.is_leaf(Level::Pte, raw);
-        let words = if t.arch.entry_size() == 8 {
-            t.mem.table_words(RawAccess::new(), table)
-        } else {
-            None
-        };
-        let hole = match words {
-            Some(words) => {
+        let hole = match t.words_of(first) {
+            Some((words, index)) => {
                 let words = &words[index..index + count];
                 match self.pass {
                     Pass::Check => {
