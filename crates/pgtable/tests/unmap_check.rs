@@ -174,3 +174,49 @@ fn an_unmap_reaching_the_top_of_the_address_space() {
     top_of_address_space(Riscv64::SV39);
     top_of_address_space(Riscv64::SV48);
 }
+
+/// The map's fill into a table that exists checks sixteen entries at a
+/// time for none: a leaf already there anywhere in the run, at a block's
+/// edge or inside one, refuses the map at its address, and what the map
+/// wrote before it is taken back.
+fn map_over_one_leaf<A: Arch>(arch: A, size: u64) {
+    let name = arch.name();
+    let pt = machine(arch);
+    let va = base(&arch, 512 * size);
+    let page = if size == M2 {
+        PageSize::Pmd
+    } else {
+        PageSize::Base
+    };
+    for there in HOLES {
+        let at = va + there * size;
+        let mut k = pt.kernel();
+        let (r, _) = k.edit(|e| e.vmap_range(VirtAddr(at), PhysAddr(0), size, Prot::KERNEL, page));
+        r.expect("the leaf already there");
+        let (r, _) =
+            k.edit(|e| e.vmap_range(VirtAddr(va), PhysAddr(0), 512 * size, Prot::KERNEL, page));
+        assert_eq!(
+            r,
+            Err(Error::AlreadyMapped(VirtAddr(at))),
+            "{name}, {size:#x} leaves: the leaf at entry {there}"
+        );
+        drop(k);
+        assert_eq!(
+            mapped(&pt, va, size),
+            1,
+            "{name}: only the leaf already there"
+        );
+        unmap(&pt, at, size).expect("unmap it");
+    }
+}
+
+#[test]
+fn a_leaf_anywhere_in_the_way_refuses_the_map() {
+    for size in [pgtable::PAGE_SIZE, M2] {
+        map_over_one_leaf(X86_64::FOUR_LEVEL, size);
+        map_over_one_leaf(Arm64::VA_48, size);
+        map_over_one_leaf(Riscv64::SV39, size);
+        map_over_one_leaf(Riscv64::SV48, size);
+    }
+    map_over_one_leaf(X86_32::PAE, pgtable::PAGE_SIZE);
+}

@@ -336,18 +336,39 @@ fn fill_entries<A: Arch, M: TableMemory + ?Sized>(
 ) -> u64 {
     let t = cx.pop.t;
     let step = t.arch.level_size(level);
-    let mut a = addr;
     if let Some((words, index)) = t.words_of(first) {
         // The direct-map case: one bounds check for the whole run.
-        for (k, w) in words[index..index + count].iter().enumerate() {
-            if !fresh && w.load(Ordering::Relaxed) != 0 {
-                return a;
+        let words = &words[index..index + count];
+        if fresh {
+            for (k, w) in words.iter().enumerate() {
+                w.store(raw(k), Ordering::Release);
+            }
+            return addr.wrapping_add(count as u64 * step);
+        }
+        // A table others may have written into (`pte_none()` before every
+        // `set_pte()`): sixteen entries checked none at once, by the or of
+        // their words, then written; the block holding an entry is left to
+        // the loop after, which writes up to it.
+        let mut k = 0;
+        for block in words.chunks_exact(16) {
+            if block.iter().fold(0, |or, w| or | w.load(Ordering::Relaxed)) != 0 {
+                break;
+            }
+            for w in block {
+                w.store(raw(k), Ordering::Release);
+                k += 1;
+            }
+        }
+        for w in &words[k..] {
+            if w.load(Ordering::Relaxed) != 0 {
+                break;
             }
             w.store(raw(k), Ordering::Release);
-            a = a.wrapping_add(step);
+            k += 1;
         }
-        return a;
+        return addr.wrapping_add(k as u64 * step);
     }
+    let mut a = addr;
     let mut e = first;
     for k in 0..count {
         if !fresh && !t.none(level, e) {
